@@ -1,0 +1,208 @@
+"""The ``bench`` command line: argument parsing and printing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import __version__
+from bench.data.images import ImageReadError
+from bench.data.sources import DataNotFound, default_data_root
+from bench.results import Result
+from bench.runtime.devices import DEVICES, UnknownDevice
+from bench.runtime.protocol import QUICK, LatencySettings
+from bench.scoring import ScoringError, evaluate
+from bench.store import Store, describe_url
+from bench.submission import SubmissionError, load_submission
+from bench.tasks import TaskError, all_tasks, get_task
+
+EXIT_USAGE = 2
+_WIDTH = None if sys.stdout.isatty() else 160  # rich falls back to 80 columns when piped
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
+
+
+def fail(message: str) -> int:
+    """Print a one-paragraph error and return the exit code for user errors."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return EXIT_USAGE
+
+
+def result_table(title: str, results: Sequence[Result]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("task", "submission", "PSNR dB", "SSIM", "LPIPS", "device", "median ms", "MACs (G)", "params"):
+        table.add_column(column, justify="right" if column not in ("task", "submission", "device") else "left")
+    for r in results:
+        latency = r.latency[0] if r.latency else None
+        table.add_row(
+            r.task, r.submission.name, f"{r.metrics.psnr:.3f}", f"{r.metrics.ssim:.4f}",
+            "n/a" if r.metrics.lpips is None else f"{r.metrics.lpips:.4f}",
+            latency.device if latency else "-", f"{latency.median_ms:.4g}" if latency else "-",
+            f"{r.complexity.macs / 1e9:.2f}", f"{r.complexity.params:,}",
+        )
+    return table
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    if args.action == "show":
+        if not args.id:
+            return fail("give a task id: bench tasks show ID")
+        task = get_task(args.id)
+        out.print(task.model_dump_json(indent=2))
+        return 0
+    table = Table(title="Tasks", title_justify="left")
+    for column in ("id", "kind", "version", "title", "data"):
+        table.add_column(column)
+    for task in all_tasks().values():
+        if args.kind and task.kind != args.kind:
+            continue
+        data = f"{task.data.path}" + (" (embedded)" if task.data.embedded else "")
+        table.add_row(task.id, task.kind, str(task.version), task.title, data)
+    out.print(table)
+    return 0
+
+
+def _latency_settings(args: argparse.Namespace) -> LatencySettings:
+    return QUICK if args.quick else LatencySettings()
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    task = get_task(args.task)
+    submission = load_submission(args.submission)
+    data_root = Path(args.data_root) if args.data_root else default_data_root()
+    with out.status(f"scoring {submission.manifest.name} on {task.id}") as status:
+        result = evaluate(
+            submission, task, devices=args.device or ["cpu-torch"], data_root=data_root,
+            latency=_latency_settings(args), lpips_weights=args.lpips_alexnet,
+            progress=lambda image_id, n: status.update(f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"),
+        )
+    if args.json:
+        Path(args.json).write_text(result.model_dump_json(indent=2))
+    store = Store(args.db)
+    result_id = store.add(result)
+    out.print(result_table(f"{task.title}", [result]))
+    if result.metrics.lpips is None and task.metric.lpips:
+        out.print(f"LPIPS: null ({result.metrics.lpips_note})", highlight=False, soft_wrap=True)
+    out.print(f"stored as result {result_id} in {describe_url(store.url)}", highlight=False)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    submission = load_submission(args.submission)
+    tasks = [t for t in all_tasks().values() if submission.manifest.declares(t.id)]
+    if not tasks:
+        return fail(f"submission {submission.folder} declares no known task ({', '.join(submission.manifest.tasks)})")
+    for task in tasks:
+        submission.build({"scale": task.scale})
+    out.print(f"ok: {submission.manifest.name} ({submission.sha256[:12]}), tasks: {', '.join(t.id for t in tasks)}")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    table = Table(title="Devices", title_justify="left")
+    for column in ("id", "backend", "threads", "available", "description"):
+        table.add_column(column)
+    for device in DEVICES.values():
+        ok, detail = device.available()
+        table.add_row(device.id, device.backend, str(device.threads), f"yes ({detail})" if ok else f"no: {detail}", device.description)
+    out.print(table)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bench.demo import run_demo
+
+    store = Store(args.db)
+    out.print(f"bench {__version__} demo: embedded data, baselines from submissions/baselines, device cpu-torch")
+    results = []
+    with out.status("starting") as status:
+        for run in run_demo(store, on_start=lambda t, s: status.update(f"scoring {s.manifest.name} on {t.id}")):
+            results.append(run.result)
+            out.print(f"  done: {run.task.id} / {run.submission.manifest.name}  PSNR {run.result.metrics.psnr:.3f} dB")
+    out.print(result_table("Demo results", results))
+    notes = {r.metrics.lpips_note for r in results if r.metrics.lpips is None and r.metrics.lpips_note}
+    for note in sorted(notes):
+        out.print(f"LPIPS n/a: {note}", highlight=False, soft_wrap=True)
+    where = describe_url(store.url)
+    out.print(f"\nStored {len(results)} results in {where}", highlight=False)
+    out.print(f"Open the leaderboard with:  bench board --db {where}", highlight=False)
+    return 0
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    app = Path(__file__).resolve().parent.parent / "leaderboards" / "app.py"
+    if not app.is_file():
+        return fail(f"leaderboard app not found at {app} (install bench from its checkout: pip install -e .)")
+    store = Store(args.db)
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--db", store.url]
+    out.print(f"leaderboard on http://localhost:{args.port}  (store: {describe_url(store.url)}; Ctrl-C stops it)", highlight=False)
+    try:
+        return subprocess.call(command, env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description="Benchmark suite for efficient image restoration.")
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tasks = sub.add_parser("tasks", help="list tasks, or show one")
+    tasks.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    tasks.add_argument("id", nargs="?")
+    tasks.add_argument("--kind", choices=["sr", "deblur", "lowlight", "denoise", "inpaint"])
+    tasks.set_defaults(func=cmd_tasks)
+
+    score = sub.add_parser("score", help="validate, evaluate, measure and store a submission")
+    score.add_argument("submission", help="submission folder (with submission.yaml)")
+    score.add_argument("--task", required=True)
+    score.add_argument("--device", action="append", help="device id (repeatable; default cpu-torch)")
+    score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
+    score.add_argument("--db", help="store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)")
+    score.add_argument("--json", help="also write the result JSON to this file")
+    score.add_argument("--quick", action="store_true", help="shorter latency protocol (10 runs, 0.5 s)")
+    score.add_argument("--lpips-alexnet", help="AlexNet weights for LPIPS (default: torch hub cache)")
+    score.set_defaults(func=cmd_score)
+
+    validate = sub.add_parser("validate", help="check a submission without running the test set")
+    validate.add_argument("submission")
+    validate.set_defaults(func=cmd_validate)
+
+    devices = sub.add_parser("devices", help="devices this machine can measure on")
+    devices.set_defaults(func=cmd_devices)
+
+    demo = sub.add_parser("demo", help="the whole flow on the embedded default data")
+    demo.add_argument("--db", help="store URL or SQLite path")
+    demo.set_defaults(func=cmd_demo)
+
+    board = sub.add_parser("board", help="start the Streamlit leaderboard")
+    board.add_argument("--db", help="store URL or SQLite path")
+    board.add_argument("--port", type=int, default=8501)
+    board.set_defaults(func=cmd_board)
+    return parser
+
+
+USER_ERRORS = (SubmissionError, TaskError, DataNotFound, ImageReadError, ScoringError, UnknownDevice)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except USER_ERRORS as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was stored for the unfinished run")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Seeded synthetic degradations: each turns a clean uint8 image into a (model input, target) pair.
+
+Every degradation is a function ``(clean, rng, **params) -> (input, target)`` registered by name;
+tasks name one in their YAML. ``input`` is float32 H x W x C in nominal range [0, 1] (what the
+model receives), ``target`` the uint8 image the output is scored against. All arithmetic is
+float64 numpy, in a fixed order, so the same seed gives the same bytes on every machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.data.resize import imresize
+from bench.metrics.crop import mod_crop
+
+Pair = tuple[np.ndarray, np.ndarray]
+Degradation = Callable[..., Pair]
+DEGRADATIONS: dict[str, Degradation] = {}
+
+
+def register_degradation(name: str) -> Callable[[Degradation], Degradation]:
+    """Decorator: make a degradation available to task YAML files under ``name``."""
+
+    def wrap(fn: Degradation) -> Degradation:
+        if name in DEGRADATIONS:
+            raise ValueError(f"degradation {name!r} registered twice")
+        DEGRADATIONS[name] = fn
+        return fn
+
+    return wrap
+
+
+def apply_degradation(name: str, clean: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) -> Pair:
+    """Apply the registered degradation ``name`` with ``params``."""
+    try:
+        fn = DEGRADATIONS[name]
+    except KeyError:
+        raise KeyError(f"unknown degradation {name!r}; known: {sorted(DEGRADATIONS)}") from None
+    return fn(clean, rng, **params)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """H x W grey -> H x W x 3 by repetition (models always see RGB); RGB passes through."""
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
+def _unit(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float64) / 255.0
+
+
+@register_degradation("matlab-bicubic-down")
+def bicubic_down(clean: np.ndarray, rng: np.random.Generator, scale: int) -> Pair:
+    """SR: target = HR mod-cropped to a multiple of ``scale``; input = MATLAB bicubic 1/scale (uint8)."""
+    target = mod_crop(clean, scale)
+    low = imresize(target, 1.0 / scale)
+    return (_unit(as_rgb(low))).astype(np.float32), target
+
+
+@register_degradation("none")
+def no_degradation(clean: np.ndarray, rng: np.random.Generator) -> Pair:
+    """Input = target (for checking a pipeline)."""
+    return _unit(as_rgb(clean)).astype(np.float32), clean
+
+
+@register_degradation("awgn")
+def awgn(clean: np.ndarray, rng: np.random.Generator, sigma: float) -> Pair:
+    """Additive white Gaussian noise: input = x / 255 + N(0, (sigma / 255)^2), float, not clipped."""
+    x = _unit(as_rgb(clean))
+    noisy = x + rng.standard_normal(x.shape) * (sigma / 255.0)
+    return noisy.astype(np.float32), clean
+
+
+def motion_kernel(rng: np.random.Generator, size: int = 21, steps: int = 96, inertia: float = 0.7) -> np.ndarray:
+    """A random camera-shake trajectory rasterised into a ``size`` x ``size`` blur kernel (sum 1).
+
+    The trajectory is a 2-D walk whose velocity keeps a fraction ``inertia`` of its previous value
+    and gets a random unit push each step (after Boracchi & Foi 2012); it is scaled to fit the
+    kernel, centred on its centroid, and splatted bilinearly.
+    """
+    velocity = np.zeros(2)
+    position = np.zeros(2)
+    points = np.empty((steps, 2))
+    for step in range(steps):
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        velocity = inertia * velocity + (1.0 - inertia) * np.array([np.cos(angle), np.sin(angle)])
+        position = position + velocity
+        points[step] = position
+    points -= points.mean(axis=0)
+    extent = np.abs(points).max()
+    if extent > 0:
+        points *= (size / 2 - 1.5) / extent
+    points += (size - 1) / 2
+    kernel = np.zeros((size, size))
+    for y, x in points:
+        y0, x0 = int(np.floor(y)), int(np.floor(x))
+        fy, fx = y - y0, x - x0
+        kernel[y0, x0] += (1 - fy) * (1 - fx)
+        kernel[y0 + 1, x0] += fy * (1 - fx)
+        kernel[y0, x0 + 1] += (1 - fy) * fx
+        kernel[y0 + 1, x0 + 1] += fy * fx
+    return kernel / kernel.sum()
+
+
+def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """'same' 2-D convolution of H x W (x C) float64 with symmetric-reflect borders (zero taps skipped)."""
+    kh, kw = kernel.shape
+    ph, pw = kh // 2, kw // 2
+    pad = ((ph, kh - 1 - ph), (pw, kw - 1 - pw)) + ((0, 0),) * (image.ndim - 2)
+    padded = np.pad(image, pad, mode="symmetric")
+    height, width = image.shape[:2]
+    out = np.zeros_like(image, dtype=np.float64)
+    flipped = kernel[::-1, ::-1]  # convolution, not correlation
+    for dy, dx in zip(*np.nonzero(flipped), strict=True):
+        out += flipped[dy, dx] * padded[dy : dy + height, dx : dx + width]
+    return out
+
+
+@register_degradation("motion-blur")
+def motion_blur(clean: np.ndarray, rng: np.random.Generator, kernel_size: int = 21, noise_sigma: float = 1.0) -> Pair:
+    """Blur with a random-trajectory kernel, add N(0, noise_sigma^2) (8-bit units), quantise to uint8."""
+    kernel = motion_kernel(rng, size=kernel_size)
+    blurred = convolve(as_rgb(clean).astype(np.float64), kernel)
+    blurred += rng.standard_normal(blurred.shape) * noise_sigma
+    quantised = np.clip(np.floor(blurred + 0.5), 0, 255)
+    return (quantised / 255.0).astype(np.float32), clean
+
+
+@register_degradation("low-light")
+def low_light(
+    clean: np.ndarray,
+    rng: np.random.Generator,
+    exposure: float = 0.1,
+    gamma: float = 2.2,
+    photons: float = 400.0,
+    read_noise: float = 0.002,
+) -> Pair:
+    """Under-exposure in linear light with Poisson-Gaussian sensor noise, back to 8-bit sRGB.
+
+    linear = (x / 255)^gamma * exposure; noisy = Poisson(linear * photons) / photons +
+    N(0, read_noise^2); input = quantise_8bit(clip(noisy, 0, 1)^(1 / gamma)).
+    ``photons`` is the photon count of a full-scale pixel at full exposure.
+    """
+    linear = _unit(as_rgb(clean)) ** gamma * exposure
+    shot = rng.poisson(linear * photons) / photons
+    noisy = np.clip(shot + rng.standard_normal(linear.shape) * read_noise, 0.0, 1.0)
+    srgb = np.floor(noisy ** (1.0 / gamma) * 255.0 + 0.5)
+    return (srgb / 255.0).astype(np.float32), clean
+
+
+def free_form_mask(
+    rng: np.random.Generator, height: int, width: int, strokes: int = 4, max_width: int = 24, vertices: int = 6
+) -> np.ndarray:
+    """Seeded free-form hole mask (1 = hole), strokes of random vertices and widths (after DeepFill v2)."""
+    mask = np.zeros((height, width), dtype=bool)
+    yy, xx = np.mgrid[0:height, 0:width]
+    for _ in range(strokes):
+        radius = rng.uniform(max_width / 4, max_width / 2)
+        point = rng.uniform([0, 0], [height, width])
+        for _ in range(vertices):
+            angle = rng.uniform(0, 2 * np.pi)
+            length = rng.uniform(height / 12, height / 4)
+            end = np.clip(point + length * np.array([np.sin(angle), np.cos(angle)]), 0, [height - 1, width - 1])
+            for t in np.linspace(0.0, 1.0, int(length) + 2):
+                cy, cx = point + t * (end - point)
+                mask |= (yy - cy) ** 2 + (xx - cx) ** 2 <= radius * radius
+            point = end
+    return mask
+
+
+@register_degradation("free-form-mask")
+def masked(clean: np.ndarray, rng: np.random.Generator, strokes: int = 4, max_width: int = 24) -> Pair:
+    """Inpainting: input is 4 channels, RGB with holes set to 0 and the mask (1 = hole) last."""
+    rgb = _unit(as_rgb(clean))
+    mask = free_form_mask(rng, clean.shape[0], clean.shape[1], strokes=strokes, max_width=max_width)
+    hole = mask[..., None].astype(np.float64)
+    model_input = np.concatenate([rgb * (1.0 - hole), hole], axis=2)
+    return model_input.astype(np.float32), clean

@@ -1,0 +1,49 @@
+"""Reading and writing images as uint8 arrays (Pillow), with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+class ImageReadError(ValueError):
+    """An image file is missing, unreadable or of an unsupported mode."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as uint8: H x W x 3 (RGB) for colour files, H x W for one-channel files.
+
+    Palette and RGBA images are converted to RGB; 16-bit grey is scaled to 8 bits.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("L", "1"):
+                return np.asarray(img.convert("L"), dtype=np.uint8)
+            if img.mode in ("I;16", "I;16B", "I", "I;16L"):
+                values = np.asarray(img, dtype=np.float64)
+                return np.rint(values / 257.0).clip(0, 255).astype(np.uint8)
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"image file not found: {path}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"cannot read image {path}: {exc}") from exc
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write a uint8 H x W or H x W x 3 array losslessly (format from the suffix, PNG advised)."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"write_image needs uint8, got {image.dtype}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,54 @@
+"""``bench demo``: every demo task scored with the baselines that declare it, on embedded data.
+
+Runs on a fresh install with no download and no data root: the demo tasks read the images
+shipped in ``bench/data/embedded``; the baselines are the folders in ``submissions/baselines``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.results import Result
+from bench.runtime.protocol import QUICK, LatencySettings
+from bench.scoring import evaluate
+from bench.store import Store
+from bench.submission import MANIFEST, Submission, load_submission
+from bench.tasks import Task, all_tasks
+
+SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    task: Task
+    submission: Submission
+    result: Result
+    result_id: int
+
+
+def baseline_submissions(root: Path = SUBMISSIONS_DIR / "baselines") -> list[Submission]:
+    """Every submission folder under ``root``."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"baseline submissions not found at {root} (install bench from its checkout: pip install -e .)")
+    return [load_submission(p.parent) for p in sorted(root.glob(f"*/{MANIFEST}"))]
+
+
+def demo_plan() -> list[tuple[Task, Submission]]:
+    """(task, submission) pairs the demo scores: each demo task with each baseline declaring it."""
+    baselines = baseline_submissions()
+    return [(t, s) for t in all_tasks().values() if t.demo for s in baselines if s.manifest.declares(t.id)]
+
+
+def run_demo(
+    store: Store,
+    latency: LatencySettings = QUICK,
+    on_start: Callable[[Task, Submission], None] | None = None,
+) -> Iterator[DemoRun]:
+    """Score and store every pair of :func:`demo_plan`, yielding each run as it finishes."""
+    for task, submission in demo_plan():
+        if on_start:
+            on_start(task, submission)
+        result = evaluate(submission, task, devices=("cpu-torch",), data_root=None, latency=latency)
+        yield DemoRun(task, submission, result, store.add(result))

@@ -1,0 +1,62 @@
+"""Apply a task's metric protocol to one (model output, target) pair.
+
+Steps, in the order the community's reference code applies them:
+
+1. output float -> uint8 by clamp, x255, round (:func:`bench.metrics.quantize.to_uint8`);
+2. a one-channel target is compared with the output's intensity (the mean of its RGB channels,
+   rounded; exact for grey-preserving models), never by turning the target into RGB;
+3. colour space: ``y`` -> MATLAB BT.601 luma of both images (float unless ``y_rounding``);
+   ``rgb`` -> all channels;
+4. ``crop_border`` pixels dropped from every side;
+5. PSNR (float64, identical images -> ``psnr_identical_db``) and SSIM (Wang, Gaussian window)
+   per image; a data set's score is the mean of the per-image values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.metrics.color import rgb_to_y
+from bench.metrics.crop import crop_border
+from bench.metrics.psnr import PSNR_IDENTICAL_DB, psnr
+from bench.metrics.quantize import to_uint8
+from bench.metrics.ssim import ssim
+from bench.tasks import MetricSpec
+
+
+class OutputShapeError(ValueError):
+    """The model output does not have the target's size."""
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    psnr: float
+    ssim: float
+
+
+def prepare(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as they enter PSNR/SSIM: uint8-rounded output, colour space, crop."""
+    out = to_uint8(output)
+    if out.shape[:2] != target.shape[:2]:
+        raise OutputShapeError(f"output is {out.shape[1]}x{out.shape[0]}, target is {target.shape[1]}x{target.shape[0]}")
+    if target.ndim == 2:
+        grey = out if out.ndim == 2 else np.rint(out.astype(np.float64).mean(axis=2)).astype(np.uint8)
+        a, b = grey.astype(np.float64), target.astype(np.float64)
+    elif spec.colour == "y":
+        a, b = rgb_to_y(out, spec.y_rounding), rgb_to_y(target, spec.y_rounding)
+    else:
+        if out.shape != target.shape:
+            raise OutputShapeError(f"output has shape {out.shape}, target {target.shape}")
+        a, b = out.astype(np.float64), target.astype(np.float64)
+    return crop_border(a, spec.crop_border), crop_border(b, spec.crop_border)
+
+
+def score_image(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> ImageScore:
+    """PSNR (dB) and SSIM of one output against its target under the task's protocol."""
+    a, b = prepare(output, target, spec)
+    value = psnr(a, b)
+    if value == PSNR_IDENTICAL_DB:
+        value = spec.psnr_identical_db
+    return ImageScore(psnr=value, ssim=ssim(a, b))

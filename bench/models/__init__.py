@@ -1,0 +1,10 @@
+"""Reference architectures, registered by name (one ``*_arch.py`` file per family, as in BasicSR).
+
+Submissions in ``safetensors`` format name an architecture from this registry; its code is ours,
+never the submission's.
+"""
+
+from bench.models import interp_arch  # noqa: F401  (registers its architectures)
+from bench.models.registry import MODELS, ModelSpec, build_model, register_model
+
+__all__ = ["MODELS", "ModelSpec", "build_model", "register_model"]

@@ -1,0 +1,78 @@
+"""The result record: what ``bench score --json`` writes and what the store keeps (design.md contract)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.runtime.complexity import Complexity
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SubmissionInfo(Frozen):
+    name: str
+    team: str
+    sha256: str
+    format: str
+    architecture: str | None
+    tags: list[str]
+    precision: str
+
+
+class ImageResult(Frozen):
+    id: str
+    psnr: float
+    ssim: float
+    lpips: float | None = None
+
+
+class Metrics(Frozen):
+    psnr: float
+    ssim: float
+    lpips: float | None
+    lpips_note: str | None = None
+    per_image: list[ImageResult]
+
+
+class LatencyResult(Frozen):
+    """One measured latency; ``kind`` is always 'measured' here (predicted numbers live elsewhere)."""
+
+    device: str
+    backend: str
+    precision: str
+    threads: int
+    input_shape: tuple[int, ...]
+    median_ms: float
+    p90_ms: float
+    mean_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+    cv: float
+    kind: str = "measured"
+
+
+class Provenance(Frozen):
+    bench_version: str
+    git_commit: str | None
+    python: str
+    torch: str
+    backends: dict[str, dict[str, object]]
+    host: str
+    platform: str
+    started_at: str
+    duration_s: float
+    data_folder: str
+    latency_settings: dict[str, float | int]
+
+
+class Result(Frozen):
+    task: str
+    task_version: int
+    submission: SubmissionInfo
+    metrics: Metrics
+    latency: list[LatencyResult]
+    complexity: Complexity
+    provenance: Provenance

@@ -1,0 +1,1 @@
+"""Running models and measuring them: backends, devices, the latency protocol, complexity counts."""

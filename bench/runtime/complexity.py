@@ -1,0 +1,59 @@
+"""Model complexity: MACs, parameters and conv-layer memory traffic.
+
+* MACs: ``torch.utils.flop_counter.FlopCounterMode`` counts the FLOPs of convolutions, matrix
+  products and their relatives exactly; MACs = FLOPs / 2. Element-wise work (activations,
+  interpolation by gathering) is not counted, as in every SR/efficiency table.
+* Params: the number of elements of all parameters.
+* Conv memory traffic (Wang et al. 2019, ``docs/protocols.md``), per conv layer, in bytes at
+  ``bytes_per_value`` (4 for fp32)::
+
+      traffic = bytes * (H W C_in + H' W' C_out + k_h k_w C_in C_out / groups)
+
+  i.e. read the input, write the output, read the weights once.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+class Complexity(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    macs: int
+    params: int
+    conv_traffic_bytes: int
+    input_shape: tuple[int, ...]
+
+
+def count_complexity(model: nn.Module, input_shape: tuple[int, ...], bytes_per_value: int = 4) -> Complexity:
+    """MACs, parameters and conv traffic of ``model`` for one input of ``input_shape`` (NCHW)."""
+    traffic = 0
+
+    def conv_hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal traffic
+        assert isinstance(module, nn.Conv2d | nn.ConvTranspose2d)
+        x = inputs[0]
+        weights = module.weight.numel()
+        traffic += bytes_per_value * (x[0].numel() + output[0].numel() + weights)
+
+    handles = [
+        m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
+    ]
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.inference_mode(), counter:
+            model.eval()(torch.zeros(input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    params = sum(p.numel() for p in model.parameters())
+    return Complexity(
+        macs=int(counter.get_total_flops() // 2),
+        params=int(params),
+        conv_traffic_bytes=int(traffic),
+        input_shape=tuple(input_shape),
+    )

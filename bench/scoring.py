@@ -1,0 +1,138 @@
+"""evaluate(submission, task, devices) -> Result: the one path every score takes.
+
+task -> samples (streamed) -> model on the reference backend -> uint8 -> metrics per image ->
+latency on each requested device -> complexity -> Result with provenance. Nothing is written
+here; storing is the caller's choice (:mod:`bench.store`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from bench.data.pipeline import data_folder, iter_samples
+from bench.metrics.lpips import LPIPS, try_load_lpips
+from bench.metrics.protocol import OutputShapeError, score_image
+from bench.metrics.quantize import NonFiniteOutput, to_uint8
+from bench.provenance import environment
+from bench.results import (
+    ImageResult,
+    LatencyResult,
+    Metrics,
+    Provenance,
+    Result,
+    SubmissionInfo,
+)
+from bench.runtime.complexity import count_complexity
+from bench.runtime.devices import get_device
+from bench.runtime.protocol import LatencySettings, measure
+from bench.submission import Submission, SubmissionError
+from bench.tasks import Task
+
+Progress = Callable[[str, int], None]
+
+
+class ScoringError(RuntimeError):
+    """The model ran but its output cannot be scored (wrong shape, NaN/Inf)."""
+
+
+def _to_nchw(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def _from_nchw(batch: np.ndarray) -> np.ndarray:
+    return batch[0].transpose(1, 2, 0)
+
+
+def check_task(submission: Submission, task: Task) -> None:
+    if not submission.manifest.declares(task.id):
+        raise SubmissionError(
+            f"submission {submission.folder} does not declare task {task.id!r} (its tasks: "
+            f"{', '.join(submission.manifest.tasks)}); add it to 'tasks' in submission.yaml if it is meant for it"
+        )
+
+
+def evaluate(
+    submission: Submission,
+    task: Task,
+    devices: Sequence[str] = ("cpu-torch",),
+    data_root: Path | None = None,
+    latency: LatencySettings | None = None,
+    lpips_weights: Path | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Score ``submission`` on ``task`` and measure its latency on ``devices``."""
+    check_task(submission, task)
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    settings = latency or LatencySettings()
+    resolved = [get_device(d) for d in devices]
+    folder = data_folder(task, data_root)
+    model = submission.build({"scale": task.scale})
+    reference = resolved[0].load(model, resolved[0].threads)
+
+    metric: LPIPS | None = None
+    lpips_note: str | None = "not part of this task's protocol"
+    if task.metric.lpips:
+        metric, lpips_note = try_load_lpips(lpips_weights)
+
+    per_image: list[ImageResult] = []
+    for sample in iter_samples(task, data_root):
+        output = _from_nchw(reference.run(_to_nchw(sample.input)))
+        try:
+            score = score_image(output, sample.target, task.metric)
+            lp = metric(to_uint8(output), sample.target) if metric is not None else None
+        except (OutputShapeError, NonFiniteOutput) as exc:
+            raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
+        per_image.append(ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp))
+        if progress:
+            progress(sample.id, len(per_image))
+    if not per_image:
+        raise ScoringError(f"task {task.id} found no images in {folder}")
+
+    shape = task.latency.input_shape
+    measured = []
+    descriptions: dict[str, dict[str, object]] = {}
+    for device in resolved:
+        backend = device.load(model, device.threads)
+        descriptions[device.id] = backend.describe()
+        stats = measure(backend.prepare_timing(shape), settings)
+        measured.append(
+            LatencyResult(
+                device=device.id, backend=device.backend, precision=backend.precision,
+                threads=device.threads, input_shape=shape, **stats.model_dump(),
+            )
+        )
+    lpips_values = [r.lpips for r in per_image if r.lpips is not None]
+    env = environment()
+    manifest = submission.manifest
+    return Result(
+        task=task.id,
+        task_version=task.version,
+        submission=SubmissionInfo(
+            name=manifest.name, team=manifest.team, sha256=submission.sha256, format=manifest.format,
+            architecture=manifest.architecture.name, tags=list(manifest.tags), precision=manifest.precision,
+        ),
+        metrics=Metrics(
+            psnr=float(np.mean([r.psnr for r in per_image])),
+            ssim=float(np.mean([r.ssim for r in per_image])),
+            lpips=float(np.mean(lpips_values)) if metric is not None else None,
+            lpips_note=None if metric is not None else lpips_note,
+            per_image=per_image,
+        ),
+        latency=measured,
+        complexity=count_complexity(model, shape),
+        provenance=Provenance(
+            **{k: env[k] for k in ("bench_version", "python", "torch", "host", "platform")},  # type: ignore[arg-type]
+            git_commit=env["git_commit"],
+            backends=descriptions,
+            started_at=started.isoformat(timespec="seconds"),
+            duration_s=round(time.perf_counter() - clock, 3),
+            data_folder=str(folder),
+            latency_settings=settings.model_dump(),
+        ),
+    )

@@ -1,0 +1,174 @@
+"""Submission folders: the ``submission.yaml`` manifest, its validation, and safe model loading.
+
+Safety rules: no pickle anywhere (weights are read with ``safetensors``, which stores raw
+tensors only), no Python imported from the submission (architectures come from the project's
+registry), every file path confined to the folder (no absolute paths, no ``..``, no symlink that
+leaves it), and a size limit per file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from bench.models import build_model
+from bench.models.registry import UnknownArchitecture
+
+MANIFEST = "submission.yaml"
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class SubmissionError(ValueError):
+    """A submission is missing, malformed or unsafe; the message names the problem in one paragraph."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Architecture(Strict):
+    name: str = Field(description="an architecture registered in bench.models")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class Files(Strict):
+    weights: str | None = Field(None, description="safetensors file; omitted only for parameter-free models")
+
+
+class IOContract(Strict):
+    range: tuple[float, float] = (0.0, 1.0)
+    layout: Literal["NCHW"] = "NCHW"
+    colour: Literal["RGB"] = "RGB"
+
+
+class Manifest(Strict):
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1)
+    team: str = Field(min_length=1)
+    tasks: list[str] = Field(min_length=1, description="task ids or fnmatch patterns, e.g. sr-set5-*")
+    format: Literal["safetensors"]
+    architecture: Architecture
+    files: Files = Field(default_factory=Files)
+    io: IOContract = Field(default_factory=IOContract)
+    precision: Literal["fp32", "fp16", "int8"] = "fp32"
+    tags: list[str] = Field(default_factory=list)
+    derived_from: str | None = None
+    training_data: str | None = None
+    licence: str | None = None
+    description: str = ""
+
+    def declares(self, task_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(task_id, pattern) for pattern in self.tasks)
+
+
+class Submission(BaseModel):
+    """A validated submission folder."""
+
+    model_config = ConfigDict(frozen=True)
+
+    folder: Path
+    manifest: Manifest
+    sha256: str
+
+    def build(self, task_values: dict[str, Any]) -> nn.Module:
+        """The model with its weights, from the project's registry; never code from the folder."""
+        arch = self.manifest.architecture
+        try:
+            model = build_model(arch.name, arch.args, task_values)
+        except (UnknownArchitecture, ValueError) as exc:
+            raise SubmissionError(f"submission {self.folder}: {exc}") from exc
+        weights = self.manifest.files.weights
+        has_params = any(True for _ in model.parameters())
+        if weights is None:
+            if has_params:
+                raise SubmissionError(
+                    f"submission {self.folder}: architecture {arch.name!r} has parameters but the manifest "
+                    "names no weights file (files.weights)"
+                )
+            return model.eval()
+        path = safe_path(self.folder, weights)
+        try:
+            state = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise SubmissionError(
+                f"submission {self.folder}: weights file {weights} is not a readable safetensors file ({exc}); "
+                "only safetensors weights are accepted (pickled .pt/.pth files are never loaded)"
+            ) from exc
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise SubmissionError(
+                f"submission {self.folder}: weights in {weights} do not fit architecture {arch.name!r}: {exc}"
+            ) from exc
+        return model.eval()
+
+
+def safe_path(folder: Path, relative: str) -> Path:
+    """``folder / relative``, refusing absolute paths, ``..``, symlinks out, missing or huge files."""
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise SubmissionError(f"submission {folder}: file path {relative!r} must be relative and stay inside the folder")
+    path = folder / candidate
+    root = folder.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise SubmissionError(f"submission {folder}: file {relative!r} is a link that leaves the submission folder")
+    if not path.is_file():
+        raise SubmissionError(f"submission {folder}: file {relative!r} named in the manifest does not exist")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SubmissionError(f"submission {folder}: file {relative!r} is {size} bytes, over the {MAX_FILE_BYTES} limit")
+    return path
+
+
+def _digest(folder: Path, manifest_bytes: bytes, manifest: Manifest) -> str:
+    """sha256 over the manifest bytes and every named file (name, then contents)."""
+    h = hashlib.sha256(manifest_bytes)
+    for relative in sorted(f for f in manifest.files.model_dump().values() if f):
+        h.update(relative.encode())
+        with safe_path(folder, relative).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown key {where!r}")
+        elif error["type"] == "literal_error":
+            parts.append(f"{where}: {error['msg']} (got {error['input']!r})")
+        else:
+            parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def load_submission(folder: str | Path) -> Submission:
+    """Read and check a submission folder's manifest and files (raises :class:`SubmissionError`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SubmissionError(f"submission folder not found: {folder}")
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise SubmissionError(f"submission {folder} has no {MANIFEST}; a submission is a folder with {MANIFEST} and its model files")
+    manifest_bytes = manifest_path.read_bytes()
+    try:
+        raw = yaml.safe_load(manifest_bytes)
+    except yaml.YAMLError as exc:
+        raise SubmissionError(f"submission {folder}: {MANIFEST} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SubmissionError(f"submission {folder}: {MANIFEST} is empty or not a mapping of keys to values")
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise SubmissionError(f"submission {folder}: {MANIFEST} is invalid: {_explain(exc)}") from exc
+    return Submission(folder=folder, manifest=manifest, sha256=_digest(folder, manifest_bytes, manifest))

@@ -1,0 +1,149 @@
+"""Task schema (pydantic, unknown keys rejected) and the registry that loads ``tasks/*.yaml``.
+
+A task is data, not code: which images, which degradation makes the model input, the metric
+protocol in full, the latency input shape, the published reference numbers, and a version that
+changes whenever any of that changes (results of different versions are never compared).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench.data.degradations import DEGRADATIONS
+from bench.data.sources import SOURCES
+
+TASKS_DIR_ENV = "BENCH_TASKS_DIR"
+TaskKind = Literal["sr", "deblur", "lowlight", "denoise", "inpaint"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(Strict):
+    source: str = Field(description="registered source layout, e.g. image-folder")
+    path: str = Field(description="folder relative to the data root, e.g. Set5/HR")
+    embedded: str | None = Field(None, description="folder of the copy shipped in the package, if any")
+    limit: int | None = Field(None, ge=1, description="use only the first N images (by name)")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value not in SOURCES:
+            raise ValueError(f"unknown data source {value!r}; known: {sorted(SOURCES)}")
+        return value
+
+
+class DegradationSpec(Strict):
+    name: str
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known_degradation(cls, value: str) -> str:
+        if value not in DEGRADATIONS:
+            raise ValueError(f"unknown degradation {value!r}; known: {sorted(DEGRADATIONS)}")
+        return value
+
+
+class MetricSpec(Strict):
+    """How an output is scored. See ``docs/protocols.md`` for each choice's reference."""
+
+    colour: Literal["y", "rgb"] = Field(description="y: MATLAB rgb2ycbcr luma; rgb: all three channels")
+    y_rounding: Literal["none", "matlab"] = "none"
+    crop_border: int = Field(ge=0, description="pixels dropped from every side before scoring")
+    ssim: Literal["wang-gaussian"] = "wang-gaussian"
+    output_rounding: Literal["clamp-round-uint8"] = "clamp-round-uint8"
+    grey_targets: Literal["intensity"] = Field(
+        "intensity", description="one-channel targets are scored on intensity (mean of output RGB)"
+    )
+    psnr_identical_db: float = 100.0
+    lpips: bool = False
+
+
+class LatencySpec(Strict):
+    input_shape: tuple[int, int, int, int] = Field(description="N, C, H, W of the timing input")
+
+
+class Reference(Strict):
+    method: str
+    psnr: float
+    ssim: float | None = None
+    source: str
+    note: str | None = None
+
+
+class Task(Strict):
+    id: str
+    version: int = Field(ge=1)
+    kind: TaskKind
+    title: str
+    description: str = ""
+    scale: int | None = Field(None, ge=1, description="SR factor (sr tasks only)")
+    seed: int = 0
+    data: DataSpec
+    degradation: DegradationSpec
+    metric: MetricSpec
+    latency: LatencySpec
+    references: list[Reference] = Field(default_factory=list)
+    demo: bool = Field(False, description="part of `bench demo` (runs on embedded data)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Task:
+        if (self.kind == "sr") != (self.scale is not None):
+            raise ValueError("sr tasks must set scale, and only sr tasks may")
+        if self.demo and self.data.embedded is None:
+            raise ValueError("a demo task must have embedded data")
+        return self
+
+    @property
+    def input_channels(self) -> int:
+        return self.latency.input_shape[1]
+
+
+class TaskError(ValueError):
+    """A task file is invalid or a task id is unknown."""
+
+
+def tasks_dir() -> Path:
+    """``$BENCH_TASKS_DIR`` or the ``tasks/`` folder of this checkout."""
+    override = os.environ.get(TASKS_DIR_ENV)
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "tasks"
+
+
+def parse_task(path: Path) -> Task:
+    """Load and validate one task file; its ``id`` must equal the file name's stem."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+        task = Task.model_validate(raw)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise TaskError(f"invalid task file {path}: {exc}") from exc
+    if task.id != path.stem:
+        raise TaskError(f"task file {path} declares id {task.id!r}; the id must equal the file name")
+    return task
+
+
+@cache
+def _load_registry(folder: Path) -> dict[str, Task]:
+    if not folder.is_dir():
+        raise TaskError(f"task folder not found: {folder} (set ${TASKS_DIR_ENV})")
+    return {path.stem: parse_task(path) for path in sorted(folder.glob("*.yaml"))}
+
+
+def all_tasks() -> dict[str, Task]:
+    """Every task in the task folder, by id."""
+    return dict(_load_registry(tasks_dir()))
+
+
+def get_task(task_id: str) -> Task:
+    """The task ``task_id``, or a :class:`TaskError` listing the known ids."""
+    tasks = all_tasks()
+    if task_id not in tasks:
+        raise TaskError(f"unknown task {task_id!r}; known tasks: {', '.join(sorted(tasks))}")
+    return tasks[task_id]
