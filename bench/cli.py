@@ -42,10 +42,15 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
     for r in results:
         latency = r.latency[0] if r.latency else None
         table.add_row(
-            r.task, r.submission.name, f"{r.metrics.psnr:.3f}", f"{r.metrics.ssim:.4f}",
+            r.task,
+            r.submission.name,
+            f"{r.metrics.psnr:.3f}",
+            f"{r.metrics.ssim:.4f}",
             "n/a" if r.metrics.lpips is None else f"{r.metrics.lpips:.4f}",
-            latency.device if latency else "-", f"{latency.median_ms:.4g}" if latency else "-",
-            f"{r.complexity.macs / 1e9:.2f}", f"{r.complexity.params:,}",
+            latency.device if latency else "-",
+            f"{latency.median_ms:.4g}" if latency else "-",
+            f"{r.complexity.macs / 1e9:.2f}",
+            f"{r.complexity.params:,}",
         )
     return table
 
@@ -55,7 +60,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         if not args.id:
             return fail("give a task id: bench tasks show ID")
         task = get_task(args.id)
-        out.print(task.model_dump_json(indent=2))
+        print(task.model_dump_json(indent=2))  # plain JSON: rich would re-wrap long strings
         return 0
     table = Table(title="Tasks", title_justify="left")
     for column in ("id", "kind", "version", "title", "data"):
@@ -79,9 +84,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     with out.status(f"scoring {submission.manifest.name} on {task.id}") as status:
         result = evaluate(
-            submission, task, devices=args.device or ["cpu-torch"], data_root=data_root,
-            latency=_latency_settings(args), lpips_weights=args.lpips_alexnet,
-            progress=lambda image_id, n: status.update(f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"),
+            submission,
+            task,
+            devices=args.device or ["cpu-torch"],
+            data_root=data_root,
+            latency=_latency_settings(args),
+            lpips_weights=args.lpips_alexnet,
+            progress=lambda image_id, n: status.update(
+                f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"
+            ),
         )
     if args.json:
         Path(args.json).write_text(result.model_dump_json(indent=2))
@@ -111,7 +122,13 @@ def cmd_devices(args: argparse.Namespace) -> int:
         table.add_column(column)
     for device in DEVICES.values():
         ok, detail = device.available()
-        table.add_row(device.id, device.backend, str(device.threads), f"yes ({detail})" if ok else f"no: {detail}", device.description)
+        table.add_row(
+            device.id,
+            device.backend,
+            str(device.threads),
+            f"yes ({detail})" if ok else f"no: {detail}",
+            device.description,
+        )
     out.print(table)
     return 0
 
@@ -141,9 +158,26 @@ def cmd_board(args: argparse.Namespace) -> int:
     if not app.is_file():
         return fail(f"leaderboard app not found at {app} (install bench from its checkout: pip install -e .)")
     store = Store(args.db)
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--db", store.url]
-    out.print(f"leaderboard on http://localhost:{args.port}  (store: {describe_url(store.url)}; Ctrl-C stops it)", highlight=False)
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--db",
+        store.url,
+    ]
+    out.print(
+        f"leaderboard on http://localhost:{args.port}  (store: {describe_url(store.url)}; Ctrl-C stops it)",
+        highlight=False,
+    )
     try:
         return subprocess.call(command, env=os.environ.copy())
     except KeyboardInterrupt:

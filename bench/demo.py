@@ -31,7 +31,9 @@ class DemoRun:
 def baseline_submissions(root: Path = SUBMISSIONS_DIR / "baselines") -> list[Submission]:
     """Every submission folder under ``root``."""
     if not root.is_dir():
-        raise FileNotFoundError(f"baseline submissions not found at {root} (install bench from its checkout: pip install -e .)")
+        raise FileNotFoundError(
+            f"baseline submissions not found at {root} (install bench from its checkout: pip install -e .)"
+        )
     return [load_submission(p.parent) for p in sorted(root.glob(f"*/{MANIFEST}"))]
 
 

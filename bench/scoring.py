@@ -103,8 +103,12 @@ def evaluate(
         stats = measure(backend.prepare_timing(shape), settings)
         measured.append(
             LatencyResult(
-                device=device.id, backend=device.backend, precision=backend.precision,
-                threads=device.threads, input_shape=shape, **stats.model_dump(),
+                device=device.id,
+                backend=device.backend,
+                precision=backend.precision,
+                threads=device.threads,
+                input_shape=shape,
+                **stats.model_dump(),
             )
         )
     lpips_values = [r.lpips for r in per_image if r.lpips is not None]
@@ -114,8 +118,13 @@ def evaluate(
         task=task.id,
         task_version=task.version,
         submission=SubmissionInfo(
-            name=manifest.name, team=manifest.team, sha256=submission.sha256, format=manifest.format,
-            architecture=manifest.architecture.name, tags=list(manifest.tags), precision=manifest.precision,
+            name=manifest.name,
+            team=manifest.team,
+            sha256=submission.sha256,
+            format=manifest.format,
+            architecture=manifest.architecture.name,
+            tags=list(manifest.tags),
+            precision=manifest.precision,
         ),
         metrics=Metrics(
             psnr=float(np.mean([r.psnr for r in per_image])),
@@ -127,7 +136,7 @@ def evaluate(
         latency=measured,
         complexity=count_complexity(model, shape),
         provenance=Provenance(
-            **{k: env[k] for k in ("bench_version", "python", "torch", "host", "platform")},  # type: ignore[arg-type]
+            **{k: env[k] for k in ("bench_version", "python", "torch", "host", "platform")},
             git_commit=env["git_commit"],
             backends=descriptions,
             started_at=started.isoformat(timespec="seconds"),

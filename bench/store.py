@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, create_engine, event, select
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -113,16 +113,29 @@ class Store:
             row = session.scalar(select(SubmissionRow).where(SubmissionRow.sha256 == info.sha256))
             if row is None:
                 row = SubmissionRow(
-                    sha256=info.sha256, name=info.name, team=info.team, format=info.format,
-                    architecture=info.architecture, precision=info.precision, tags=list(info.tags), created_at=now,
+                    sha256=info.sha256,
+                    name=info.name,
+                    team=info.team,
+                    format=info.format,
+                    architecture=info.architecture,
+                    precision=info.precision,
+                    tags=list(info.tags),
+                    created_at=now,
                 )
                 session.add(row)
             stored = ResultRow(
-                submission=row, task=result.task, task_version=result.task_version,
-                psnr=result.metrics.psnr, ssim=result.metrics.ssim, lpips=result.metrics.lpips,
-                macs=result.complexity.macs, params=result.complexity.params,
-                bench_version=result.provenance.bench_version, git_commit=result.provenance.git_commit,
-                created_at=now, result=json.loads(result.model_dump_json()),
+                submission=row,
+                task=result.task,
+                task_version=result.task_version,
+                psnr=result.metrics.psnr,
+                ssim=result.metrics.ssim,
+                lpips=result.metrics.lpips,
+                macs=result.complexity.macs,
+                params=result.complexity.params,
+                bench_version=result.provenance.bench_version,
+                git_commit=result.provenance.git_commit,
+                created_at=now,
+                result=json.loads(result.model_dump_json()),
             )
             session.add(stored)
             session.flush()
@@ -130,7 +143,7 @@ class Store:
 
     def count(self) -> int:
         with Session(self.engine) as session:
-            return len(session.scalars(select(ResultRow.id)).all())
+            return int(session.scalar(select(func.count(ResultRow.id))) or 0)
 
     def results(self, task: str | None = None) -> list[Result]:
         """Stored results (newest first), optionally of one task."""
@@ -151,17 +164,32 @@ class Store:
             query = query.where(ResultRow.task == task)
         rows: list[dict[str, Any]] = []
         with Session(self.engine) as session:
-            for result, submission in session.execute(query).tuples():
+            for result, submission in session.execute(query).all():
                 base = {
-                    "result_id": result.id, "task": result.task, "task_version": result.task_version,
-                    "submission": submission.name, "team": submission.team, "sha256": submission.sha256[:12],
-                    "tags": ", ".join(submission.tags), "precision": submission.precision,
-                    "psnr": result.psnr, "ssim": result.ssim, "lpips": result.lpips,
-                    "macs": result.macs, "params": result.params, "created_at": result.created_at,
+                    "result_id": result.id,
+                    "task": result.task,
+                    "task_version": result.task_version,
+                    "submission": submission.name,
+                    "team": submission.team,
+                    "sha256": submission.sha256[:12],
+                    "tags": ", ".join(submission.tags),
+                    "precision": submission.precision,
+                    "psnr": result.psnr,
+                    "ssim": result.ssim,
+                    "lpips": result.lpips,
+                    "macs": result.macs,
+                    "params": result.params,
+                    "created_at": result.created_at,
                 }
                 for latency in result.result.get("latency", []):
-                    rows.append(base | {
-                        "device": latency["device"], "backend": latency["backend"],
-                        "median_ms": latency["median_ms"], "p90_ms": latency["p90_ms"], "latency_kind": latency["kind"],
-                    })
+                    rows.append(
+                        base
+                        | {
+                            "device": latency["device"],
+                            "backend": latency["backend"],
+                            "median_ms": latency["median_ms"],
+                            "p90_ms": latency["p90_ms"],
+                            "latency_kind": latency["kind"],
+                        }
+                    )
         return rows

@@ -115,7 +115,9 @@ def safe_path(folder: Path, relative: str) -> Path:
     """``folder / relative``, refusing absolute paths, ``..``, symlinks out, missing or huge files."""
     candidate = Path(relative)
     if candidate.is_absolute() or ".." in candidate.parts:
-        raise SubmissionError(f"submission {folder}: file path {relative!r} must be relative and stay inside the folder")
+        raise SubmissionError(
+            f"submission {folder}: file path {relative!r} must be relative and stay inside the folder"
+        )
     path = folder / candidate
     root = folder.resolve()
     if not path.resolve().is_relative_to(root):
@@ -124,7 +126,9 @@ def safe_path(folder: Path, relative: str) -> Path:
         raise SubmissionError(f"submission {folder}: file {relative!r} named in the manifest does not exist")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise SubmissionError(f"submission {folder}: file {relative!r} is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        raise SubmissionError(
+            f"submission {folder}: file {relative!r} is {size} bytes, over the {MAX_FILE_BYTES} limit"
+        )
     return path
 
 
@@ -159,7 +163,9 @@ def load_submission(folder: str | Path) -> Submission:
         raise SubmissionError(f"submission folder not found: {folder}")
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
-        raise SubmissionError(f"submission {folder} has no {MANIFEST}; a submission is a folder with {MANIFEST} and its model files")
+        raise SubmissionError(
+            f"submission {folder} has no {MANIFEST}; a submission is a folder with {MANIFEST} and its model files"
+        )
     manifest_bytes = manifest_path.read_bytes()
     try:
         raw = yaml.safe_load(manifest_bytes)

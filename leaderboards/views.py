@@ -101,11 +101,30 @@ def _date(value: Any) -> str:
 
 def board_frame(rows: Sequence[Row]) -> pd.DataFrame:
     """All columns the board needs, one row per (result, device), with the per-device Pareto flag."""
-    frame = pd.DataFrame(list(rows), columns=[
-        "result_id", "task", "task_version", "submission", "team", "sha256", "tags", "precision", "psnr",
-        "ssim", "lpips", "macs", "params", "created_at", "device", "backend", "median_ms", "p90_ms",
-        "latency_kind",
-    ])
+    frame = pd.DataFrame(
+        list(rows),
+        columns=[
+            "result_id",
+            "task",
+            "task_version",
+            "submission",
+            "team",
+            "sha256",
+            "tags",
+            "precision",
+            "psnr",
+            "ssim",
+            "lpips",
+            "macs",
+            "params",
+            "created_at",
+            "device",
+            "backend",
+            "median_ms",
+            "p90_ms",
+            "latency_kind",
+        ],
+    )
     frame["lpips"] = pd.to_numeric(frame["lpips"], errors="coerce")
     frame["macs_g"] = frame["macs"].astype(float) / 1e9
     frame["pareto"] = pareto_flags(rows)
@@ -148,24 +167,41 @@ def latency_note(rows: Sequence[Row]) -> str:
             "Latencies are **measured** (latency kind: `measured`): the median and p90 of timed runs "
             "on the named device and backend, not predicted from per-layer tables."
         )
-    return f"Latency kinds in this view: {', '.join(f'`{kind}`' for kind in kinds)} (see the latency kind column)."
+    listed = ", ".join(f"`{kind}`" for kind in kinds)
+    return f"Latency kinds in this view: {listed} (see the latency kind column)."
 
 
 def scatter_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """PSNR vs median latency; the front as a step line, dominated entries faded."""
     log = use_log_scale(frame["median_ms"].tolist())
-    x = alt.X("median_ms:Q", title="median latency (ms)" + (", log scale" if log else ""),
-              scale=alt.Scale(type="log") if log else alt.Scale(zero=False))
+    x = alt.X(
+        "median_ms:Q",
+        title="median latency (ms)" + (", log scale" if log else ""),
+        scale=alt.Scale(type="log") if log else alt.Scale(zero=False),
+    )
     y = alt.Y("psnr:Q", title="PSNR (dB)", scale=alt.Scale(zero=False))
     data = frame[["submission", "team", "median_ms", "p90_ms", "psnr", "ssim", "macs_g", "status"]]
-    points = alt.Chart(data).mark_circle(size=90).encode(
-        x=x, y=y,
-        color=alt.Color("status:N", title=None,
-                        scale=alt.Scale(domain=["on the Pareto front", "dominated"], range=["#d62728", "#7f7f7f"])),
-        opacity=alt.condition("datum.status == 'on the Pareto front'", alt.value(1.0), alt.value(0.35)),
-        tooltip=["submission", "team", alt.Tooltip("psnr:Q", format=".3f"), alt.Tooltip("ssim:Q", format=".4f"),
-                 alt.Tooltip("median_ms:Q", format=".3f"), alt.Tooltip("p90_ms:Q", format=".3f"),
-                 alt.Tooltip("macs_g:Q", title="MACs (G)", format=".3f")],
+    colours = alt.Scale(domain=["on the Pareto front", "dominated"], range=["#d62728", "#7f7f7f"])
+    tooltip = [
+        "submission",
+        "team",
+        alt.Tooltip("psnr:Q", format=".3f"),
+        alt.Tooltip("ssim:Q", format=".4f"),
+        alt.Tooltip("median_ms:Q", format=".3f"),
+        alt.Tooltip("p90_ms:Q", format=".3f"),
+        alt.Tooltip("macs_g:Q", title="MACs (G)", format=".3f"),
+    ]
+    points = (
+        alt.Chart(data)
+        .mark_circle(size=90)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("status:N", title=None, scale=colours),
+            opacity=alt.condition("datum.status == 'on the Pareto front'", alt.value(1.0), alt.value(0.35)),
+            tooltip=tooltip,
+        )
+        .interactive()
     )
     line = alt.Chart(front_line(frame)).mark_line(interpolate="step-after", color="#d62728").encode(x=x, y=y)
-    return alt.layer(line, points).interactive()
+    return alt.LayerChart(layer=[line, points])

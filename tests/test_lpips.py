@@ -46,8 +46,7 @@ def linear_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     except L.LPIPSUnavailable:
         gen = torch.Generator().manual_seed(99)
         state = {
-            f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) * 0.1
-            for i, c in enumerate(L.CHANNELS)
+            f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) * 0.1 for i, c in enumerate(L.CHANNELS)
         }
         path = tmp_path_factory.mktemp("lin") / "alex.pth"
         torch.save(state, path)

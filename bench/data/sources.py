@@ -61,8 +61,10 @@ def resolve_folder(relative: str, data_root: Path | None, embedded: str | None) 
     if data_root is not None:
         folder = Path(data_root) / relative
         if not folder.is_dir():
-            hint = f" (an embedded copy exists: run without --data-root to use it)" if embedded else ""
-            raise DataNotFound(f"data set folder not found: {folder} (expected layout: <data-root>/{relative}/*.png){hint}")
+            hint = " (an embedded copy exists: run without --data-root to use it)" if embedded else ""
+            raise DataNotFound(
+                f"data set folder not found: {folder} (expected layout: <data-root>/{relative}/*.png){hint}"
+            )
         return folder
     if embedded is not None:
         return EMBEDDED_ROOT / embedded

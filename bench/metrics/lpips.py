@@ -81,8 +81,7 @@ def find_linear_weights() -> Path:
     spec = importlib.util.find_spec("lpips")
     if spec is None or not spec.submodule_search_locations:
         raise LPIPSUnavailable(
-            f"LPIPS unavailable: the 'lpips' package (source of weights/v0.1/alex.pth) "
-            f"is not installed. {hint}"
+            f"LPIPS unavailable: the 'lpips' package (source of weights/v0.1/alex.pth) is not installed. {hint}"
         )
     cand = Path(next(iter(spec.submodule_search_locations))) / "weights" / "v0.1" / "alex.pth"
     if not cand.is_file():
@@ -175,9 +174,7 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
 class LPIPS:
     """Callable metric: ``LPIPS.load()(output, target) -> float`` (lower is better)."""
 
-    def __init__(
-        self, net: LPIPSNet, alexnet_path: Path | None = None, linear_path: Path | None = None
-    ) -> None:
+    def __init__(self, net: LPIPSNet, alexnet_path: Path | None = None, linear_path: Path | None = None) -> None:
         self.net = net.eval()
         self.alexnet_path = alexnet_path
         self.linear_path = linear_path
@@ -203,9 +200,7 @@ class LPIPS:
             net.features.load_state_dict(feats, strict=True)
             net.lins.load_state_dict({k: v for k, v in lins.items() if v is not None}, strict=True)
         except RuntimeError as exc:
-            raise LPIPSUnavailable(
-                f"LPIPS unavailable: unexpected weights in {a_path} / {l_path}: {exc}"
-            ) from exc
+            raise LPIPSUnavailable(f"LPIPS unavailable: unexpected weights in {a_path} / {l_path}: {exc}") from exc
         return cls(net, a_path, l_path)
 
     def __call__(self, output: np.ndarray, target: np.ndarray) -> float:

@@ -40,7 +40,9 @@ def prepare(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> tuple[n
     """Both images as they enter PSNR/SSIM: uint8-rounded output, colour space, crop."""
     out = to_uint8(output)
     if out.shape[:2] != target.shape[:2]:
-        raise OutputShapeError(f"output is {out.shape[1]}x{out.shape[0]}, target is {target.shape[1]}x{target.shape[0]}")
+        raise OutputShapeError(
+            f"output is {out.shape[1]}x{out.shape[0]}, target is {target.shape[1]}x{target.shape[0]}"
+        )
     if target.ndim == 2:
         grey = out if out.ndim == 2 else np.rint(out.astype(np.float64).mean(axis=2)).astype(np.uint8)
         a, b = grey.astype(np.float64), target.astype(np.float64)

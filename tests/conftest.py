@@ -1,0 +1,36 @@
+"""Shared fixtures. Tests never need ../shared; where it exists, some tests also check against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def real_images() -> list[np.ndarray]:
+    """A few real photographs (embedded scenes and Set5), uint8 RGB."""
+    from bench.data.images import list_images, read_image
+    from bench.data.sources import EMBEDDED_ROOT
+
+    paths = list_images(EMBEDDED_ROOT / "scenes") + list_images(EMBEDDED_ROOT / "Set5" / "HR")[:2]
+    return [read_image(p) for p in paths]
+
+
+@pytest.fixture
+def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A store URL in tmp_path; BENCH_DB points at it and XDG_DATA_HOME is isolated too."""
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    monkeypatch.setenv("BENCH_DB", url)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    return url
