@@ -161,3 +161,39 @@ def test_weights_of_the_wrong_shape_are_rejected(tmp_path: Path) -> None:
     folder = _submission(tmp_path, "ok", {"w": torch.ones(3)})
     with pytest.raises(SubmissionError, match="do not fit architecture"):
         load_submission(folder).build({})
+
+
+def test_lpips_is_null_with_a_reason_or_computed_with_a_backbone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.metrics import lpips as L
+
+    monkeypatch.delenv(L.ALEXNET_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_hub"))
+    identity = load_submission(REPO / "submissions" / "baselines" / "identity")
+    task = get_task("denoise-demo-s25")
+    without = evaluate(identity, task, latency=FAST)
+    assert without.metrics.lpips is None
+    assert without.metrics.lpips_note and L.ALEXNET_FILENAME in without.metrics.lpips_note
+
+    torch.manual_seed(0)  # a locally generated backbone exercises the plumbing (no real weights here)
+    backbone = tmp_path / L.ALEXNET_FILENAME
+    torch.save({f"features.{k}": v for k, v in L.alexnet_features().state_dict().items()}, backbone)
+    with_backbone = evaluate(identity, task, latency=FAST, lpips_weights=backbone)
+    assert with_backbone.metrics.lpips is not None and with_backbone.metrics.lpips > 0
+    assert all(r.lpips is not None for r in with_backbone.metrics.per_image)
+    assert with_backbone.metrics.lpips_note is None
+
+
+def test_demo_scores_every_demo_task_and_stores_it(tmp_path: Path) -> None:
+    from bench.demo import demo_plan, run_demo
+    from bench.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'demo.db'}")
+    plan = demo_plan()
+    assert {t.kind for t, _ in plan} == {"sr", "deblur", "lowlight", "denoise", "inpaint"}
+    runs = list(run_demo(store, latency=FAST))
+    assert len(runs) == len(plan) == store.count()
+    by_task = {r.task.id: r.result for r in runs}
+    assert abs(by_task["sr-set5-x4"].metrics.psnr - 28.42) <= 0.02
+    assert by_task["denoise-demo-s25"].metrics.psnr < 25  # identity on sigma-25 noise: about 20.5 dB
