@@ -170,6 +170,8 @@ def cmd_board(args: argparse.Namespace) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--",
         "--db",
         store.url,
