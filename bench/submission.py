@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from bench.models import build_model
-from bench.models.registry import UnknownArchitecture
+from bench.registry import UnknownName
 
 MANIFEST = "submission.yaml"
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -83,7 +83,7 @@ class Submission(BaseModel):
         arch = self.manifest.architecture
         try:
             model = build_model(arch.name, arch.args, task_values)
-        except (UnknownArchitecture, ValueError) as exc:
+        except (UnknownName, ValueError) as exc:
             raise SubmissionError(f"submission {self.folder}: {exc}") from exc
         weights = self.manifest.files.weights
         has_params = any(True for _ in model.parameters())

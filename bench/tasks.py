@@ -10,16 +10,28 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bench.data.degradations import DEGRADATIONS
 from bench.data.sources import SOURCES
+from bench.registry import Registry, UnknownName
 
 TASKS_DIR_ENV = "BENCH_TASKS_DIR"
 TaskKind = Literal["sr", "deblur", "lowlight", "denoise", "inpaint"]
+
+
+def _registered(registry: Registry[Any], value: str) -> str:
+    try:
+        return registry.check(value)
+    except UnknownName as exc:
+        raise ValueError(str(exc)) from None
+
+
+SourceName = Annotated[str, AfterValidator(lambda value: _registered(SOURCES, value))]
+DegradationName = Annotated[str, AfterValidator(lambda value: _registered(DEGRADATIONS, value))]
 
 
 class Strict(BaseModel):
@@ -27,29 +39,15 @@ class Strict(BaseModel):
 
 
 class DataSpec(Strict):
-    source: str = Field(description="registered source layout, e.g. image-folder")
+    source: SourceName = Field(description="registered source layout, e.g. image-folder")
     path: str = Field(description="folder relative to the data root, e.g. Set5/HR")
     embedded: str | None = Field(None, description="folder of the copy shipped in the package, if any")
     limit: int | None = Field(None, ge=1, description="use only the first N images (by name)")
 
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, value: str) -> str:
-        if value not in SOURCES:
-            raise ValueError(f"unknown data source {value!r}; known: {sorted(SOURCES)}")
-        return value
-
 
 class DegradationSpec(Strict):
-    name: str
+    name: DegradationName
     params: dict[str, float | int | str] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _known_degradation(cls, value: str) -> str:
-        if value not in DEGRADATIONS:
-            raise ValueError(f"unknown degradation {value!r}; known: {sorted(DEGRADATIONS)}")
-        return value
 
 
 class MetricSpec(Strict):

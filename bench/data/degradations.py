@@ -15,31 +15,17 @@ import numpy as np
 
 from bench.data.resize import imresize
 from bench.metrics.crop import mod_crop
+from bench.registry import Registry
 
 Pair = tuple[np.ndarray, np.ndarray]
 Degradation = Callable[..., Pair]
-DEGRADATIONS: dict[str, Degradation] = {}
-
-
-def register_degradation(name: str) -> Callable[[Degradation], Degradation]:
-    """Decorator: make a degradation available to task YAML files under ``name``."""
-
-    def wrap(fn: Degradation) -> Degradation:
-        if name in DEGRADATIONS:
-            raise ValueError(f"degradation {name!r} registered twice")
-        DEGRADATIONS[name] = fn
-        return fn
-
-    return wrap
+DEGRADATIONS = Registry[Degradation]("degradation")
+register_degradation = DEGRADATIONS.register
 
 
 def apply_degradation(name: str, clean: np.ndarray, rng: np.random.Generator, params: dict[str, Any]) -> Pair:
     """Apply the registered degradation ``name`` with ``params``."""
-    try:
-        fn = DEGRADATIONS[name]
-    except KeyError:
-        raise KeyError(f"unknown degradation {name!r}; known: {sorted(DEGRADATIONS)}") from None
-    return fn(clean, rng, **params)
+    return DEGRADATIONS[name](clean, rng, **params)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:

@@ -14,29 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.images import list_images, read_image
+from bench.registry import Registry
 
 EMBEDDED_ROOT = Path(__file__).parent / "embedded"
 DATA_ROOT_ENV = "BENCH_DATA"
 
 ImageStream = Iterator[tuple[str, np.ndarray]]
 SourceReader = Callable[[Path], ImageStream]
-SOURCES: dict[str, SourceReader] = {}
+SOURCES = Registry[SourceReader]("data source")
+register_source = SOURCES.register
 
 
 class DataNotFound(FileNotFoundError):
     """A data set is not where its task expects it (the message gives the expected layout)."""
-
-
-def register_source(name: str) -> Callable[[SourceReader], SourceReader]:
-    """Decorator: make a source layout available to task YAML files under ``name``."""
-
-    def wrap(fn: SourceReader) -> SourceReader:
-        if name in SOURCES:
-            raise ValueError(f"data source {name!r} registered twice")
-        SOURCES[name] = fn
-        return fn
-
-    return wrap
 
 
 @register_source("image-folder")

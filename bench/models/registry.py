@@ -9,6 +9,8 @@ from typing import Any
 
 from torch import nn
 
+from bench.registry import Registry
+
 Factory = Callable[..., nn.Module]
 
 
@@ -22,32 +24,23 @@ class ModelSpec:
     summary: str
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS = Registry[ModelSpec]("architecture")
 
 
 def register_model(name: str, task_args: tuple[str, ...] = ()) -> Callable[[Factory], Factory]:
     """Decorator registering ``factory`` under ``name``; the first docstring line is its summary."""
 
     def wrap(factory: Factory) -> Factory:
-        if name in MODELS:
-            raise ValueError(f"architecture {name!r} registered twice")
-        summary = (inspect.getdoc(factory) or "").splitlines()[0] if inspect.getdoc(factory) else ""
-        MODELS[name] = ModelSpec(name, factory, task_args, summary)
+        doc = inspect.getdoc(factory)
+        MODELS.add(name, ModelSpec(name, factory, task_args, doc.splitlines()[0] if doc else ""))
         return factory
 
     return wrap
 
 
-class UnknownArchitecture(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 def build_model(name: str, args: dict[str, Any], task_values: dict[str, Any]) -> nn.Module:
     """Instantiate architecture ``name`` with ``args``; missing ``task_args`` come from ``task_values``."""
-    if name not in MODELS:
-        raise UnknownArchitecture(f"unknown architecture {name!r}; registered: {', '.join(sorted(MODELS))}")
-    spec = MODELS[name]
+    spec = MODELS[name]  # UnknownName lists the registered architectures
     merged = dict(args)
     for key in spec.task_args:
         if key not in merged:
