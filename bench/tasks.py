@@ -16,6 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bench.data.degradations import DEGRADATIONS
+import bench.data  # noqa: F401  (registers every source layout)
 from bench.data.sources import SOURCES
 from bench.registry import Registry, UnknownName
 
@@ -39,10 +40,12 @@ class Strict(BaseModel):
 
 
 class DataSpec(Strict):
-    source: SourceName = Field(description="registered source layout, e.g. image-folder")
-    path: str = Field(description="folder relative to the data root, e.g. Set5/HR")
+    source: SourceName = Field(description="registered source layout, e.g. image-folder, gopro, reds")
+    path: str = Field(description="folder relative to the data root, e.g. Set5/HR or GOPRO_Large/test")
     embedded: str | None = Field(None, description="folder of the copy shipped in the package, if any")
-    limit: int | None = Field(None, ge=1, description="use only the first N images (by name)")
+    colour: Literal["rgb", "grey"] = Field("rgb", description="grey: images are read as one channel")
+    options: dict[str, Any] = Field(default_factory=dict, description="source-specific settings (see the source)")
+    limit: int | None = Field(None, ge=1, description="use only the first N samples (in index order)")
 
 
 class DegradationSpec(Strict):
@@ -86,7 +89,9 @@ class Task(Strict):
     scale: int | None = Field(None, ge=1, description="SR factor (sr tasks only)")
     seed: int = 0
     data: DataSpec
-    degradation: DegradationSpec
+    degradation: DegradationSpec | None = Field(
+        None, description="how the input is made from the clean image; none for paired data sets"
+    )
     metric: MetricSpec
     latency: LatencySpec
     references: list[Reference] = Field(default_factory=list)
@@ -98,6 +103,11 @@ class Task(Strict):
             raise ValueError("sr tasks must set scale, and only sr tasks may")
         if self.demo and self.data.embedded is None:
             raise ValueError("a demo task must have embedded data")
+        paired = SOURCES[self.data.source].paired
+        if paired and self.degradation is not None:
+            raise ValueError(f"source {self.data.source!r} provides the model input; remove 'degradation'")
+        if not paired and self.degradation is None:
+            raise ValueError(f"source {self.data.source!r} gives clean images only; the task needs a 'degradation'")
         return self
 
     @property

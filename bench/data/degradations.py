@@ -1,8 +1,9 @@
 """Seeded synthetic degradations: each turns a clean uint8 image into a (model input, target) pair.
 
 Every degradation is a function ``(clean, rng, **params) -> (input, target)`` registered by name;
-tasks name one in their YAML. ``input`` is float32 H x W x C in nominal range [0, 1] (what the
-model receives), ``target`` the uint8 image the output is scored against. All arithmetic is
+tasks name one in their YAML. ``input`` is float32 H x W (x C) in nominal range [0, 1], with the
+clean image's channels (the pipeline turns it into what the model sees), ``target`` the uint8
+image the output is scored against. All arithmetic is
 float64 numpy, in a fixed order, so the same seed gives the same bytes on every machine.
 """
 
@@ -28,11 +29,6 @@ def apply_degradation(name: str, clean: np.ndarray, rng: np.random.Generator, pa
     return DEGRADATIONS[name](clean, rng, **params)
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """H x W grey -> H x W x 3 by repetition (models always see RGB); RGB passes through."""
-    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
-
-
 def _unit(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float64) / 255.0
 
@@ -42,19 +38,19 @@ def bicubic_down(clean: np.ndarray, rng: np.random.Generator, scale: int) -> Pai
     """SR: target = HR mod-cropped to a multiple of ``scale``; input = MATLAB bicubic 1/scale (uint8)."""
     target = mod_crop(clean, scale)
     low = imresize(target, 1.0 / scale)
-    return (_unit(as_rgb(low))).astype(np.float32), target
+    return _unit(low).astype(np.float32), target
 
 
 @register_degradation("none")
 def no_degradation(clean: np.ndarray, rng: np.random.Generator) -> Pair:
     """Input = target (for checking a pipeline)."""
-    return _unit(as_rgb(clean)).astype(np.float32), clean
+    return _unit(clean).astype(np.float32), clean
 
 
 @register_degradation("awgn")
 def awgn(clean: np.ndarray, rng: np.random.Generator, sigma: float) -> Pair:
     """Additive white Gaussian noise: input = x / 255 + N(0, (sigma / 255)^2), float, not clipped."""
-    x = _unit(as_rgb(clean))
+    x = _unit(clean)
     noisy = x + rng.standard_normal(x.shape) * (sigma / 255.0)
     return noisy.astype(np.float32), clean
 
@@ -108,7 +104,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def motion_blur(clean: np.ndarray, rng: np.random.Generator, kernel_size: int = 21, noise_sigma: float = 1.0) -> Pair:
     """Blur with a random-trajectory kernel, add N(0, noise_sigma^2) (8-bit units), quantise to uint8."""
     kernel = motion_kernel(rng, size=kernel_size)
-    blurred = convolve(as_rgb(clean).astype(np.float64), kernel)
+    blurred = convolve(clean.astype(np.float64), kernel)
     blurred += rng.standard_normal(blurred.shape) * noise_sigma
     quantised = np.clip(np.floor(blurred + 0.5), 0, 255)
     return (quantised / 255.0).astype(np.float32), clean
@@ -129,7 +125,7 @@ def low_light(
     N(0, read_noise^2); input = quantise_8bit(clip(noisy, 0, 1)^(1 / gamma)).
     ``photons`` is the photon count of a full-scale pixel at full exposure.
     """
-    linear = _unit(as_rgb(clean)) ** gamma * exposure
+    linear = _unit(clean) ** gamma * exposure
     shot = rng.poisson(linear * photons) / photons
     noisy = np.clip(shot + rng.standard_normal(linear.shape) * read_noise, 0.0, 1.0)
     srgb = np.floor(noisy ** (1.0 / gamma) * 255.0 + 0.5)
@@ -158,9 +154,13 @@ def free_form_mask(
 
 @register_degradation("free-form-mask")
 def masked(clean: np.ndarray, rng: np.random.Generator, strokes: int = 4, max_width: int = 24) -> Pair:
-    """Inpainting: input is 4 channels, RGB with holes set to 0 and the mask (1 = hole) last."""
-    rgb = _unit(as_rgb(clean))
+    """Inpainting: input is the image with holes set to 0, then the mask channel (1 = hole)."""
     mask = free_form_mask(rng, clean.shape[0], clean.shape[1], strokes=strokes, max_width=max_width)
+    return masked_input(clean, mask), clean
+
+
+def masked_input(clean: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """float32 H x W x (C + 1): the image in [0, 1] with holes (mask True) set to 0, then the mask."""
+    image = _unit(clean if clean.ndim == 3 else clean[..., None])
     hole = mask[..., None].astype(np.float64)
-    model_input = np.concatenate([rgb * (1.0 - hole), hole], axis=2)
-    return model_input.astype(np.float32), clean
+    return np.concatenate([image * (1.0 - hole), hole], axis=2).astype(np.float32)

@@ -35,6 +35,19 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file, after fully decoding it (so truncated files are caught)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.size
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"image file not found: {path}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"cannot read image {path}: {exc}") from exc
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write a uint8 H x W or H x W x 3 array losslessly (format from the suffix, PNG advised)."""
     if image.dtype != np.uint8:

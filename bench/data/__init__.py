@@ -1,0 +1,6 @@
+"""Data: readers for each data set's official layout, seeded degradations, the MATLAB resize.
+
+Importing this package registers every source layout (the modules below register on import).
+"""
+
+from bench.data import inpaint_sources, paired_sources, sources  # noqa: F401  (registration)
