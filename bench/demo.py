@@ -10,14 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.paths import SUBMISSIONS_DIR
 from bench.results import Result
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.scoring import evaluate
 from bench.store import Store
 from bench.submission import MANIFEST, Submission, load_submission
 from bench.tasks import Task, all_tasks
-
-SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
 
 
 @dataclass(frozen=True)

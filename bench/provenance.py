@@ -10,11 +10,12 @@ from pathlib import Path
 import torch
 
 import bench
+from bench.paths import CHECKOUT
 
 
 def git_commit(folder: Path | None = None) -> str | None:
     """The commit of the bench checkout (with ``+dirty`` when it has local changes), or None."""
-    where = folder or Path(__file__).resolve().parent.parent
+    where = folder or CHECKOUT
     try:
         commit = subprocess.run(
             ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True

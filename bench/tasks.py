@@ -15,9 +15,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.data.degradations import DEGRADATIONS
 import bench.data  # noqa: F401  (registers every source layout)
+from bench.data.degradations import DEGRADATIONS
 from bench.data.sources import SOURCES
+from bench.paths import TASKS_DIR
 from bench.registry import Registry, UnknownName
 
 TASKS_DIR_ENV = "BENCH_TASKS_DIR"
@@ -122,7 +123,7 @@ class TaskError(ValueError):
 def tasks_dir() -> Path:
     """``$BENCH_TASKS_DIR`` or the ``tasks/`` folder of this checkout."""
     override = os.environ.get(TASKS_DIR_ENV)
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "tasks"
+    return Path(override) if override else TASKS_DIR
 
 
 def parse_task(path: Path) -> Task:

@@ -84,7 +84,9 @@ class NvidiaMaskedImages(Source):
         else:
             chosen = [m for m in masks if hole_bin(float(read_mask(m, hole_value).mean())) == k]
         if not chosen:
-            raise DataNotFound(f"no masks for bin {k} in {folder} ({len(masks)} masks found; expected layout: {self.layout()})")
+            raise DataNotFound(
+                f"no masks for bin {k} in {folder} ({len(masks)} masks found; expected layout: {self.layout()})"
+            )
         return chosen
 
     def index(self) -> list[Entry]:
@@ -116,6 +118,10 @@ class NvidiaMaskedImages(Source):
         ratio = _mask_ratio(entry.input, hole_value)
         if hole_bin(ratio) != k:
             problems.append(
-                Problem(entry.input, f"hole ratio {ratio:.1%} is outside bin {k} ({BIN_EDGES[k - 1]:.0%}-{BIN_EDGES[k]:.0%}]; check hole_value")
+                Problem(
+                    entry.input,
+                    f"hole ratio {ratio:.1%} is outside bin {k} "
+                    f"({BIN_EDGES[k - 1]:.0%}-{BIN_EDGES[k]:.0%}]; check the hole_value option",
+                )
             )
         return problems

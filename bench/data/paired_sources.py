@@ -132,7 +132,7 @@ class SIDDValidation(Source):
     CLEAN = "ValidationGtBlocksSrgb.mat"
 
     def layout(self) -> str:
-        return f"{self.folder}/{self.NOISY} and {self.folder}/{self.CLEAN} (keys ValidationNoisyBlocksSrgb, ValidationGtBlocksSrgb)"
+        return f"{self.folder}/{self.NOISY} and {self.folder}/{self.CLEAN} (MATLAB files, one variable each)"
 
     @cached_property
     def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
@@ -149,11 +149,15 @@ class SIDDValidation(Source):
                 raise DataNotFound(f"cannot read {path}: {exc}") from exc
             key = Path(name).stem
             if key not in data:
-                raise DataNotFound(f"{path} has no variable {key!r} (found: {sorted(k for k in data if not k.startswith('__'))})")
+                raise DataNotFound(
+                    f"{path} has no variable {key!r} (found: {sorted(k for k in data if not k.startswith('__'))})"
+                )
             arrays.append(np.asarray(data[key]))
         noisy, clean = arrays
         if noisy.shape != clean.shape or noisy.ndim != 5:
-            raise DataNotFound(f"SIDD blocks must both be images x blocks x H x W x 3; got {noisy.shape} and {clean.shape}")
+            raise DataNotFound(
+                f"SIDD blocks must both be images x blocks x H x W x 3; got {noisy.shape} and {clean.shape}"
+            )
         return noisy, clean
 
     def index(self) -> list[Entry]:
@@ -170,13 +174,8 @@ class SIDDValidation(Source):
         i, b = entry.meta["image"], entry.meta["block"]
         return SourceItem(entry.id, np.ascontiguousarray(clean[i, b]), np.ascontiguousarray(noisy[i, b]), entry.meta)
 
-    def check(self) -> tuple[list[Entry], list[Problem]]:
-        try:
-            entries = self.index()
-        except DataNotFound as exc:
-            return [], [Problem(self.folder, str(exc))]
-        noisy, clean = self._blocks
-        problems = []
+    def check(self, entries: list[Entry]) -> list[Problem]:
+        noisy, clean = self._blocks  # index() has read them: presence and shapes are already checked
         if noisy.dtype != np.uint8 or clean.dtype != np.uint8:
-            problems.append(Problem(self.folder, f"SIDD blocks must be uint8, got {noisy.dtype} and {clean.dtype}"))
-        return entries, problems
+            return [Problem(self.folder, f"SIDD blocks must be uint8, got {noisy.dtype} and {clean.dtype}")]
+        return []

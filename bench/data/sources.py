@@ -105,16 +105,9 @@ class Source(ABC):
         for entry in self.index():
             yield self.load(entry)
 
-    def check(self) -> tuple[list[Entry], list[Problem]]:
-        """Index the data set and verify every file: present, decodable, input/target sizes agree."""
-        try:
-            entries = self.index()
-        except DataNotFound as exc:
-            return [], [Problem(self.folder, str(exc))]
-        problems: list[Problem] = []
-        for entry in entries:
-            problems.extend(self.check_entry(entry))
-        return entries, problems
+    def check(self, entries: list[Entry]) -> list[Problem]:
+        """Verify every indexed file: present, decodable, input/target sizes agree."""
+        return [problem for entry in entries for problem in self.check_entry(entry)]
 
     def check_entry(self, entry: Entry) -> list[Problem]:
         problems: list[Problem] = []

@@ -9,50 +9,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from bench import __version__
+from bench.cli import data as data_commands
+from bench.cli.common import err, fail, out, result_table
 from bench.data.images import ImageReadError
 from bench.data.sources import DataNotFound, default_data_root
-from bench.results import Result
+from bench.paths import BOARD_APP
+from bench.registry import UnknownName
 from bench.runtime.devices import DEVICES, UnknownDevice
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.scoring import ScoringError, evaluate
 from bench.store import Store, describe_url
 from bench.submission import SubmissionError, load_submission
 from bench.tasks import TaskError, all_tasks, get_task
-
-EXIT_USAGE = 2
-_WIDTH = None if sys.stdout.isatty() else 160  # rich falls back to 80 columns when piped
-out = Console(width=_WIDTH)
-err = Console(stderr=True, width=_WIDTH)
-
-
-def fail(message: str) -> int:
-    """Print a one-paragraph error and return the exit code for user errors."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return EXIT_USAGE
-
-
-def result_table(title: str, results: Sequence[Result]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("task", "submission", "PSNR dB", "SSIM", "LPIPS", "device", "median ms", "MACs (G)", "params"):
-        table.add_column(column, justify="right" if column not in ("task", "submission", "device") else "left")
-    for r in results:
-        latency = r.latency[0] if r.latency else None
-        table.add_row(
-            r.task,
-            r.submission.name,
-            f"{r.metrics.psnr:.3f}",
-            f"{r.metrics.ssim:.4f}",
-            "n/a" if r.metrics.lpips is None else f"{r.metrics.lpips:.4f}",
-            latency.device if latency else "-",
-            f"{latency.median_ms:.4g}" if latency else "-",
-            f"{r.complexity.macs / 1e9:.2f}",
-            f"{r.complexity.params:,}",
-        )
-    return table
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -154,7 +125,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_board(args: argparse.Namespace) -> int:
-    app = Path(__file__).resolve().parent.parent / "leaderboards" / "app.py"
+    app = BOARD_APP
     if not app.is_file():
         return fail(f"leaderboard app not found at {app} (install bench from its checkout: pip install -e .)")
     store = Store(args.db)
@@ -223,10 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--db", help="store URL or SQLite path")
     board.add_argument("--port", type=int, default=8501)
     board.set_defaults(func=cmd_board)
+
+    data_commands.add_parser(sub)
     return parser
 
 
-USER_ERRORS = (SubmissionError, TaskError, DataNotFound, ImageReadError, ScoringError, UnknownDevice)
+USER_ERRORS = (SubmissionError, TaskError, DataNotFound, ImageReadError, ScoringError, UnknownDevice, UnknownName)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

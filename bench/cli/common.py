@@ -1,0 +1,42 @@
+"""What every command module shares: consoles, the user-error exit, result tables."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.results import Result
+
+EXIT_USAGE = 2
+_WIDTH = None if sys.stdout.isatty() else 160  # rich falls back to 80 columns when piped
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
+
+
+def fail(message: str) -> int:
+    """Print a one-paragraph error and return the exit code for user errors."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return EXIT_USAGE
+
+
+def result_table(title: str, results: Sequence[Result]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("task", "submission", "PSNR dB", "SSIM", "LPIPS", "device", "median ms", "MACs (G)", "params"):
+        table.add_column(column, justify="right" if column not in ("task", "submission", "device") else "left")
+    for r in results:
+        latency = r.latency[0] if r.latency else None
+        table.add_row(
+            r.task,
+            r.submission.name,
+            f"{r.metrics.psnr:.3f}",
+            f"{r.metrics.ssim:.4f}",
+            "n/a" if r.metrics.lpips is None else f"{r.metrics.lpips:.4f}",
+            latency.device if latency else "-",
+            f"{latency.median_ms:.4g}" if latency else "-",
+            f"{r.complexity.macs / 1e9:.2f}",
+            f"{r.complexity.params:,}",
+        )
+    return table
