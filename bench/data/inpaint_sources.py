@@ -9,6 +9,7 @@ Options:
 * ``images``: image folder, relative to the task's path; ``masks``: mask folder, relative to it.
 * ``bin``: 1..6; ``bin_by``: ``index`` (the masks of bin k are the k-th 2,000 files in name
   order, as distributed) or ``ratio`` (computed from each mask's pixels; slower, exact).
+* ``masks_per_bin``: 2,000 for the official set (other values are for small look-alike sets).
 * ``hole_value``: the mask pixel value that marks a hole (default 255, white). *Unconfirmed*
   for the official files; ``bench data check`` reports each mask's measured ratio against its
   bin, so a wrong setting shows up as every mask out of its bin.
@@ -80,7 +81,8 @@ class NvidiaMaskedImages(Source):
         folder = require_dir(self.folder / str(self.options.get("masks", "testing_mask_dataset")), self.layout())
         masks = list_images(folder)
         if bin_by == "index":
-            chosen = masks[(k - 1) * MASKS_PER_BIN : k * MASKS_PER_BIN]
+            per_bin = int(self.options.get("masks_per_bin", MASKS_PER_BIN))
+            chosen = masks[(k - 1) * per_bin : k * per_bin]
         else:
             chosen = [m for m in masks if hole_bin(float(read_mask(m, hole_value).mean())) == k]
         if not chosen:
