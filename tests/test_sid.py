@@ -160,10 +160,13 @@ def test_index_paths_meta_and_both_folder_conventions(tmp_path: Path) -> None:
     assert len(SIDSony(tmp_path / "SID", exclude_scenes=[]).index()) == 5
     flat = _layout(tmp_path / "flat", nested=False)  # Sony directory holding its own list
     assert SIDSony(flat).index()[0].input == flat / "short" / "10003_00_0.04s.ARW"
+    inside = _layout(tmp_path / "inside")  # SID root whose list sits in Sony/
+    (tmp_path / "inside" / "Sony_test_list.txt").rename(inside / "Sony_test_list.txt")
+    assert SIDSony(tmp_path / "inside").index()[0].target == inside / "long" / "10003_00_10s.ARW"
 
 
 def test_index_missing_layout_is_data_not_found(tmp_path: Path) -> None:
-    with pytest.raises(DataNotFound, match="Sony_test_list.txt"):
+    with pytest.raises(DataNotFound, match=r"Sony_test_list\.txt"):
         SIDSony(tmp_path).index()
     (tmp_path / "Sony_test_list.txt").write_text(LIST)
     with pytest.raises(DataNotFound, match="short/ or long/"):
@@ -176,15 +179,17 @@ def test_index_missing_layout_is_data_not_found(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- end to end through rawpy
 
 
-def write_dng(path: Path, mosaic: np.ndarray, black: int = 512, white: int = 16383) -> None:
-    """A minimal uncompressed CFA DNG (RGGB) that LibRaw opens; identity colour matrix, neutral WB."""
+def write_dng(
+    path: Path, mosaic: np.ndarray, black: int = 512, white: int = 16383, cfa: tuple[int, ...] = (0, 1, 1, 2)
+) -> None:
+    """A minimal uncompressed CFA DNG (default RGGB) that LibRaw opens; identity colour matrix, neutral WB."""
     tifffile = pytest.importorskip("tifffile")
     identity = (1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1)
     tags = [
         (271, "s", 0, "Test", True),  # Make
         (272, "s", 0, "SID fixture", True),  # Model
         (33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
-        (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern: R G / G B
+        (33422, "B", 4, cfa, True),  # CFAPattern: 0 1 1 2 = R G / G B
         (50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
         (50707, "B", 4, (1, 1, 0, 0), True),  # DNGBackwardVersion
         (50708, "s", 0, "SID fixture", True),  # UniqueCameraModel
@@ -242,7 +247,7 @@ def test_end_to_end_index_load_check(tmp_path: Path, rng: np.random.Generator) -
         assert item.input is not None and item.input.dtype == np.float32 and item.input.shape == (16, 24, 4)
         expected = np.minimum(pack_bayer(mosaics[item.id], 512, 16383) * np.float32(ratio), 1)
         np.testing.assert_allclose(item.input, expected, rtol=1e-6)
-        assert 0 <= item.input.min() and item.input.max() == 1.0
+        assert item.input.min() >= 0 and item.input.max() == 1.0
         assert item.target.dtype == np.uint8 and item.target.shape == (32, 48, 3) and item.target.max() > 0
         assert item.meta["black_level"] == [512.0] * 4 and item.meta["white_level"] == 16383.0
         assert item.meta["levels_from"] == "file" and item.meta["ratio"] == pytest.approx(ratio)
@@ -257,11 +262,12 @@ def test_levels_come_from_the_file_unless_overridden(tmp_path: Path, rng: np.ran
     pytest.importorskip("rawpy")
     mosaics = _sid_fixture(tmp_path, rng, black=256, white=4095)
     item = SIDSony(tmp_path).load(SIDSony(tmp_path).index()[0])
+    assert item.input is not None
     assert item.meta["black_level"] == [256.0] * 4 and item.meta["white_level"] == 4095.0
     np.testing.assert_allclose(item.input, scale_exposure(pack_bayer(mosaics[item.id], 256, 4095), 250), rtol=1e-6)
     forced = SIDSony(tmp_path, black_level=512, white_level=16383)
     item = forced.load(forced.index()[0])
-    assert item.meta["levels_from"] == "option" and item.meta["black_level"] == [512.0] * 4
+    assert item.input is not None and item.meta["levels_from"] == "option" and item.meta["black_level"] == [512.0] * 4
     np.testing.assert_allclose(item.input, scale_exposure(pack_bayer(mosaics[item.id], 512, 16383), 250), rtol=1e-6)
 
 
@@ -294,3 +300,13 @@ def test_check_reports_size_mismatch(tmp_path: Path, rng: np.random.Generator) -
     source = SIDSony(tmp_path)
     problems = source.check(source.index())
     assert len(problems) == 1 and "size mismatch: packed input is 22x16, expected 24x16" in problems[0].message
+
+
+def test_check_reports_unexpected_bayer_pattern(tmp_path: Path, rng: np.random.Generator) -> None:
+    pytest.importorskip("rawpy")
+    _sid_fixture(tmp_path, rng)
+    grbg = tmp_path / "Sony" / "short" / "10040_00_0.033s.ARW"
+    write_dng(grbg, np.full((32, 48), 600, np.uint16), cfa=(1, 0, 2, 1))
+    source = SIDSony(tmp_path)
+    problems = source.check(source.index())
+    assert [p.path for p in problems] == [grbg] and "expected RGBG" in problems[0].message

@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -155,9 +156,9 @@ class DownloadResult:
     path: Path
     sha256: str  # computed from the bytes on disk
     size: int
-    verified: bool  # a sha256 was given and matched (False: nothing to check against)
-    fetched_bytes: int  # received from the network by this call (0: the file was already there)
-    resumed: bool = False  # continued a .part file with a Range request
+    verified: bool  # a sha256 was given and matched (False: there was nothing to check against)
+    fetched_bytes: int = 0  # received from the network by this call (0: the file was already there)
+    resumed: bool = False  # kept the bytes of a .part file (continued with a Range request, or already complete)
     restarted: bool = False  # the server ignored Range (200): the transfer started again from byte 0
     set_aside: Path | None = None  # an existing dest with another sha256, renamed to *.bad
 
@@ -175,14 +176,108 @@ def _hash_file(path: Path, chunk: int = 1 << 20) -> tuple[Any, int]:
     return hasher, size
 
 
-def _set_aside(path: Path) -> Path:
-    """Rename ``path`` to ``path.bad`` (``.bad.1``, ... if taken): never overwrite anything."""
-    bad, i = path.with_name(path.name + ".bad"), 0
+def _set_aside(path: Path, like: Path | None = None) -> Path:
+    """Rename ``path`` to ``<like>.bad`` (``.bad.1``, ... if taken; ``like`` defaults to ``path``): no overwrite."""
+    like = like or path
+    bad, i = like.with_name(like.name + ".bad"), 0
     while bad.exists():
         i += 1
-        bad = path.with_name(f"{path.name}.bad.{i}")
+        bad = like.with_name(f"{like.name}.bad.{i}")
     os.replace(path, bad)
     return bad
+
+
+def _content_range(header: str | None) -> tuple[int | None, int | None]:
+    """(first byte, total size) of a ``Content-Range: bytes A-B/N`` (or ``bytes */N``) header."""
+    match = re.fullmatch(r"bytes (?:(\d+)-\d+|\*)/(\d+|\*)", (header or "").strip())
+    if not match:
+        return None, None
+    return (int(match[1]) if match[1] else None), (int(match[2]) if match[2] != "*" else None)
+
+
+@dataclass
+class _Transfer:
+    """State of one file's download across attempts: the ``.part`` file and the hash of its bytes."""
+
+    url: str
+    part: Path
+    chunk: int
+    timeout: float
+    progress: Progress | None
+    size: int | None
+    hasher: Any = None
+    hashed: int = 0
+    fetched: int = 0
+    resumed: bool = False
+    restarted: bool = False
+
+    def attempt(self) -> None:
+        """One HTTP request continuing ``part``; returns when it is complete, raises :class:`_Retry` if not."""
+        offset = self.part.stat().st_size if self.part.exists() else 0
+        if self.size is not None and offset > self.size:
+            offset = self._discard()
+        if self.hasher is None or self.hashed != offset:  # resume: hash the bytes already there first
+            self.hasher, self.hashed = _hash_file(self.part, self.chunk) if offset else (hashlib.sha256(), 0)
+        if self.size is not None and offset == self.size:
+            self.resumed = True
+            return
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            resp = urllib.request.urlopen(urllib.request.Request(self.url, headers=headers), timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416 and offset:
+                if _content_range(exc.headers.get("Content-Range"))[1] == offset:
+                    self.resumed = True  # the .part file was already complete
+                    return
+                self._discard()
+                raise _Retry("the server refused to resume (HTTP 416); starting again from byte 0") from exc
+            if exc.code in (408, 425, 429) or exc.code >= 500:
+                raise _Retry(f"HTTP {exc.code} {exc.reason}") from exc
+            raise NetworkError(
+                f"could not download {self.url}: the server answered HTTP {exc.code} {exc.reason}. The address may "
+                "have moved: check the data set's page (see its catalog entry) and download the file by hand."
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise _Retry(f"connection failed: {exc}") from exc
+        with resp:
+            self._receive(resp, offset)
+
+    def _discard(self) -> int:
+        self.part.unlink(missing_ok=True)
+        self.hasher, self.hashed, self.resumed = hashlib.sha256(), 0, False
+        return 0
+
+    def _receive(self, resp: Any, offset: int) -> None:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length is not None and length.isdigit() else None
+        if resp.status == 206:
+            start, size = _content_range(resp.headers.get("Content-Range"))
+            if start != offset:
+                self._discard()
+                raise _Retry(f"the server resumed at byte {start}, not {offset}; starting again from byte 0")
+            self.resumed, total = True, size or (offset + total if total is not None else None)
+        elif offset:  # a 200 answer to a Range request: the whole file comes again
+            self.restarted, offset = True, self._discard()
+        with open(self.part, "ab" if offset else "wb") as fh:
+            while True:
+                try:
+                    data = resp.read(self.chunk)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise _Retry(f"connection lost after {self.hashed} bytes: {exc}") from exc
+                if not data:
+                    break
+                fh.write(data)
+                self.hasher.update(data)
+                self.hashed += len(data)
+                self.fetched += len(data)
+                if self.progress:
+                    self.progress(self.hashed, total)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if total is not None and self.hashed < total:
+            raise _Retry(f"connection closed after {self.hashed} of {total} bytes")
 
 
 def download_file(
@@ -201,9 +296,9 @@ def download_file(
 
     An existing ``dest`` with the right sha256 (any content when ``sha256`` is None) is returned
     without touching the network; one with another sha256 is renamed to ``*.bad`` first. ``retries``
-    counts failed attempts in a row (an attempt that extends the ``.part`` file resets it), with
-    ``backoff * 2**n`` seconds between them. On a checksum or size mismatch the bytes are kept as
-    ``dest.bad`` and :class:`ChecksumMismatch` is raised; ``dest`` is only ever created by an atomic rename.
+    counts failed attempts in a row (one that extends ``.part`` resets the count), ``backoff * 2**n``
+    seconds apart. On a mismatch the bytes are kept as ``dest.bad`` and :class:`ChecksumMismatch` is
+    raised; ``dest`` itself only ever appears by an atomic rename of a complete file.
     """
     dest, expected = Path(dest), sha256.lower() if sha256 else None
     set_aside = None
@@ -212,140 +307,60 @@ def download_file(
         if expected is None or hasher.hexdigest() == expected:
             if progress:
                 progress(length, length)
-            return DownloadResult(dest, hasher.hexdigest(), length, expected is not None, 0)
+            return DownloadResult(dest, hasher.hexdigest(), length, expected is not None)
         set_aside = _set_aside(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    state: dict[str, Any] = {"hasher": None, "hashed": 0, "fetched": 0, "resumed": False, "restarted": False}
-    failures, best, last = 0, -1, ""
+    job = _Transfer(url, dest.with_name(dest.name + ".part"), chunk, timeout, progress, size)
+    failures, best = 0, job.part.stat().st_size if job.part.exists() else 0
     while True:
-        before = part.stat().st_size if part.exists() else 0
         try:
-            _attempt(url, part, state, chunk=chunk, timeout=timeout, progress=progress, size=size)
+            job.attempt()
             break
         except _Retry as exc:
-            now = part.stat().st_size if part.exists() else 0
-            failures, best, last = (0 if now > max(best, before) else failures + 1), max(best, now), str(exc)
+            now = job.part.stat().st_size if job.part.exists() else 0
+            failures, best = (0 if now > best else failures + 1), max(best, now)
             if failures > retries:
                 raise NetworkError(
-                    f"could not download {url}: {last} ({failures} failed attempts in a row). The partial file "
-                    f"{part} ({now} bytes) is kept: run the same command again to resume, or check the network "
-                    "connection and proxy settings (HTTPS_PROXY)."
+                    f"could not download {url}: {exc} ({failures} failed attempts in a row). The partial file "
+                    f"{job.part} ({now} bytes) is kept: run the same command again to resume it, after checking "
+                    "the network connection and proxy settings (HTTPS_PROXY)."
                 ) from exc
             time.sleep(backoff * 2 ** max(failures - 1, 0))
-    digest, length = state["hasher"].hexdigest(), state["hashed"]
-    if (expected is not None and digest != expected) or (size is not None and length != size):
-        bad = _set_aside(part)
+    digest = job.hasher.hexdigest()
+    if (expected is not None and digest != expected) or (size is not None and job.hashed != size):
+        bad = _set_aside(job.part, dest)
+        hint = "The transfer resumed a .part file, whose first bytes may have been corrupt. " if job.resumed else ""
         raise ChecksumMismatch(
-            f"{url} does not match the catalog: sha256 {digest} ({length} bytes), expected {expected or 'any'}"
-            f"{f' ({size} bytes)' if size is not None else ''}. The downloaded bytes were kept as {bad} and "
-            f"nothing was extracted. {'The transfer resumed an earlier .part file, which may have been corrupt; ' if state['resumed'] else ''}"
-            "delete the .bad file and run again; if the mismatch repeats, the file on the server has changed and "
-            "the catalog entry must be checked before its sha256 is updated.",
+            f"{url} does not match the catalog: got sha256 {digest} ({job.hashed} bytes), expected "
+            f"{expected or 'any sha256'}{f' ({size} bytes)' if size is not None else ''}. The downloaded bytes "
+            f"are kept as {bad} and nothing was extracted. {hint}Delete the .bad file and run again; if the "
+            "mismatch repeats, the file on the server has changed: check it before updating the catalog.",
             expected=expected or "",
             actual=digest,
             bad_path=bad,
         )
-    os.replace(part, dest)
-    return DownloadResult(
-        dest, digest, length, expected is not None, state["fetched"], state["resumed"], state["restarted"], set_aside
-    )
+    os.replace(job.part, dest)
+    verified = expected is not None
+    return DownloadResult(dest, digest, job.hashed, verified, job.fetched, job.resumed, job.restarted, set_aside)
 
 
-def _attempt(url: str, part: Path, state: dict[str, Any], *, chunk: int, timeout: float, progress: Progress | None,
-             size: int | None) -> None:
-    """One HTTP request continuing ``part``; returns when it is complete, raises :class:`_Retry` if not."""
-    offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:
-        part.unlink()
-        offset = 0
-    if state["hasher"] is None or state["hashed"] != offset:  # hash what is already there (resume)
-        state["hasher"], state["hashed"] = _hash_file(part, chunk) if offset else (hashlib.sha256(), 0)
-    if size is not None and offset == size:
-        return
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:
-            if _range_total(exc.headers.get("Content-Range")) == offset:
-                return  # the .part file is already complete
-            part.unlink()
-            raise _Retry("the server refused to resume (416); starting again from byte 0") from exc
-        if exc.code in (408, 425, 429) or exc.code >= 500:
-            raise _Retry(f"HTTP {exc.code} {exc.reason}") from exc
-        raise NetworkError(
-            f"could not download {url}: the server answered HTTP {exc.code} {exc.reason}. The address may have "
-            "moved: check the data set's page (see the catalog entry) and download the file by hand if needed."
-        ) from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise _Retry(f"connection failed: {exc}") from exc
-    with resp:
-        length = resp.headers.get("Content-Length")
-        total = offset + int(length) if length is not None and length.isdigit() else None
-        if resp.status == 206:
-            start = _range_start(resp.headers.get("Content-Range"))
-            if start != offset:
-                part.unlink()
-                raise _Retry(f"the server resumed at byte {start}, not {offset}; starting again from byte 0")
-            state["resumed"] = True
-            total = _range_total(resp.headers.get("Content-Range")) or total
-        elif offset:  # 200 to a Range request: the server sends the whole file again
-            state["hasher"], state["hashed"], state["restarted"], offset = hashlib.sha256(), 0, True, 0
-            total = int(length) if length is not None and length.isdigit() else None
-        with open(part, "ab" if offset else "wb") as fh:
-            while True:
-                try:
-                    data = resp.read(chunk)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise _Retry(f"connection lost after {state['hashed']} bytes: {exc}") from exc
-                if not data:
-                    break
-                fh.write(data)
-                state["hasher"].update(data)
-                state["hashed"] += len(data)
-                state["fetched"] += len(data)
-                if progress:
-                    progress(state["hashed"], total)
-            fh.flush()
-            os.fsync(fh.fileno())
-    if total is not None and state["hashed"] < total:
-        raise _Retry(f"connection closed after {state['hashed']} of {total} bytes")
-
-
-def _range_start(header: str | None) -> int | None:
-    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (header or "").strip())
-    return int(match[1]) if match else None
-
-
-def _range_total(header: str | None) -> int | None:
-    match = re.fullmatch(r"bytes (?:\d+-\d+|\*)/(\d+)", (header or "").strip())
-    return int(match[1]) if match else None
-
-
-def _check_name(name: str, archive: Path, target: Path) -> None:
-    parts = re.split(r"[\\/]", name)
-    escapes = name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts
-    if escapes or not (target / name).resolve().is_relative_to(target.resolve()):
+def _check_member(archive: Path, target: Path, name: str, link: str | None = None, hard: bool = False) -> None:
+    """:class:`UnsafeArchive` unless member ``name`` (a link to ``link``, if given) stays inside ``target``."""
+    escapes = name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in re.split(r"[\\/]", name)
+    escapes = escapes or not (target / name).resolve().is_relative_to(target.resolve())
+    if link is not None:
+        resolved = os.path.normpath(PurePosixPath(link) if hard else PurePosixPath(name).parent / link)
+        escapes = escapes or link.startswith("/") or ".." in PurePosixPath(resolved).parts
+    if escapes:
+        what = f"a link to {link!r}" if link is not None else "a path"
         raise UnsafeArchive(
-            f"refusing to extract {archive}: its member {name!r} would be written outside {target} (absolute path "
-            "or '..'). Nothing was extracted; the archive is not what the catalog describes, so delete it."
-        )
-
-
-def _check_link(name: str, link: str, archive: Path, target: Path, hard: bool) -> None:
-    resolved = PurePosixPath(link) if hard else PurePosixPath(name).parent / link
-    if link.startswith("/") or ".." in PurePosixPath(os.path.normpath(resolved)).parts:
-        raise UnsafeArchive(
-            f"refusing to extract {archive}: its member {name!r} is a link to {link!r}, outside {target}. "
-            "Nothing was extracted; the archive is not what the catalog describes, so delete it."
+            f"refusing to extract {archive}: its member {name!r} is {what} outside {target} (absolute or with "
+            "'..'). Nothing was extracted from it; the archive is not what the catalog describes, so delete it."
         )
 
 
 def extract_archive(archive: Path, target: Path, kind: str, progress: FetchProgress | None = None) -> None:
-    """Unpack ``archive`` (zip / tar / tar.gz; ``none`` copies the file) into ``target``, checking every member first."""
+    """Unpack ``archive`` (zip, tar, tar.gz; ``none``: copy) into ``target``; every member is checked first."""
     target.mkdir(parents=True, exist_ok=True)
     label = f"extract {archive.name}"
     if kind == "none":
@@ -354,9 +369,8 @@ def extract_archive(archive: Path, target: Path, kind: str, progress: FetchProgr
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
             for info in members:
-                _check_name(info.filename, archive, target)
-                if stat.S_ISLNK(info.external_attr >> 16):
-                    raise UnsafeArchive(f"refusing to extract {archive}: {info.filename!r} is a link (refused in zip).")
+                link = zf.read(info).decode(errors="replace") if stat.S_ISLNK(info.external_attr >> 16) else None
+                _check_member(archive, target, info.filename, link)  # (zipfile writes inner links as plain files)
             for i, info in enumerate(members, 1):
                 zf.extract(info, target)
                 if progress:
@@ -365,11 +379,10 @@ def extract_archive(archive: Path, target: Path, kind: str, progress: FetchProgr
         with tarfile.open(archive, "r:*") as tf:
             tar_members = tf.getmembers()
             for member in tar_members:
-                _check_name(member.name, archive, target)
-                if member.issym() or member.islnk():
-                    _check_link(member.name, member.linkname, archive, target, hard=member.islnk())
-                elif not (member.isfile() or member.isdir()):
-                    raise UnsafeArchive(f"refusing to extract {archive}: {member.name!r} is a device or pipe.")
+                if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+                    raise UnsafeArchive(f"refusing to extract {archive}: {member.name!r} is a device or a pipe.")
+                link = member.linkname if member.issym() or member.islnk() else None
+                _check_member(archive, target, member.name, link, member.islnk())
             for i, member in enumerate(tar_members, 1):
                 try:
                     tf.extract(member, target, filter="data")
@@ -410,21 +423,30 @@ def fetch_dataset(
         return target
     results = []
     for file in entry.files:
-        def report(done: int, total: int | None, _label: str = file.filename) -> None:
-            if progress:
-                progress(_label, done, total)
-
-        result = download_file(file.url, data_root / DOWNLOADS_DIR / file.filename, file.sha256, progress=report,
-                               size=file.size_bytes, timeout=timeout, retries=retries, backoff=backoff)
+        result = download_file(
+            file.url,
+            data_root / DOWNLOADS_DIR / file.filename,
+            file.sha256,
+            progress=partial(progress, file.filename) if progress else None,
+            size=file.size_bytes,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+        )
         if not result.verified:
-            notify(f"NOT VERIFIED: {file.filename} has no sha256 in the catalog, so its content was not checked. "
-                   f"Computed sha256: {result.sha256} ({result.size} bytes). Compare it with a trusted source, then "
-                   f"pin it as files[].sha256 of {entry.name!r} in the catalog.")
+            notify(
+                f"NOT VERIFIED: {file.filename} has no sha256 in the catalog, so its content was not checked. "
+                f"Computed sha256: {result.sha256} ({result.size} bytes). Compare it with a trusted source, then "
+                f"pin it as files[].sha256 of {entry.name!r} in the catalog."
+            )
         results.append(result)
     for result in results:
         extract_archive(result.path, target, entry.archive, progress)
-    record = {"name": entry.name, "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-              "files": [{"filename": r.path.name, "sha256": r.sha256, "verified": r.verified} for r in results]}
+    record = {
+        "name": entry.name,
+        "extracted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": [{"filename": r.path.name, "sha256": r.sha256, "verified": r.verified} for r in results],
+    }
     marker.write_text(json.dumps(record, indent=2) + "\n")
     if not keep_archives:
         for result in results:

@@ -1,21 +1,21 @@
 """See-in-the-Dark, Sony subset (Chen et al. 2018), read from its official layout: ``sid-sony``.
 
 Layout: ``folder`` is either the SID root (``folder/Sony_test_list.txt``, ``folder/Sony/short/*.ARW``,
-``folder/Sony/long/*.ARW``) or the ``Sony`` directory itself (``folder/short``, ``folder/long``, the
-list in ``folder`` or its parent). List lines read ``./Sony/short/<short>.ARW ./Sony/long/<long>.ARW
-ISO200 F9``; each path is resolved against the Sony directory (``folder/Sony`` when it exists, else
-``folder``) after dropping its leading ``./`` and ``Sony/``, so both shapes read the same list.
+``folder/Sony/long/*.ARW``) or the ``Sony`` directory itself (``folder/short``, ``folder/long``). The
+Sony directory is ``folder/Sony`` when that exists, else ``folder``; the list is looked for in
+``folder``, then in the Sony directory, then in ``folder``'s parent. List lines read
+``./Sony/short/<short>.ARW ./Sony/long/<long>.ARW ISO200 F9``; each path is resolved against the Sony
+directory after dropping its leading ``./`` and ``Sony/``, so both shapes read the same list.
 
-Protocol (protocols.md, section 2, after the official ``test_Sony.py``): first frame of each burst
-(``<scene>_00_<exposure>s``); scenes 10034, 10045, 10172 dropped; ratio = min(exposure_gt /
-exposure_in, 300) from the file names. Input: the visible Bayer mosaic, ``max(x - black, 0) /
-(white - black)``, each 2x2 cell packed into 4 channels (R, G1, B, G2) at half resolution, times the
-ratio, clipped to 1: float32 H/2 x W/2 x 4. Target: the long exposure developed by rawpy (camera
-white balance, no auto-bright, 16 bit) / 65535, rounded to uint8 H x W x 3. Black/white levels come
-from the short file (per channel, in pack order); options ``black_level`` / ``white_level`` override
-them (512 / 16383 reproduce the official constants), and 512 / 16383 are the fallback when the file
-has none. The levels used are recorded in the loaded item's meta (``black_level``, ``white_level``,
-``levels_from``). Id = the short file's stem, e.g. ``10003_00_0.04s``.
+Protocol (protocols.md section 2, official ``test_Sony.py``): first burst frame (``<scene>_00_<t>s``)
+only; scenes 10034, 10045, 10172 dropped; ratio = min(exposure_gt / exposure_in, 300) from the names.
+Input: visible Bayer mosaic, ``max(x - black, 0) / (white - black)``, 2x2 cells packed into R, G1, B,
+G2 at half resolution, times the ratio, clipped to 1: float32 H/2 x W/2 x 4. Target: the long
+exposure developed by rawpy (camera WB, no auto-bright, 16 bit) / 65535, rounded to uint8 H x W x 3.
+Levels: black (per channel) and white from the short file, overridden by options ``black_level`` /
+``white_level`` (512 / 16383 = the official constants, also the fallback when the file has none);
+the loaded item's meta records them (``black_level``, ``white_level``, ``levels_from``: file |
+option | default). Id = the short file's stem, e.g. ``10003_00_0.04s``.
 
 Options: ``list`` (default ``Sony_test_list.txt``), ``exclude_scenes`` (default the three above; ``[]``
 keeps them), ``first_frame_only`` (default true), ``ratio_cap`` (default 300), ``black_level``,
@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,9 +43,12 @@ _NAME = re.compile(r"^(?P<scene>\d+)_(?P<frame>\d+)_(?P<exposure>\d+(?:\.\d*)?|\
 class RawReadError(ValueError):
     """A raw file that rawpy/LibRaw cannot open or decode, or with an unexpected Bayer pattern."""
 
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.path, self.detail = path, detail
 
-@dataclass(frozen=True)
-class RawName:
+
+class RawName(NamedTuple):
     scene: int
     frame: int
     exposure: float  # seconds
@@ -96,12 +99,8 @@ def select_pairs(
 ) -> list[ListedPair]:
     """The evaluated pairs: first burst frame (``_00_``) only, excluded scenes dropped, list order kept."""
     excluded = {int(scene) for scene in exclude_scenes}
-    kept = []
-    for pair in pairs:
-        name = parse_name(pair.short)
-        if name.scene not in excluded and (name.frame == 0 or not first_frame_only):
-            kept.append(pair)
-    return kept
+    named = [(pair, parse_name(pair.short)) for pair in pairs]
+    return [pair for pair, name in named if name.scene not in excluded and (name.frame == 0 or not first_frame_only)]
 
 
 def pack_bayer(raw: np.ndarray, black: float | Sequence[float], white: float) -> np.ndarray:
@@ -136,6 +135,11 @@ class RawMosaic:
     flip: int
 
 
+def _libraw_message(exc: Exception) -> str:
+    detail = exc.args[0] if exc.args else ""
+    return f"{type(exc).__name__}: {detail.decode(errors='replace') if isinstance(detail, bytes) else detail}"
+
+
 def read_mosaic(path: Path) -> RawMosaic:
     """The visible Bayer mosaic of a raw file (fully decoded), checked to be R G / G B like Sony's."""
     import rawpy
@@ -145,15 +149,15 @@ def read_mosaic(path: Path) -> RawMosaic:
             mosaic = np.array(raw.raw_image_visible, copy=True)
             pattern, desc = raw.raw_pattern, raw.color_desc.decode("ascii", "replace")
             if pattern is None or pattern.shape != (2, 2):
-                raise RawReadError(f"{path}: not a 2x2 Bayer raw file")
+                raise RawReadError(path, "not a 2x2 Bayer raw file")
             colours = "".join(desc[int(pattern[r, c])] for r, c in PACK_OFFSETS)
             if colours != "RGBG":
-                raise RawReadError(f"{path}: Bayer cell reads {colours} in pack order, expected RGBG (RGGB mosaic)")
+                raise RawReadError(path, f"Bayer cell reads {colours} in pack order, expected RGBG (RGGB mosaic)")
             levels = raw.black_level_per_channel
             black = tuple(float(levels[int(pattern[r, c])]) for r, c in PACK_OFFSETS)
             return RawMosaic(mosaic, black, float(raw.white_level), int(raw.sizes.flip))
     except rawpy.LibRawError as exc:
-        raise RawReadError(f"cannot read raw file {path}: {type(exc).__name__}: {exc}") from exc
+        raise RawReadError(path, f"cannot read raw file: {_libraw_message(exc)}") from exc
 
 
 def develop(path: Path) -> np.ndarray:
@@ -164,7 +168,7 @@ def develop(path: Path) -> np.ndarray:
         with rawpy.imread(str(path)) as raw:
             return raw.postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, output_bps=16)
     except rawpy.LibRawError as exc:
-        raise RawReadError(f"cannot develop raw file {path}: {type(exc).__name__}: {exc}") from exc
+        raise RawReadError(path, f"cannot develop raw file: {_libraw_message(exc)}") from exc
 
 
 @register_source("sid-sony")
@@ -178,14 +182,14 @@ class SIDSony(Source):
 
     def _list_path(self) -> Path:
         name = str(self.options.get("list", "Sony_test_list.txt"))
-        candidates = [self.folder / name, self.folder.parent / name]
+        candidates = [self.folder / name, self._sony_dir() / name, self.folder.parent / name]
         return next((p for p in candidates if p.is_file()), candidates[0])
 
     def layout(self) -> str:
         name = self.options.get("list", "Sony_test_list.txt")
         return (
             f"{self.folder}/{name} with {self.folder}/Sony/short/*.ARW and {self.folder}/Sony/long/*.ARW "
-            f"(or {self.folder} = the Sony directory: short/, long/, the list here or in the parent); "
+            f"(or {self.folder} = the Sony directory: short/, long/, the list here or in its parent); "
             "list lines './Sony/short/<scene>_<frame>_<s>s.ARW ./Sony/long/<scene>_00_<s>s.ARW ISO<n> F<n>'"
         )
 
@@ -258,22 +262,17 @@ class SIDSony(Source):
             try:
                 raw = read_mosaic(path)
             except RawReadError as exc:
-                problems.append(Problem(path, f"unreadable {role}: {exc}"))
+                problems.append(Problem(path, f"unreadable {role}: {exc.detail}"))
                 continue
             height, width = raw.mosaic.shape[:2]
             if role == "input":
                 sizes[role] = (width // 2, height // 2)
             else:
                 sizes[role] = (height, width) if raw.flip in (5, 6) else (width, height)
-        if "target" in sizes and "input" in sizes and entry.input is not None:
+        if len(sizes) == 2 and entry.input is not None:
+            (width, height), (target_w, target_h) = sizes["input"], sizes["target"]
             expected = self.expected_input_size(entry, sizes["target"])
-            if expected is not None and sizes["input"] != expected:
-                problems.append(
-                    Problem(
-                        entry.input,
-                        f"size mismatch: packed input is {sizes['input'][0]}x{sizes['input'][1]}, expected "
-                        f"{expected[0]}x{expected[1]} for target {entry.target.name} "
-                        f"({sizes['target'][0]}x{sizes['target'][1]})",
-                    )
-                )
+            if expected is not None and (width, height) != expected:
+                message = f"size mismatch: packed input is {width}x{height}, expected {expected[0]}x{expected[1]}"
+                problems.append(Problem(entry.input, f"{message} for {entry.target.name} ({target_w}x{target_h})"))
         return problems
