@@ -93,7 +93,7 @@ def nvidia_masks(root: Path, per_bin: int = 2, size: int = 64) -> Path:
         for j in range(per_bin):
             ratio = (k - 1) * 0.1 + 0.03 + 0.04 * j  # inside bin k
             mask = np.zeros((size, size), dtype=np.uint8)
-            mask.reshape(-1)[: int(round(ratio * size * size))] = 255
+            mask.reshape(-1)[: round(ratio * size * size)] = 255
             write_image(root / "NVIDIA-masks/testing_mask_dataset" / f"{index:05d}.png", mask)
             index += 1
     for i, image in enumerate(scene_crops(size=(32, 32), count=3)):
