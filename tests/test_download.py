@@ -320,3 +320,20 @@ def test_catalog_rejects_unknown_keys(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"datasets": [entry]}))
     with pytest.raises(CatalogError, match="extract_to"):
         load_catalog(path)
+
+
+def test_cli_download_and_errors(server: _Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    files = {"DIV2K_valid_HR.zip": (HR_ZIP, _sha(HR_ZIP))}
+    _catalog(tmp_path, server, files)
+    root, catalog = tmp_path / "data", str(tmp_path / "catalog.yaml")
+    assert main(["data", "download", "div2k-test", "--data-root", str(root), "--catalog", catalog]) == 0
+    assert (root / "DIV2K" / "DIV2K_valid_HR" / "0801.png").read_bytes() == PNG
+    assert "ready in" in capsys.readouterr().out
+    assert main(["data", "download", "nope", "--data-root", str(root), "--catalog", catalog]) == 2
+    assert "unknown data set 'nope'" in capsys.readouterr().err
+    _catalog(tmp_path, server, {"DIV2K_valid_HR.zip": (HR_ZIP, "0" * 64)}, name="bad-sum", extract_to="Bad/")
+    assert main(["data", "download", "bad-sum", "--data-root", str(root), "--catalog", catalog]) == 2
+    captured = capsys.readouterr()
+    assert "sha256" in captured.err and "Traceback" not in captured.err + captured.out

@@ -14,6 +14,7 @@ from rich.table import Table
 from bench import __version__
 from bench.cli import data as data_commands
 from bench.cli.common import err, fail, out, result_table
+from bench.data.download import DownloadError
 from bench.data.images import ImageReadError
 from bench.data.sources import DataNotFound, default_data_root
 from bench.paths import BOARD_APP
@@ -199,7 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-USER_ERRORS = (SubmissionError, TaskError, DataNotFound, ImageReadError, ScoringError, UnknownDevice, UnknownName)
+USER_ERRORS = (
+    DownloadError,
+    SubmissionError,
+    TaskError,
+    DataNotFound,
+    ImageReadError,
+    ScoringError,
+    UnknownDevice,
+    UnknownName,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

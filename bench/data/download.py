@@ -14,14 +14,10 @@ import http.client
 import json
 import os
 import re
-import shutil
-import stat
 import sys
-import tarfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +28,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.data import archives
+from bench.data.archives import extract_archive
 from bench.registry import UnknownName
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
@@ -63,8 +61,7 @@ class ChecksumMismatch(DownloadError):
         self.expected, self.actual, self.bad_path = expected, actual, bad_path
 
 
-class UnsafeArchive(DownloadError):
-    """An archive member would be written outside the target folder (or is a device / link)."""
+UnsafeArchive = archives.UnsafeArchive  # raised by extract_archive; not a DownloadError subclass
 
 
 class UnknownDataset(DownloadError, UnknownName):
@@ -342,54 +339,6 @@ def download_file(
     os.replace(job.part, dest)
     verified = expected is not None
     return DownloadResult(dest, digest, job.hashed, verified, job.fetched, job.resumed, job.restarted, set_aside)
-
-
-def _check_member(archive: Path, target: Path, name: str, link: str | None = None, hard: bool = False) -> None:
-    """:class:`UnsafeArchive` unless member ``name`` (a link to ``link``, if given) stays inside ``target``."""
-    escapes = name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in re.split(r"[\\/]", name)
-    escapes = escapes or not (target / name).resolve().is_relative_to(target.resolve())
-    if link is not None:
-        resolved = os.path.normpath(PurePosixPath(link) if hard else PurePosixPath(name).parent / link)
-        escapes = escapes or link.startswith("/") or ".." in PurePosixPath(resolved).parts
-    if escapes:
-        what = f"a link to {link!r}" if link is not None else "a path"
-        raise UnsafeArchive(
-            f"refusing to extract {archive}: its member {name!r} is {what} outside {target} (absolute or with "
-            "'..'). Nothing was extracted from it; the archive is not what the catalog describes, so delete it."
-        )
-
-
-def extract_archive(archive: Path, target: Path, kind: str, progress: FetchProgress | None = None) -> None:
-    """Unpack ``archive`` (zip, tar, tar.gz; ``none``: copy) into ``target``; every member is checked first."""
-    target.mkdir(parents=True, exist_ok=True)
-    label = f"extract {archive.name}"
-    if kind == "none":
-        shutil.copy2(archive, target / archive.name)
-    elif kind == "zip":
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            for info in members:
-                link = zf.read(info).decode(errors="replace") if stat.S_ISLNK(info.external_attr >> 16) else None
-                _check_member(archive, target, info.filename, link)  # (zipfile writes inner links as plain files)
-            for i, info in enumerate(members, 1):
-                zf.extract(info, target)
-                if progress:
-                    progress(label, i, len(members))
-    else:
-        with tarfile.open(archive, "r:*") as tf:
-            tar_members = tf.getmembers()
-            for member in tar_members:
-                if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-                    raise UnsafeArchive(f"refusing to extract {archive}: {member.name!r} is a device or a pipe.")
-                link = member.linkname if member.issym() or member.islnk() else None
-                _check_member(archive, target, member.name, link, member.islnk())
-            for i, member in enumerate(tar_members, 1):
-                try:
-                    tf.extract(member, target, filter="data")
-                except tarfile.FilterError as exc:
-                    raise UnsafeArchive(f"refusing to extract {archive}: {exc}") from exc
-                if progress:
-                    progress(label, i, len(tar_members))
 
 
 def _stderr(message: str) -> None:
