@@ -14,6 +14,7 @@ from rich.table import Table
 from bench import __version__
 from bench.cli import data as data_commands
 from bench.cli.common import err, fail, out, result_table
+from bench.data.cache import default_cache_root
 from bench.data.download import DownloadError
 from bench.data.images import ImageReadError
 from bench.data.sources import DataNotFound, default_data_root
@@ -54,6 +55,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     task = get_task(args.task)
     submission = load_submission(args.submission)
     data_root = Path(args.data_root) if args.data_root else default_data_root()
+    cache_root = None if args.cache is None else (Path(args.cache) if args.cache else default_cache_root())
     with out.status(f"scoring {submission.manifest.name} on {task.id}") as status:
         result = evaluate(
             submission,
@@ -62,6 +64,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             data_root=data_root,
             latency=_latency_settings(args),
             lpips_weights=args.lpips_alexnet,
+            cache_root=cache_root,
             progress=lambda image_id, n: status.update(
                 f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"
             ),
@@ -178,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", help="also write the result JSON to this file")
     score.add_argument("--quick", action="store_true", help="shorter latency protocol (10 runs, 0.5 s)")
     score.add_argument("--lpips-alexnet", help="AlexNet weights for LPIPS (default: torch hub cache)")
+    score.add_argument(
+        "--cache",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="read samples through the datasets cache (default DIR: $BENCH_CACHE or ~/.cache/bench/datasets)",
+    )
     score.set_defaults(func=cmd_score)
 
     validate = sub.add_parser("validate", help="check a submission without running the test set")

@@ -3,4 +3,4 @@
 Importing this package registers every source layout (the modules below register on import).
 """
 
-from bench.data import inpaint_sources, paired_sources, sid, sources  # noqa: F401  (registration)
+from bench.data import hf_source, inpaint_sources, paired_sources, sid, sources  # noqa: F401  (registration)
