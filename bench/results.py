@@ -37,7 +37,11 @@ class Metrics(Frozen):
 
 
 class LatencyResult(Frozen):
-    """One measured latency; ``kind`` is always 'measured' here (predicted numbers live elsewhere)."""
+    """One measured latency; ``kind`` is always 'measured' here (predicted numbers live elsewhere).
+
+    ``stable``: whether the block medians agreed (null: not assessed); ``p90_ms`` is null where a
+    device tool does not report it (TFLite ``benchmark_model``).
+    """
 
     device: str
     backend: str
@@ -45,12 +49,15 @@ class LatencyResult(Frozen):
     threads: int
     input_shape: tuple[int, ...]
     median_ms: float
-    p90_ms: float
+    p90_ms: float | None
     mean_ms: float
     min_ms: float
     max_ms: float
     runs: int
     cv: float
+    stable: bool | None = None
+    blocks: int = 1
+    cores: list[int] | None = None
     kind: str = "measured"
 
 

@@ -21,7 +21,6 @@ from bench.metrics.quantize import NonFiniteOutput, to_uint8
 from bench.provenance import environment
 from bench.results import (
     ImageResult,
-    LatencyResult,
     Metrics,
     Provenance,
     Result,
@@ -29,7 +28,8 @@ from bench.results import (
 )
 from bench.runtime.complexity import count_complexity
 from bench.runtime.devices import get_device
-from bench.runtime.protocol import LatencySettings, measure
+from bench.runtime.latency import load_on, measure_on
+from bench.runtime.protocol import LatencySettings
 from bench.submission import Submission, SubmissionError
 from bench.tasks import Task
 
@@ -65,8 +65,9 @@ def evaluate(
     lpips_weights: Path | None = None,
     progress: Progress | None = None,
     cache_root: Path | None = None,
+    quality_device: str = "cpu-torch",
 ) -> Result:
-    """Score ``submission`` on ``task`` and measure its latency on ``devices``.
+    """Score ``submission`` on ``task`` (run on ``quality_device``) and measure its latency on ``devices``.
 
     With ``cache_root``, samples are read from (and on first use written to) the ``datasets``
     cache there: byte-identical to the streamed pipeline, memory-mapped, much faster to re-read.
@@ -78,7 +79,7 @@ def evaluate(
     resolved = [get_device(d) for d in devices]
     folder = data_folder(task, data_root)
     model = submission.build({"scale": task.scale})
-    reference = resolved[0].load(model, resolved[0].threads)
+    reference = load_on(get_device(quality_device), model)
 
     metric: LPIPS | None = None
     lpips_note: str | None = "not part of this task's protocol"
@@ -107,21 +108,10 @@ def evaluate(
 
     shape = task.latency.input_shape
     measured = []
-    descriptions: dict[str, dict[str, object]] = {}
+    descriptions: dict[str, dict[str, object]] = {f"quality:{quality_device}": reference.describe()}
     for device in resolved:
-        backend = device.load(model, device.threads)
-        descriptions[device.id] = backend.describe()
-        stats = measure(backend.prepare_timing(shape), settings)
-        measured.append(
-            LatencyResult(
-                device=device.id,
-                backend=device.backend,
-                precision=backend.precision,
-                threads=device.threads,
-                input_shape=shape,
-                **stats.model_dump(),
-            )
-        )
+        latency_result, descriptions[device.id] = measure_on(device, model, shape, settings)
+        measured.append(latency_result)
     lpips_values = [r.lpips for r in per_image if r.lpips is not None]
     env = environment()
     manifest = submission.manifest

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.cli import data as data_commands
+from bench.cli import runtime as runtime_commands
 from bench.cli.common import err, fail, out, result_table
 from bench.data.cache import default_cache_root
 from bench.data.download import DownloadError
@@ -20,7 +21,7 @@ from bench.data.images import ImageReadError
 from bench.data.sources import DataNotFound, default_data_root
 from bench.paths import BOARD_APP
 from bench.registry import UnknownName
-from bench.runtime.devices import DEVICES, UnknownDevice
+from bench.runtime.backends import BackendUnavailable, ConversionError
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.scoring import ScoringError, evaluate
 from bench.store import Store, describe_url
@@ -65,6 +66,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             latency=_latency_settings(args),
             lpips_weights=args.lpips_alexnet,
             cache_root=cache_root,
+            quality_device=args.quality_device,
             progress=lambda image_id, n: status.update(
                 f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"
             ),
@@ -88,23 +90,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for task in tasks:
         submission.build({"scale": task.scale})
     out.print(f"ok: {submission.manifest.name} ({submission.sha256[:12]}), tasks: {', '.join(t.id for t in tasks)}")
-    return 0
-
-
-def cmd_devices(args: argparse.Namespace) -> int:
-    table = Table(title="Devices", title_justify="left")
-    for column in ("id", "backend", "threads", "available", "description"):
-        table.add_column(column)
-    for device in DEVICES.values():
-        ok, detail = device.available()
-        table.add_row(
-            device.id,
-            device.backend,
-            str(device.threads),
-            f"yes ({detail})" if ok else f"no: {detail}",
-            device.description,
-        )
-    out.print(table)
     return 0
 
 
@@ -175,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="validate, evaluate, measure and store a submission")
     score.add_argument("submission", help="submission folder (with submission.yaml)")
     score.add_argument("--task", required=True)
-    score.add_argument("--device", action="append", help="device id (repeatable; default cpu-torch)")
+    score.add_argument("--device", action="append", help="latency device id (repeatable; default cpu-torch)")
+    score.add_argument(
+        "--quality-device", default="cpu-torch", help="device that runs the test set (default cpu-torch)"
+    )
     score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
     score.add_argument("--db", help="store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)")
     score.add_argument("--json", help="also write the result JSON to this file")
@@ -195,9 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("submission")
     validate.set_defaults(func=cmd_validate)
 
-    devices = sub.add_parser("devices", help="devices this machine can measure on")
-    devices.set_defaults(func=cmd_devices)
-
     demo = sub.add_parser("demo", help="the whole flow on the embedded default data")
     demo.add_argument("--db", help="store URL or SQLite path")
     demo.set_defaults(func=cmd_demo)
@@ -208,17 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     board.set_defaults(func=cmd_board)
 
     data_commands.add_parser(sub)
+    runtime_commands.add_parser(sub)
     return parser
 
 
 USER_ERRORS = (
+    BackendUnavailable,
+    ConversionError,
     DownloadError,
     SubmissionError,
     TaskError,
     DataNotFound,
     ImageReadError,
     ScoringError,
-    UnknownDevice,
     UnknownName,
 )
 

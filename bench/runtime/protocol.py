@@ -1,19 +1,29 @@
 """The latency measurement protocol (timing only; what is timed is the backend's business).
 
 1. Warm-up: at least ``warmup_runs`` calls and at least ``warmup_min_s`` seconds.
-2. Timed runs, each a single call timed with ``time.perf_counter_ns``, until at least
-   ``min_runs`` runs *and* ``min_s`` seconds (stopping early at ``max_s``).
-3. Statistics over the timed runs, in milliseconds: median, p90 (linear interpolation, numpy's
-   default), mean, min, max, and the coefficient of variation cv = std / mean (population std).
+2. Blocks of timed runs: each block runs until it has at least ``min_runs`` runs *and* has
+   lasted ``min_s`` seconds. Each run is timed alone (``time.perf_counter_ns``, or the backend's
+   own clock, e.g. CUDA events).
+3. Stability: blocks are repeated until the medians of the last ``stable_blocks`` blocks lie
+   within ``stability`` (relative spread (max - min) / median), or ``max_blocks`` is reached;
+   then the result is marked ``stable: false`` rather than hidden (``null`` when only one block
+   is asked for, as with ``QUICK``: stability is then not assessed). Statistics are computed over
+   the runs of the last ``stable_blocks`` blocks.
+4. Statistics in milliseconds: median, p90 (linear interpolation, numpy's default), mean, min,
+   max, and the coefficient of variation cv = std / mean (population std).
 
-Model loading and the warm-up are never part of the statistics (MLPerf Mobile, TFLite
-``benchmark_model`` and the NTIRE scripts all exclude them).
+``max_s`` bounds the whole measurement. Model loading and the warm-up are never part of the
+statistics (MLPerf Mobile, TFLite ``benchmark_model`` and the NTIRE scripts all exclude them).
+Optionally the process is pinned to ``threads`` CPU cores for the measurement
+(``os.sched_setaffinity``), and the cores used are recorded.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,26 +35,36 @@ class LatencySettings(BaseModel):
     warmup_runs: int = Field(3, ge=0)
     warmup_min_s: float = Field(0.5, ge=0)
     min_runs: int = Field(20, ge=1)
-    min_s: float = Field(2.0, ge=0)
+    min_s: float = Field(1.0, ge=0)
     max_s: float = Field(60.0, gt=0)
+    stable_blocks: int = Field(2, ge=1, description="consecutive blocks whose medians must agree")
+    stability: float = Field(0.03, gt=0, description="allowed relative spread of those block medians")
+    max_blocks: int = Field(5, ge=1)
+    pin_threads: bool = Field(True, description="pin the process to as many cores as the backend uses")
 
 
-QUICK = LatencySettings(warmup_runs=2, warmup_min_s=0.2, min_runs=10, min_s=0.5, max_s=20.0)
+QUICK = LatencySettings(
+    warmup_runs=2, warmup_min_s=0.2, min_runs=10, min_s=0.3, max_s=20.0, stable_blocks=1, max_blocks=1
+)
 
 
 class LatencyStats(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     median_ms: float
-    p90_ms: float
+    p90_ms: float | None
     mean_ms: float
     min_ms: float
     max_ms: float
     cv: float
     runs: int
+    stable: bool | None = None  # None: not assessed (a single block)
+    blocks: int = 1
+    block_medians_ms: list[float] = Field(default_factory=list)
+    cores: list[int] | None = None
 
 
-def summarize(samples_ms: list[float]) -> LatencyStats:
+def summarize(samples_ms: list[float], **extra: object) -> LatencyStats:
     """Statistics of timed runs (ms); see the module docstring for the definitions."""
     if not samples_ms:
         raise ValueError("no timed runs")
@@ -58,25 +78,73 @@ def summarize(samples_ms: list[float]) -> LatencyStats:
         max_ms=float(values.max()),
         cv=float(values.std() / mean) if mean > 0 else 0.0,
         runs=int(values.size),
+        **extra,
     )
 
 
-def measure(run_once: Callable[[], object], settings: LatencySettings) -> LatencyStats:
-    """Warm up, then time ``run_once`` until the settings' count and duration minimums are met."""
-    start = time.perf_counter()
-    done = 0
-    while done < settings.warmup_runs or time.perf_counter() - start < settings.warmup_min_s:
+@contextmanager
+def pinned(threads: int, enabled: bool = True) -> Iterator[list[int] | None]:
+    """Pin this process to its first ``threads`` allowed cores for the block; yields the cores used."""
+    if not enabled or not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    cores = allowed[: max(1, min(threads, len(allowed)))]
+    os.sched_setaffinity(0, cores)
+    try:
+        yield cores
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def wall_clock(run_once: Callable[[], object]) -> Callable[[], float]:
+    """Wrap a call so it returns its own duration in ms (``time.perf_counter_ns``)."""
+
+    def timed() -> float:
+        start = time.perf_counter_ns()
         run_once()
-        done += 1
-        if time.perf_counter() - start > settings.max_s:
-            break
-    samples: list[float] = []
-    begin = time.perf_counter()
-    while True:
-        t0 = time.perf_counter_ns()
-        run_once()
-        samples.append((time.perf_counter_ns() - t0) / 1e6)
-        elapsed = time.perf_counter() - begin
-        if (len(samples) >= settings.min_runs and elapsed >= settings.min_s) or elapsed >= settings.max_s:
-            break
-    return summarize(samples)
+        return (time.perf_counter_ns() - start) / 1e6
+
+    return timed
+
+
+def measure_timed(timed: Callable[[], float], settings: LatencySettings, threads: int = 1) -> LatencyStats:
+    """Run the protocol with ``timed`` returning each run's duration in ms (its own clock)."""
+    with pinned(threads, settings.pin_threads) as cores:
+        deadline = time.perf_counter() + settings.max_s
+        start = time.perf_counter()
+        done = 0
+        while (done < settings.warmup_runs or time.perf_counter() - start < settings.warmup_min_s) and (
+            time.perf_counter() < deadline
+        ):
+            timed()
+            done += 1
+        blocks: list[list[float]] = []
+        stable = False
+        while len(blocks) < settings.max_blocks and time.perf_counter() < deadline:
+            block: list[float] = []
+            begin = time.perf_counter()
+            while (len(block) < settings.min_runs or time.perf_counter() - begin < settings.min_s) and (
+                time.perf_counter() < deadline or not block
+            ):
+                block.append(timed())
+            blocks.append(block)
+            recent = [float(np.median(b)) for b in blocks[-settings.stable_blocks :]]
+            if len(recent) == settings.stable_blocks and (max(recent) - min(recent)) / np.median(recent) <= (
+                settings.stability
+            ):
+                stable = True
+                break
+        window = blocks[-settings.stable_blocks :]
+        return summarize(
+            [t for b in window for t in b],
+            stable=stable if settings.stable_blocks > 1 else None,
+            blocks=len(blocks),
+            block_medians_ms=[float(np.median(b)) for b in blocks],
+            cores=cores,
+        )
+
+
+def measure(run_once: Callable[[], object], settings: LatencySettings, threads: int = 1) -> LatencyStats:
+    """Warm up, then time ``run_once`` with the wall clock under the protocol."""
+    return measure_timed(wall_clock(run_once), settings, threads)

@@ -1,0 +1,89 @@
+"""The backend interface: load a model (a torch module, converted as needed, or a model file),
+run it on NCHW float32 numpy arrays, and time it under the measurement protocol.
+
+Every backend, whatever its native layout (TFLite is NHWC), takes and returns NCHW float32 in
+[0, 1] at this interface, so scoring never needs to know which backend ran a model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from torch import nn
+
+from bench.registry import Registry
+from bench.runtime.protocol import LatencySettings, LatencyStats, measure
+
+Precision = Literal["fp32", "fp16", "int8"]
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run on this machine (library missing, no GPU, no adb, ...); says why."""
+
+
+class ConversionError(RuntimeError):
+    """A model could not be converted for a backend, or the converted model disagrees with its source."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a backend runs a model: threads, precision, and backend-specific options."""
+
+    threads: int = 1
+    precision: Precision = "fp32"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class LoadedModel(ABC):
+    """A model ready to run on one backend."""
+
+    backend: str
+    settings: RunSettings
+
+    @abstractmethod
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """One NCHW float32 batch in, NCHW float32 out (any spatial size the model accepts)."""
+
+    @abstractmethod
+    def timer(self, shape: tuple[int, ...]) -> Callable[[], object]:
+        """A zero-argument call running one inference on a fixed random NCHW input of ``shape``."""
+
+    def measure(self, shape: tuple[int, ...], settings: LatencySettings) -> LatencyStats:
+        """Latency of one inference at ``shape`` under the protocol (backends timing on a device override)."""
+        return measure(self.timer(shape), settings, self.settings.threads)
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Library versions and settings, for the result's provenance."""
+
+
+class Backend(ABC):
+    """A runtime (PyTorch eager, ONNX Runtime, TFLite, CUDA, Android) that loads models."""
+
+    name: ClassVar[str]
+    file_suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    @abstractmethod
+    def available(cls) -> tuple[bool, str]:
+        """(usable here?, versions or the reason it is not)."""
+
+    @abstractmethod
+    def load_module(self, module: nn.Module) -> LoadedModel:
+        """A PyTorch module, converted for this backend if needed (conversions are error-checked)."""
+
+    def load_file(self, path: Path) -> LoadedModel:
+        """A model file in this backend's own format."""
+        raise ConversionError(f"backend {self.name!r} does not load model files ({path.name})")
+
+
+BACKENDS = Registry[type[Backend]]("backend")
+register_backend = BACKENDS.register

@@ -1,0 +1,118 @@
+"""The latency protocol: warm-up, blocks until stable, statistics, pinning; devices and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.runtime.devices import DEVICES, get_device
+from bench.runtime.protocol import LatencySettings, measure, measure_timed, pinned, summarize
+
+NO_TIME: dict[str, Any] = {"warmup_min_s": 0.0, "min_s": 0.0, "max_s": 30.0, "pin_threads": False}
+
+
+def _clock(values: Iterator[float]) -> tuple[list[int], Callable[[], float]]:
+    calls = [0]
+
+    def timed() -> float:
+        calls[0] += 1
+        return next(values)
+
+    return calls, timed
+
+
+def test_summary_statistics_match_numpy() -> None:
+    samples = [5.0, 1.0, 3.0, 2.0, 4.0, 10.0]
+    stats = summarize(samples)
+    assert stats.median_ms == np.median(samples) and stats.p90_ms == pytest.approx(np.percentile(samples, 90))
+    assert stats.mean_ms == pytest.approx(np.mean(samples)) and stats.cv == pytest.approx(
+        np.std(samples) / np.mean(samples)
+    )
+    assert (stats.min_ms, stats.max_ms, stats.runs) == (1.0, 10.0, 6)
+
+
+def test_warmup_runs_are_excluded_and_counted() -> None:
+    values = itertools.chain([1000.0] * 3, itertools.repeat(2.0))  # 3 slow warm-up runs
+    calls, timed = _clock(values)
+    stats = measure_timed(timed, LatencySettings(warmup_runs=3, min_runs=10, stable_blocks=2, **NO_TIME))
+    assert stats.max_ms == 2.0 and stats.runs == 20 and stats.stable is True and stats.blocks == 2
+    assert calls[0] == 23
+
+
+def test_blocks_repeat_until_medians_agree() -> None:
+    drifting = itertools.chain([10.0] * 10, [5.0] * 10, [5.1] * 10, itertools.repeat(9.0))
+    _, timed = _clock(drifting)
+    stats = measure_timed(
+        timed, LatencySettings(warmup_runs=0, min_runs=10, stable_blocks=2, stability=0.03, **NO_TIME)
+    )
+    assert stats.stable is True and stats.blocks == 3
+    assert stats.block_medians_ms == [10.0, 5.0, 5.1]
+    assert stats.runs == 20 and stats.max_ms == pytest.approx(5.1)  # statistics over the last two blocks only
+
+
+def test_never_stable_is_reported_not_hidden() -> None:
+    _, timed = _clock(itertools.cycle([1.0] * 10 + [2.0] * 10))
+    stats = measure_timed(timed, LatencySettings(warmup_runs=0, min_runs=10, max_blocks=4, **NO_TIME))
+    assert stats.stable is False and stats.blocks == 4
+
+
+def test_single_block_is_not_assessed() -> None:
+    _, timed = _clock(itertools.repeat(1.0))
+    stats = measure_timed(timed, LatencySettings(warmup_runs=0, min_runs=5, stable_blocks=1, max_blocks=1, **NO_TIME))
+    assert stats.stable is None and stats.runs == 5
+
+
+def test_minimum_duration_is_respected() -> None:
+    stats = measure(
+        lambda: sum(range(1000)),
+        LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0.05, max_blocks=1, stable_blocks=1),
+    )
+    assert stats.runs > 1 and stats.mean_ms * stats.runs >= 0.0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_pinning_restricts_and_restores_affinity() -> None:
+    before = os.sched_getaffinity(0)
+    with pinned(1) as cores:
+        assert cores is not None and len(cores) == 1 and os.sched_getaffinity(0) == set(cores)
+    assert os.sched_getaffinity(0) == before
+
+
+def test_devices_and_cuda_absence_are_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    assert {"cpu-torch", "cpu-onnxruntime", "cpu-tflite", "cuda", "cuda-ntire-esr"} <= set(DEVICES)
+    ok, detail = get_device("cuda").available()
+    import torch
+
+    assert ok == torch.cuda.is_available()
+    if not ok:
+        assert "no CUDA device" in detail
+    assert main(["devices"]) == 0
+    assert "cuda" in capsys.readouterr().out
+    assert get_device("android:ABC123/nnapi").settings.options == {"serial": "ABC123", "delegate": "nnapi"}
+    assert get_device("cpu-torch", threads=1).settings.threads == 1
+
+
+def test_latency_cli_on_a_submission(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import REPO
+
+    argv = ["latency", str(REPO / "submissions/baselines/identity"), "--task", "denoise-demo-s25",
+            "--device", "cpu-torch", "--quick", "--repeat", "2", "--json", f"{tmp_path}/l.json"]  # fmt: skip
+    assert main(argv) == 0
+    import json
+    from pathlib import Path
+
+    measured = json.loads(Path(f"{tmp_path}/l.json").read_text())
+    assert len(measured) == 2 and measured[0]["latency"]["input_shape"] == [1, 3, 256, 256]
+    assert main(["latency", str(REPO / "submissions/baselines/bicubic"), "--device", "cpu-torch"]) == 2
+    assert "give --task" in capsys.readouterr().err
+    if not get_device("cuda").available()[0]:
+        code = main(
+            ["latency", str(REPO / "submissions/baselines/identity"), "--task", "denoise-demo-s25", "--device", "cuda"]
+        )
+        assert code == 2 and "no CUDA device" in capsys.readouterr().err
