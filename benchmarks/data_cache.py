@@ -114,8 +114,10 @@ def main() -> None:
         print(f"first cached run (materialize):     {first * 1000:8.1f} ms   {uncached / first:.2f}x")
         print(f"cached run (writable copies):       {cached * 1000:8.1f} ms   {uncached / cached:.2f}x")
         print(f"cached run (read-only views):       {views * 1000:8.1f} ms   {uncached / views:.2f}x")
-        print(f"peak Arrow memory while materializing: {arrow_peak / 2**20:.0f} MiB; "
-              f"peak traced Python/numpy memory in a cached run: {traced_peak / 2**20:.1f} MiB")
+        print(
+            f"peak Arrow memory while materializing: {arrow_peak / 2**20:.0f} MiB; "
+            f"peak traced Python/numpy memory in a cached run: {traced_peak / 2**20:.1f} MiB"
+        )
         print("target (cached >= 3x faster):", "met" if uncached / cached >= 3 else "NOT met")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -204,8 +204,13 @@ def test_hf_parquet(tmp_path: Path, cells: str) -> None:
     rows = pairs()
     (tmp_path / "data/hf").mkdir(parents=True)
     for half, chunk in (("a", rows[:2]), ("b", rows[2:])):  # two files: rows keep file order
-        table = pa.table({"id": [r[0] for r in chunk], "blurred": [encode(r[1]) for r in chunk],
-                          "sharp": [encode(r[2]) for r in chunk]})
+        table = pa.table(
+            {
+                "id": [r[0] for r in chunk],
+                "blurred": [encode(r[1]) for r in chunk],
+                "sharp": [encode(r[2]) for r in chunk],
+            }
+        )
         pq.write_table(table, tmp_path / f"data/hf/part-{half}.parquet")
     options = {"format": "parquet", "files": "part-*.parquet", "input_column": "blurred", "target_column": "sharp"}
     task = hf_task(options)
@@ -222,8 +227,11 @@ def test_hf_arrow_folder_with_image_columns(tmp_path: Path) -> None:
 
     rows = pairs()
     features = Features({"id": Value("string"), "input": ImageFeature(), "target": ImageFeature()})
-    data = {"id": [r[0] for r in rows], "input": [Image.fromarray(r[1]) for r in rows],
-            "target": [Image.fromarray(r[2]) for r in rows]}
+    data = {
+        "id": [r[0] for r in rows],
+        "input": [Image.fromarray(r[1]) for r in rows],
+        "target": [Image.fromarray(r[2]) for r in rows],
+    }
     DatasetDict({"test": Dataset.from_dict(data, features=features)}).save_to_disk(str(tmp_path / "data/hf/saved"))
     task = hf_task({"format": "arrow", "path": "saved", "split": "test"})
     expect(task, tmp_path / "data", tmp_path / "cache")
@@ -240,8 +248,9 @@ def test_hf_imagefolder_with_metadata(tmp_path: Path) -> None:
     for image_id, blurred, sharp in pairs():
         write_image(folder / "blur" / f"{image_id}.png", blurred)
         write_image(folder / "sharp" / f"{image_id}.png", sharp)
-        lines.append({"id": image_id, "input_file_name": f"blur/{image_id}.png",
-                      "target_file_name": f"sharp/{image_id}.png"})
+        lines.append(
+            {"id": image_id, "input_file_name": f"blur/{image_id}.png", "target_file_name": f"sharp/{image_id}.png"}
+        )
     (folder / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     expect(hf_task({"format": "imagefolder"}), tmp_path / "data", tmp_path / "cache")
 
@@ -254,8 +263,10 @@ def test_hf_check_reports_undecodable_rows(tmp_path: Path) -> None:
     (tmp_path / "data/hf").mkdir(parents=True)
     inputs = [png(r[1]) for r in rows]
     inputs[1] = b"not an image"
-    pq.write_table(pa.table({"id": [r[0] for r in rows], "input": inputs, "target": [png(r[2]) for r in rows]}),
-                   tmp_path / "data/hf/test.parquet")
+    pq.write_table(
+        pa.table({"id": [r[0] for r in rows], "input": inputs, "target": [png(r[2]) for r in rows]}),
+        tmp_path / "data/hf/test.parquet",
+    )
     source = cache.make_source(hf_task({"format": "parquet", "files": "test.parquet"}), tmp_path / "data")
     problems = source.check(source.index())
     assert len(problems) == 1 and "row 1 (pair1): cannot decode" in problems[0].message

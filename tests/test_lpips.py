@@ -107,10 +107,7 @@ def test_backbone_keys_match_torchvision_layout(backbone_path: Path) -> None:
 
 
 def test_find_linear_weights_real_package() -> None:
-    try:
-        path = L.find_linear_weights()
-    except L.LPIPSUnavailable:
-        pytest.skip("lpips package not installed")
+    path = L.find_linear_weights()  # scripts/install.sh installs the lpips package (weights only)
     state = torch.load(path, map_location="cpu", weights_only=True)
     assert {k: tuple(v.shape) for k, v in state.items()} == {
         f"lin{i}.model.1.weight": (1, c, 1, 1) for i, c in enumerate(L.CHANNELS)

@@ -166,11 +166,11 @@ def parse_benchmark_output(text: str) -> BenchmarkModelResult:
     summary: tuple[float, float | None, float, float] | None = None
     for i, line in enumerate(lines):
         if (m := _SUMMARY.search(line)) is not None:
-            init, first, warm, inference = (float(g) for g in m.groups())
-            summary_at, summary = i, (init, first, warm, inference)
-        elif (m := _OLD_SUMMARY.search(line)) is not None:
-            warm, init, inference = (float(g) for g in m.groups())
-            summary_at, summary = i, (init, None, warm, inference)
+            v = [float(g) for g in m.groups()]
+            summary_at, summary = i, (v[0], v[1], v[2], v[3])
+        elif (m := _OLD_SUMMARY.search(line)) is not None:  # Warmup, Init, average
+            v = [float(g) for g in m.groups()]
+            summary_at, summary = i, (v[1], None, v[0], v[2])
     if summary is None:
         raise BenchmarkModelError(f"benchmark_model printed no 'Inference timings' summary: {_trouble(lines)}")
     headers = [i for i, line in enumerate(lines[:summary_at]) if _HEADER.search(line)]

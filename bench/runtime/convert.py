@@ -20,6 +20,7 @@ report says whether it did). Library imports stay inside the functions (``import
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -32,7 +33,7 @@ import torch
 from torch import nn
 
 from bench.runtime.backends.base import ConversionError, Precision
-from bench.runtime.quantize import mean_psnr_db, quantize_fp16, quantize_int8
+from bench.runtime.quantize import from_tensor, mean_psnr_db, quantize_fp16, quantize_int8, to_tensor
 
 BOUNDS: dict[str, float] = {"fp32": 1e-4, "fp16": 1e-2, "int8": 0.25}
 
@@ -47,7 +48,7 @@ class ConversionReport:
     input_shape: tuple[int, ...]  # NCHW
     max_abs_error: float  # vs the source module, over all checked inputs
     bound: float
-    seconds: float  # export (+ quantisation), not the checks
+    seconds: float  # export (+ tflite: the fp32 check and quantisation)
     size_bytes: int
     ops: list[str] = field(default_factory=list)  # op types in the converted graph
     dynamic_hw: bool = False
@@ -105,12 +106,12 @@ def known_unsupported(module: nn.Module, fmt: str) -> list[str]:
     return found
 
 
-def _failure(fmt: str, tool: str, module: nn.Module, exc: BaseException) -> ConversionError:
+def _failure(fmt: str, tool: str, module: nn.Module, exc: BaseException, hint: str = "") -> ConversionError:
     layers = known_unsupported(module, fmt)
-    detail = " ".join(str(exc).split())
+    detail = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
     cause = f"offending layer(s): {'; '.join(layers)}. " if layers else ""
     return ConversionError(
-        f"{tool} could not convert {type(module).__name__} to {fmt}: {cause}"
+        f"{tool} could not convert {type(module).__name__} to {fmt}{hint}: {cause}"
         f"{type(exc).__name__}: {detail[:600]}{'...' if len(detail) > 600 else ''}"
     )
 
@@ -183,7 +184,8 @@ def to_onnx(
             dynamic_shapes=(dims,) if dims else None,
         )  # fmt: skip
     except Exception as exc:
-        raise _failure("onnx", f"torch.onnx {torch.__version__}", module, exc) from exc
+        hint = " with dynamic height/width (a static export, dynamic_hw=False, may work)" if dims else ""
+        raise _failure("onnx", f"torch.onnx {torch.__version__}", module, exc, hint) from exc
     seconds = time.perf_counter() - start
     graph = onnx.load(str(path), load_external_data=False).graph
     ops = sorted({node.op_type for node in graph.node})
@@ -195,7 +197,7 @@ def to_onnx(
         return np.asarray(session.run(None, {session.get_inputs()[0].name: inp})[0])
 
     pairs = [(f"seeded input {shape}", run(x), reference)]
-    checked = [shape]
+    checked: list[tuple[int, ...]] = [shape]
     if is_dynamic:
         bigger = (shape[0], shape[1], 2 * shape[2], 2 * shape[3])
         x2 = seeded_input(bigger, seed=1)
@@ -213,7 +215,8 @@ def tflite_ops(model: bytes) -> list[str]:
     """Sorted op types of a .tflite model (builtin names, e.g. CONV_2D, TRANSPOSE_CONV)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interp = Interpreter(model_content=model, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = Interpreter(model_content=model, experimental_op_resolver_type=resolver)
     return sorted({str(op["op_name"]) for op in interp._get_ops_details()} - {"DELEGATE"})
 
 
@@ -232,24 +235,6 @@ def tflite_runner(model: bytes, threads: int = 1, xnnpack: bool = False) -> Call
         return np.transpose(from_tensor(interp.get_tensor(out["index"]), out), (0, 3, 1, 2))
 
     return run
-
-
-def to_tensor(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """Float32 -> the tensor's dtype (quantised with its scale / zero point when integer)."""
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return np.ascontiguousarray(x, dtype=dtype)
-    scale, zero = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
-
-
-def from_tensor(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    """The tensor's values as float32 (dequantised when integer)."""
-    if np.dtype(detail["dtype"]).kind == "f":
-        return y.astype(np.float32, copy=False)
-    scale, zero = detail["quantization"]
-    return ((y.astype(np.float32) - np.float32(zero)) * np.float32(scale)).astype(np.float32)
 
 
 def to_tflite(
@@ -276,23 +261,30 @@ def to_tflite(
     if uint8_io and precision != "int8":
         raise ValueError("uint8_io needs precision='int8'")
     bound = BOUNDS[precision] if bound is None else bound
-    reps = [fit_to_shape(r, shape) for r in representative or ()]
+    reps = [fit_to_shape(r, shape) for r in (() if representative is None else representative)]
     module = module.eval()
     checks = [(f"seeded input {shape}", seeded_input(shape))] + [("representative image 0", r) for r in reps[:1]]
     references = [torch_output(module, x) for _, x in checks]  # also warms shape-keyed caches
     tool = f"litert-torch {metadata.version('litert-torch')}"
-    start = time.perf_counter()
-    try:
-        sample = torch.from_numpy(np.ascontiguousarray(np.transpose(checks[0][1], (0, 2, 3, 1))))
-        model = bytes(litert_torch.convert(_NHWC(module), (sample,)).model_content())
-    except Exception as exc:
-        raise _failure("tflite", tool, module, exc) from exc
+    sample = torch.from_numpy(np.ascontiguousarray(np.transpose(checks[0][1], (0, 2, 3, 1))))
+    fp32_bound = bound if precision == "fp32" else BOUNDS["fp32"]
     notes: list[str] = []
-    if precision != "fp32":
-        check_outputs(  # the fp32 conversion itself must be right before it is quantised
-            f"TFLite fp32 conversion ({tool})", module,
-            [(checks[0][0], tflite_runner(model)(checks[0][1]), references[0])], BOUNDS["fp32"], tflite_ops(model),
-        )  # fmt: skip
+    start = time.perf_counter()
+    for attempt in (1, 2):  # litert-torch 0.10 can write wrong constants on its first conversion in a process
+        try:
+            model = bytes(litert_torch.convert(_NHWC(module).eval(), (sample,)).model_content())
+        except Exception as exc:
+            raise _failure("tflite", tool, module, exc) from exc
+        try:
+            check_outputs(
+                f"TFLite fp32 conversion ({tool}{', second attempt' if attempt == 2 else ''})", module,
+                [(checks[0][0], tflite_runner(model)(checks[0][1]), references[0])], fp32_bound, tflite_ops(model),
+            )  # fmt: skip
+            break
+        except ConversionError as exc:
+            if attempt == 2:
+                raise
+            notes.append(f"first conversion rejected, converted again: {exc}")
     if precision == "fp16":
         model = quantize_fp16(model)
     elif precision == "int8":

@@ -13,12 +13,14 @@ fp32 flatbuffer that :func:`bench.runtime.convert.to_tflite` produced:
   at each end (uint8 <-> int8 with the same scale, zero point + 128: an exact requantisation),
   giving the uint8-in / uint8-out interface the Mobile AI challenges ask for.
 
+:func:`to_tensor` / :func:`from_tensor` quantise and dequantise at an integer model's boundary.
 Imports of the quantiser and the flatbuffer schema stay inside the functions (``import bench``
 stays fast).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,8 +66,10 @@ def quantize_int8(model: bytes, calibration_nhwc: Iterable[np.ndarray], uint8_io
     if not samples:
         raise ConversionError("int8 quantisation needs at least one calibration input")
     q = quantizer.Quantizer(bytearray(model), recipe.static_wi8_ai8())
-    calibration = q.calibrate({key: samples}, num_threads=1)
-    quantized = bytes(q.quantize(calibration, enable_progress_report=False).quantized_model)
+    with warnings.catch_warnings():  # calibration keeps all tensors on purpose; its debug-only warning is noise
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+        calibration = q.calibrate({key: samples}, num_threads=1)
+        quantized = bytes(q.quantize(calibration, enable_progress_report=False).quantized_model)
     return with_uint8_io(quantized) if uint8_io else quantized
 
 
@@ -115,6 +119,24 @@ def with_uint8_io(model: bytes) -> bytes:
         for tensor_map in [*sig_def.inputs, *sig_def.outputs]:
             tensor_map.tensorIndex = renamed.get(tensor_map.tensorIndex, tensor_map.tensorIndex)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
+
+
+def to_tensor(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """Float32 -> the tensor's dtype (quantised with its scale / zero point when integer)."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return np.ascontiguousarray(x, dtype=dtype)
+    scale, zero = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def from_tensor(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """The tensor's values as float32 (dequantised when integer)."""
+    if np.dtype(detail["dtype"]).kind == "f":
+        return y.astype(np.float32, copy=False)
+    scale, zero = detail["quantization"]
+    return ((y.astype(np.float32) - np.float32(zero)) * np.float32(scale)).astype(np.float32)
 
 
 def psnr_db(a: np.ndarray, b: np.ndarray, peak: float = 1.0) -> float:

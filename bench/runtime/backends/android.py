@@ -1,16 +1,11 @@
-"""Android phones over adb: TFLite ``benchmark_model`` times a ``.tflite`` on the phone.
+"""Android phones over adb: TFLite ``benchmark_model`` times a ``.tflite`` on the phone (device ids
+``android:<serial>[/cpu|gpu|nnapi]``); the command line and its parsing: :mod:`bench.runtime.benchmark_model`.
 
-Device ids ``android:<serial>[/cpu|gpu|nnapi]`` (:func:`bench.runtime.devices.android_device`).
-``RunSettings.options``: ``serial`` (required), ``delegate`` (``cpu``/``gpu``/``nnapi``, default
-``gpu``), ``benchmark_binary`` (default ``/data/local/tmp/benchmark_model``), ``remote_dir``
-(default ``/data/local/tmp/bench``), ``benchmark_flags`` (extra flags appended to the command, e.g.
-``["--gpu_precision_loss_allowed=false"]``) and ``init_timeout_s`` (allowance for model
-initialisation, default 300 s, added to the run's time limit).
-
-The phone needs the ``benchmark_model`` binary for its ABI at ``benchmark_binary``, executable.
-Models go to ``<remote_dir>/<sha256 of the file>.tflite``; a file already there with that hash is
-not pushed again. Only timing happens on the phone (see :meth:`AndroidModel.run`); the command line
-and the parsing are in :mod:`bench.runtime.benchmark_model`.
+``RunSettings.options``: ``serial`` (required), ``delegate`` (default ``gpu``), ``benchmark_binary``
+(default ``/data/local/tmp/benchmark_model``; it must be there, executable, built for the phone's ABI),
+``remote_dir`` (default ``/data/local/tmp/bench``; models go to ``<remote_dir>/<sha256>.tflite`` and are
+not pushed again), ``benchmark_flags`` (extra flags, e.g. ``["--gpu_precision_loss_allowed=false"]``),
+``init_timeout_s`` (time allowed for initialisation, default 300 s). Only timing runs on the phone.
 """
 
 from __future__ import annotations
@@ -127,6 +122,16 @@ class Adb:
         return digest if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) else None
 
 
+def tflite_input_shape(path: Path) -> tuple[int, ...] | None:
+    """The model's first input shape, read with the host's TFLite (None: no ai-edge-litert here, or unreadable)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return tuple(int(d) for d in Interpreter(model_path=str(path)).get_input_details()[0]["shape"])
+    except Exception:  # the phone will report what is wrong with the file
+        return None
+
+
 def connected() -> tuple[str, dict[str, str]]:
     """(the adb on PATH, {serial: state} of every phone it lists); raises :class:`BackendUnavailable`."""
     executable = shutil.which("adb")
@@ -146,8 +151,12 @@ def device_status(serial: str) -> tuple[bool, str]:
     if state is None:
         return False, f"phone {serial!r} is not connected (adb devices lists: {listed})"
     if state != "device":
-        return False, f"phone {serial!r} " + STATE_HINTS.get(state, f"is in state {state!r}, not 'device'")
+        return False, not_ready(serial, state)
     return True, f"phone {serial!r} ready ({executable})"
+
+
+def not_ready(serial: str, state: str) -> str:
+    return f"phone {serial!r} " + STATE_HINTS.get(state, f"is in state {state!r}, not 'device'")
 
 
 class AndroidModel(LoadedModel):
@@ -161,15 +170,17 @@ class AndroidModel(LoadedModel):
         self.delegate = str(options.get("delegate", "gpu"))
         self.binary = str(options.get("benchmark_binary", DEFAULT_BINARY))
         self.remote_dir = str(options.get("remote_dir", DEFAULT_REMOTE_DIR)).rstrip("/")
-        self.extra_flags: Sequence[str] = tuple(options.get("benchmark_flags", ()))
+        flags = options.get("benchmark_flags", ())
+        self.extra_flags: Sequence[str] = (flags,) if isinstance(flags, str) else tuple(flags)
         self.init_timeout_s = float(options.get("init_timeout_s", 300.0))
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
-        self._converted: dict[tuple[int, ...], Path] = {}
+        self._converted: dict[tuple[int, ...], tuple[Path, dict[str, Any]]] = {}
         self._binary_checked = False
         self._props: dict[str, str] | None = None
         self.last_result: BenchmarkModelResult | None = None
         self.last_command: list[str] | None = None
         self.last_shape: tuple[int, ...] | None = None
+        self.file_shape = None if file is None else tflite_input_shape(file)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Not supported: benchmark_model only times (random inputs, outputs discarded), so quality is
@@ -180,8 +191,12 @@ class AndroidModel(LoadedModel):
         raise BackendUnavailable("timing runs on the phone with benchmark_model: use measure()")
 
     def model_file(self, shape: tuple[int, ...]) -> Path:
-        """The ``.tflite`` to time: the loaded file, or the module converted here at NCHW ``shape``."""
+        """The ``.tflite`` to time: the loaded file (its input must be ``shape``, NCHW or NHWC, where the
+        host can read it), or the module converted here at NCHW ``shape``."""
         if self.file is not None:
+            own, nhwc = self.file_shape, (shape[0], *shape[2:], shape[1]) if len(shape) == 4 else shape
+            if own is not None and own not in (shape, nhwc):
+                raise ConversionError(f"{self.file.name} takes input {own}; it cannot be timed at NCHW {shape}")
             return self.file
         if shape not in self._converted:
             from bench.runtime.convert import to_tflite
@@ -190,9 +205,9 @@ class AndroidModel(LoadedModel):
             if self._workdir is None:
                 self._workdir = tempfile.TemporaryDirectory(prefix="bench-android-")
             path = Path(self._workdir.name) / f"model_{'x'.join(map(str, shape))}.tflite"
-            to_tflite(self.module, shape, path, precision=self.settings.precision)
-            self._converted[shape] = path
-        return self._converted[shape]
+            report = to_tflite(self.module, shape, path, precision=self.settings.precision)
+            self._converted[shape] = path, report.as_dict()
+        return self._converted[shape][0]
 
     def push_model(self, local: Path) -> str:
         """``local`` at ``<remote_dir>/<sha256>.tflite`` on the phone (pushed unless already there)."""
@@ -255,10 +270,14 @@ class AndroidModel(LoadedModel):
             "precision": self.settings.precision,
             "benchmark_binary": self.binary,
             "requested_shape": self.last_shape,
-            "timing_shape": "the .tflite file's own input shape" if self.file is not None else "as requested",
+            "timing_shape": "as requested"
+            if self.file is None
+            else f"the file's input, {self.file_shape or 'unchecked'}",
             "p90": "not reported by benchmark_model",
             "stability": "not assessed: one benchmark_model run is one block",
         }
+        if self.last_shape in self._converted:
+            info["conversion"] = self._converted[self.last_shape][1]
         if self.last_command is not None:
             info["command"] = shlex.join(self.last_command)
         if (r := self.last_result) is not None:
@@ -299,7 +318,7 @@ class AndroidBackend(Backend):
         if not devices:
             return False, f"no phone connected ({executable} devices lists none; enable USB debugging)"
         if "device" not in devices.values():
-            return False, f"no phone ready: {listed}"
+            return False, "no phone ready: " + "; ".join(not_ready(s, state) for s, state in devices.items())
         return True, f"{executable}; phones: {listed}"
 
     def load_module(self, module: nn.Module) -> LoadedModel:
@@ -307,8 +326,9 @@ class AndroidBackend(Backend):
         return AndroidModel(self.settings, self.adb, module=module)
 
     def load_file(self, path: Path) -> LoadedModel:
-        """A ``.tflite`` file, timed at its own input shape (benchmark_model cannot be told another
-        without the input tensor's name); the shape passed to ``measure`` is recorded, not applied."""
+        """A ``.tflite`` file, timed at its own input shape (benchmark_model is not told another): where
+        the host can read the file, ``measure`` refuses a shape that is not the file's; elsewhere the
+        shape is unchecked, which ``describe()`` says."""
         if path.suffix.lower() != ".tflite" or not path.is_file():
             raise ConversionError(f"the android backend times .tflite files; {path} is not one")
         return AndroidModel(self.settings, self.adb, file=path)

@@ -1,0 +1,134 @@
+"""The ONNX Runtime and TFLite backends: NCHW float32 in / out, settings honoured, conversions cached."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bench.models import build_model
+from bench.runtime.backends import BACKENDS, ConversionError, RunSettings, onnx_backend, tflite_backend
+from bench.runtime.convert import _NHWC, seeded_input, to_onnx, to_tflite, torch_output
+from bench.runtime.devices import get_device
+from tests.test_convert import SHAPE, TinySR, representative
+
+OTHER = (1, 3, 16, 20)
+
+
+def test_backends_registered_and_available() -> None:
+    for name, suffix in (("onnxruntime", ".onnx"), ("tflite", ".tflite")):
+        ok, detail = BACKENDS[name].available()
+        print(f"\n{name}: {detail}")
+        assert ok and BACKENDS[name].file_suffixes == (suffix,)
+    assert BACKENDS["onnxruntime"] is onnx_backend.OnnxBackend
+    ref = get_device("cpu-tflite-ref", threads=1).open()
+    assert isinstance(ref, tflite_backend.TFLiteBackend) and ref.settings.options["xnnpack"] is False
+
+
+def test_onnx_backend_dynamic_module_and_file(tmp_path: Path) -> None:
+    module = TinySR()
+    loaded = onnx_backend.OnnxBackend(RunSettings(threads=2)).load_module(module)
+    assert isinstance(loaded, onnx_backend.OnnxModel)
+    for shape in (SHAPE, OTHER):
+        x = seeded_input(shape, seed=3)
+        assert np.abs(loaded.run(x) - torch_output(module, x)).max() < 1e-4
+    info = loaded.describe()
+    assert info["threads"] == 2 and info["inter_op_threads"] == 1 and info["dynamic_hw"] is True
+    assert len(loaded.reports) == 1 and info["ops"] == ["Conv", "DepthToSpace", "Relu"]
+    loaded.timer(OTHER)()
+
+    report = to_onnx(module, SHAPE, tmp_path / "sr.onnx")
+    from_file = onnx_backend.OnnxBackend(RunSettings(threads=1)).load_file(Path(report.path))
+    x = seeded_input(OTHER, seed=4)
+    assert np.abs(from_file.run(x) - torch_output(module, x)).max() < 1e-4
+    assert from_file.describe()["file"] == "sr.onnx"
+
+
+def test_onnx_backend_falls_back_to_static_exports_per_shape() -> None:
+    module = build_model("bicubic", {}, {"scale": 2})
+    loaded = onnx_backend.OnnxBackend(RunSettings(threads=1)).load_module(module)
+    assert isinstance(loaded, onnx_backend.OnnxModel)
+    for shape in (SHAPE, OTHER, SHAPE):
+        x = seeded_input(shape, seed=5)
+        assert np.abs(loaded.run(x) - torch_output(module, x)).max() < 1e-4
+    assert [r.input_shape for r in loaded.reports] == [SHAPE, OTHER]
+    assert loaded.describe()["dynamic_hw"] is False
+
+
+def test_onnx_backend_is_fp32_only() -> None:
+    with pytest.raises(ConversionError, match="fp32 only"):
+        onnx_backend.OnnxBackend(RunSettings(precision="int8")).load_module(TinySR())
+
+
+def test_tflite_xnnpack_on_off_and_per_shape_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, ...]] = []
+    real = tflite_backend.to_tflite
+
+    def counting(module: nn.Module, shape: tuple[int, ...], *args: object, **kwargs: object) -> object:
+        calls.append(tuple(shape))
+        return real(module, shape, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tflite_backend, "to_tflite", counting)
+    module = TinySR()
+    on = tflite_backend.TFLiteBackend(RunSettings(threads=2, options={"xnnpack": True})).load_module(module)
+    off = tflite_backend.TFLiteBackend(RunSettings(threads=1, options={"xnnpack": False})).load_module(module)
+    assert isinstance(on, tflite_backend.TFLiteModel) and isinstance(off, tflite_backend.TFLiteModel)
+    x = seeded_input(SHAPE, seed=6)
+    want = torch_output(module, x)
+    y_on, y_off = on.run(x), off.run(x)
+    print(f"\nvs torch: xnnpack {np.abs(y_on - want).max():.3g}, reference kernels {np.abs(y_off - want).max():.3g}")
+    assert np.abs(y_on - want).max() < 1e-4 and np.abs(y_off - want).max() < 1e-4 and np.abs(y_on - y_off).max() < 1e-4
+    on.run(seeded_input(SHAPE, seed=7))  # same shape: cached
+    assert on.conversions == 1
+    x2 = seeded_input(OTHER, seed=8)
+    assert np.abs(on.run(x2) - torch_output(module, x2)).max() < 1e-4  # new shape: converted
+    on.timer(OTHER)()
+    assert on.conversions == 2 and calls == [SHAPE, SHAPE, OTHER]  # (off converted SHAPE once too)
+    d_on, d_off = on.describe(), off.describe()
+    assert (d_on["threads"], d_on["xnnpack"], d_on["delegate_applied"]) == (2, True, True)
+    assert (d_off["threads"], d_off["xnnpack"], d_off["delegate_applied"]) == (1, False, False)
+    assert d_on["precision"] == "fp32" and "CONV_2D" in d_on["ops"] and len(d_on["conversions"]) == 2
+
+
+def test_tflite_int8_uint8_io_through_backend(real_images: list[np.ndarray]) -> None:
+    module = TinySR()
+    reps = representative(real_images)
+    settings = RunSettings(threads=1, precision="int8", options={"uint8_io": True, "representative": reps})
+    loaded = tflite_backend.TFLiteBackend(settings).load_module(module)
+    assert isinstance(loaded, tflite_backend.TFLiteModel)
+    x = reps[1][:, :, 40:64, 40:72]
+    y = loaded.run(x)
+    assert y.dtype == np.float32 and y.shape == (1, 3, 48, 64)
+    assert np.abs(y - torch_output(module, x)).max() < 0.25
+    info = loaded.describe()
+    print(f"\nint8 uint8-io: {info['conversions'][0]['psnr_vs_fp32_db']:.1f} dB vs fp32")
+    assert info["io_dtype"] == "uint8" and info["conversions"][0]["psnr_vs_fp32_db"] > 30
+
+
+def test_tflite_load_file_static_and_dynamic(tmp_path: Path) -> None:
+    module = TinySR()
+    report = to_tflite(module, SHAPE, tmp_path / "static.tflite")
+    backend = tflite_backend.TFLiteBackend(RunSettings(threads=1))
+    static = backend.load_file(Path(report.path))
+    x = seeded_input(SHAPE, seed=9)
+    assert np.abs(static.run(x) - torch_output(module, x)).max() < 1e-4
+    with pytest.raises(ConversionError, match="static NHWC input"):
+        static.run(seeded_input(OTHER))
+    assert static.describe()["file"] == "static.tflite"
+
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    import litert_torch
+
+    torch.manual_seed(1)
+    convs = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1)).eval()
+    dims = {1: torch.export.Dim("h", min=2, max=4096), 2: torch.export.Dim("w", min=2, max=4096)}
+    sample = torch.rand(1, 24, 32, 3)
+    litert_torch.convert(_NHWC(convs).eval(), (sample,), dynamic_shapes=(dims,)).export(str(tmp_path / "dyn.tflite"))
+    dynamic = backend.load_file(tmp_path / "dyn.tflite")
+    for shape in (SHAPE, OTHER):
+        x = seeded_input(shape, seed=10)
+        assert np.abs(dynamic.run(x) - torch_output(convs, x)).max() < 1e-4
