@@ -14,6 +14,7 @@ from bench.cli.common import fail, out
 from bench.results import LatencyResult
 from bench.runtime.devices import DEVICES, get_device
 from bench.runtime.latency import measure_on
+from bench.runtime.layer_table import LatencyTable, decompose, default_table_path, fill, predict
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.submission import load_submission
 from bench.tasks import get_task
@@ -75,9 +76,43 @@ def cmd_latency(args: argparse.Namespace) -> int:
             results.append({"latency": result.model_dump(mode="json"), "backend": description})
             table.add_row(*_row(result))
     out.print(table)
+    if args.predict:
+        if isinstance(model, Path):
+            return fail("--predict needs a submission (a module to decompose into layers), not a model file")
+        for device_id in args.device:
+            try:
+                results.append(_predict(model, shape, get_device(device_id, threads=args.threads), settings, args))
+            except argparse.ArgumentTypeError as exc:
+                return fail(str(exc))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
+
+
+def _predict(
+    model: Any, shape: tuple[int, ...], device: Any, settings: LatencySettings, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Predicted (per-layer table) next to measured latency; predictions are never stored as measurements."""
+    path = Path(args.table) if args.table else default_table_path(device.id)
+    table = LatencyTable.load(path) if path.exists() else LatencyTable(device=device.id)
+    if table.device != device.id:
+        raise argparse.ArgumentTypeError(f"table {path} was measured on {table.device}, not {device.id}")
+    units, unmodelled = decompose(model, shape)
+    with out.status(f"filling the latency table for {device.id}") as status:
+        fill(table, units, device, settings, progress=lambda key, n, total: status.update(f"table {n}/{total}: {key}"))
+    table.save(path)
+    predicted = predict(table, units, unmodelled)
+    measured, _ = measure_on(device, model, shape, settings)
+    error = (predicted.total_ms - measured.median_ms) / measured.median_ms
+    out.print(
+        f"{device.id}: predicted {predicted.total_ms:.3f} ms (per-layer table, {len(units)} units) vs measured "
+        f"median {measured.median_ms:.3f} ms: error {error:+.1%}"
+        + (f"; not modelled: {', '.join(unmodelled)}" if unmodelled else ""),
+        highlight=False,
+    )
+    out.print(f"  table: {escape(str(path))}", highlight=False)
+    return {"device": device.id, "predicted_ms": predicted.total_ms, "measured_median_ms": measured.median_ms,
+            "error": error, "kind": "predicted", "per_unit": predicted.per_unit, "unmodelled": unmodelled}  # fmt: skip
 
 
 def _row(r: LatencyResult) -> list[str]:
@@ -99,4 +134,6 @@ def add_parser(sub: Any) -> None:
     latency.add_argument("--repeat", type=int, default=1, help="measure this many times (repeatability)")
     latency.add_argument("--quick", action="store_true", help="short protocol (one block of 10 runs)")
     latency.add_argument("--json", help="write the measurements and backend descriptions to this file")
+    latency.add_argument("--predict", action="store_true", help="also predict from the per-layer latency table")
+    latency.add_argument("--table", help="latency table file (default ~/.cache/bench/latency-tables/DEVICE.json)")
     latency.set_defaults(func=cmd_latency)

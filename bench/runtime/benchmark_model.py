@@ -43,7 +43,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.runtime.backends.base import BackendUnavailable
+from bench.runtime.errors import BackendUnavailable
 from bench.runtime.protocol import LatencySettings, LatencyStats
 
 DELEGATE_FLAGS = {"cpu": "--use_xnnpack=true", "gpu": "--use_gpu=true", "nnapi": "--use_nnapi=true"}

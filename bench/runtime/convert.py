@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.runtime.backends.base import ConversionError, Precision
+from bench.runtime.errors import ConversionError, Precision
 from bench.runtime.quantize import from_tensor, mean_psnr_db, quantize_fp16, quantize_int8, to_tensor
 
 BOUNDS: dict[str, float] = {"fp32": 1e-4, "fp16": 1e-2, "int8": 0.25}
@@ -194,7 +194,14 @@ def to_onnx(
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def run(inp: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(None, {session.get_inputs()[0].name: inp})[0])
+        try:
+            return np.asarray(session.run(None, {session.get_inputs()[0].name: inp})[0])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            kind = "dynamic " if is_dynamic else ""
+            raise ConversionError(
+                f"the {kind}ONNX export of {type(module).__name__} fails to run at input {inp.shape} in onnxruntime "
+                f"({exc}); it has probably baked a shape into a constant" + ("; try dynamic_hw=False" if kind else "")
+            ) from exc
 
     pairs = [(f"seeded input {shape}", run(x), reference)]
     checked: list[tuple[int, ...]] = [shape]

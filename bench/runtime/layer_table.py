@@ -18,6 +18,7 @@ reported as ``unmodelled`` so a user can see what the prediction leaves out.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from bench.runtime.protocol import LatencySettings
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.GELU, nn.SiLU)
 LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.PixelShuffle, nn.PixelUnshuffle, nn.Upsample, nn.MaxPool2d, nn.AvgPool2d)
 UNIT_TYPES = (*LAYERS, *ACTIVATIONS)
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
 OVERHEAD = "overhead"
 
 
@@ -71,7 +73,9 @@ def decompose(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Unit
     hooks = []
     for module in model.modules():
         if next(module.children(), None) is not None:
-            continue  # not a leaf
+            if not isinstance(module, CONTAINERS):  # its own forward may compute outside modules
+                unmodelled.append(f"{type(module).__name__} (operations in its forward)")
+            continue
         if isinstance(module, UNIT_TYPES):
             hooks.append(module.register_forward_hook(lambda m, args, _out: calls.append((m, tuple(args[0].shape)))))
         elif not isinstance(module, nn.Identity | nn.Dropout):
@@ -96,6 +100,12 @@ def decompose(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Unit
         units.append(Unit(f"{key}@{'x'.join(map(str, shape))}", shape, fused))
         i += 1
     return units, sorted(set(unmodelled))
+
+
+def default_table_path(device_id: str) -> Path:
+    """``$XDG_CACHE_HOME/bench/latency-tables/<device>.json`` (``~/.cache`` by default)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "bench" / "latency-tables" / f"{device_id.replace(':', '_').replace('/', '_')}.json"
 
 
 class _Empty(nn.Module):

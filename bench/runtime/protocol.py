@@ -36,10 +36,10 @@ class LatencySettings(BaseModel):
     warmup_min_s: float = Field(0.5, ge=0)
     min_runs: int = Field(20, ge=1)
     min_s: float = Field(1.0, ge=0)
-    max_s: float = Field(60.0, gt=0)
-    stable_blocks: int = Field(2, ge=1, description="consecutive blocks whose medians must agree")
-    stability: float = Field(0.03, gt=0, description="allowed relative spread of those block medians")
-    max_blocks: int = Field(5, ge=1)
+    max_s: float = Field(90.0, gt=0)
+    stable_blocks: int = Field(3, ge=1, description="consecutive blocks whose medians must agree")
+    stability: float = Field(0.02, gt=0, description="allowed relative spread of those block medians")
+    max_blocks: int = Field(8, ge=1)
     pin_threads: bool = Field(True, description="pin the process to as many cores as the backend uses")
 
 

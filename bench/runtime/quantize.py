@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.runtime.backends.base import ConversionError
+from bench.runtime.errors import ConversionError
 
 _QUANTIZE_OPCODE = 114  # tflite BuiltinOperator.QUANTIZE
 _UINT8 = 3  # tflite TensorType.UINT8

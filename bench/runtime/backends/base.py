@@ -11,23 +11,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import nn
 
 from bench.registry import Registry
+from bench.runtime.errors import BackendUnavailable, ConversionError, Precision
 from bench.runtime.protocol import LatencySettings, LatencyStats, measure
 
-Precision = Literal["fp32", "fp16", "int8"]
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run on this machine (library missing, no GPU, no adb, ...); says why."""
-
-
-class ConversionError(RuntimeError):
-    """A model could not be converted for a backend, or the converted model disagrees with its source."""
+__all__ = ["BackendUnavailable", "ConversionError", "Precision"]
 
 
 @dataclass(frozen=True)
