@@ -26,6 +26,7 @@ from bench.results import (
     Result,
     SubmissionInfo,
 )
+from bench.runtime.calibration import calibration_images
 from bench.runtime.complexity import count_complexity
 from bench.runtime.devices import get_device
 from bench.runtime.latency import load_on, measure_on
@@ -66,6 +67,7 @@ def evaluate(
     progress: Progress | None = None,
     cache_root: Path | None = None,
     quality_device: str = "cpu-torch",
+    calibration: Path | None = None,
 ) -> Result:
     """Score ``submission`` on ``task`` (run on ``quality_device``) and measure its latency on ``devices``.
 
@@ -77,9 +79,14 @@ def evaluate(
     clock = time.perf_counter()
     settings = latency or LatencySettings()
     resolved = [get_device(d) for d in devices]
+    quality = get_device(quality_device)
+    if calibration is not None:  # int8 profiles calibrate on training-side images, never the test set
+        images = calibration_images(calibration, task.latency.input_shape)
+        resolved = [d.with_calibration(images) for d in resolved]
+        quality = quality.with_calibration(images)
     folder = data_folder(task, data_root)
     model = submission.build({"scale": task.scale})
-    reference = load_on(get_device(quality_device), model)
+    reference = load_on(quality, model)
 
     metric: LPIPS | None = None
     lpips_note: str | None = "not part of this task's protocol"

@@ -138,3 +138,26 @@ def test_tflite_load_file_static_and_dynamic(tmp_path: Path) -> None:
     for shape in (SHAPE, OTHER):
         x = seeded_input(shape, seed=10)
         assert np.abs(dynamic.run(x) - torch_output(convs, x)).max() < 1e-4
+
+
+def test_scoring_on_quantised_tflite_with_calibration() -> None:
+    """int8 / fp16 profiles score through the same pipeline; calibration uses a training-side folder."""
+    from bench.data.sources import EMBEDDED_ROOT
+    from bench.runtime.calibration import calibration_images
+    from bench.runtime.protocol import LatencySettings
+    from bench.scoring import evaluate
+    from bench.submission import load_submission
+    from bench.tasks import get_task
+    from tests.conftest import REPO
+
+    train = EMBEDDED_ROOT / "Set5" / "HR"  # not the demo task's images: stands in for CSun_Hays80
+    images = calibration_images(train, (1, 3, 32, 32), count=3)
+    assert len(images) == 3 and images[0].shape == (1, 3, 32, 32) and images[0].dtype == np.float32
+    fast = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, stable_blocks=1, max_blocks=1)
+    identity = load_submission(REPO / "submissions/baselines/identity")
+    task = get_task("denoise-demo-s25")
+    reference = evaluate(identity, task, latency=fast)
+    int8 = evaluate(identity, task, ("cpu-tflite-int8",), latency=fast, quality_device="cpu-tflite-int8",
+                    calibration=train)  # fmt: skip
+    assert int8.latency[0].precision == "int8" and int8.provenance.backends["cpu-tflite-int8"]["precision"] == "int8"
+    assert abs(int8.metrics.psnr - reference.metrics.psnr) < 1.0  # quantisation costs little on identity

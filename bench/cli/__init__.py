@@ -67,6 +67,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             lpips_weights=args.lpips_alexnet,
             cache_root=cache_root,
             quality_device=args.quality_device,
+            calibration=Path(args.calibration) if args.calibration else None,
             progress=lambda image_id, n: status.update(
                 f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"
             ),
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--quality-device", default="cpu-torch", help="device that runs the test set (default cpu-torch)"
     )
+    score.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
     score.add_argument("--db", help="store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)")
     score.add_argument("--json", help="also write the result JSON to this file")

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from bench.cli.common import fail, out
 from bench.results import LatencyResult
+from bench.runtime.calibration import calibration_images
 from bench.runtime.devices import DEVICES, get_device
 from bench.runtime.latency import measure_on
 from bench.runtime.layer_table import LatencyTable, decompose, default_table_path, fill, predict
@@ -70,6 +71,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
         table.add_column(column)
     for device_id in args.device:
         device = get_device(device_id, threads=args.threads)
+        if args.calibration:
+            device = device.with_calibration(calibration_images(Path(args.calibration), shape))
         for repeat in range(args.repeat):
             with out.status(f"measuring on {device.id} ({repeat + 1}/{args.repeat})"):
                 result, description = measure_on(device, model, shape, settings)
@@ -135,5 +138,6 @@ def add_parser(sub: Any) -> None:
     latency.add_argument("--quick", action="store_true", help="short protocol (one block of 10 runs)")
     latency.add_argument("--json", help="write the measurements and backend descriptions to this file")
     latency.add_argument("--predict", action="store_true", help="also predict from the per-layer latency table")
+    latency.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     latency.add_argument("--table", help="latency table file (default ~/.cache/bench/latency-tables/DEVICE.json)")
     latency.set_defaults(func=cmd_latency)

@@ -12,8 +12,11 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from bench.registry import Registry, UnknownName
 from bench.runtime.backends import BACKENDS, Backend, BackendUnavailable, RunSettings
+from bench.runtime.errors import Precision
 
 
 def default_threads() -> int:
@@ -31,6 +34,11 @@ class Device:
     def with_threads(self, threads: int | None) -> Device:
         return self if threads is None else replace(self, settings=replace(self.settings, threads=threads))
 
+    def with_calibration(self, images: list[np.ndarray]) -> Device:
+        """This profile with representative NCHW images for int8 calibration and the quality check."""
+        options = self.settings.options | {"representative": images}
+        return replace(self, settings=replace(self.settings, options=options))
+
     def available(self) -> tuple[bool, str]:
         if self.backend not in BACKENDS:
             return False, f"backend {self.backend!r} is not installed in this build"
@@ -47,9 +55,10 @@ class Device:
 DEVICES = Registry[Device]("device")
 
 
-def _add(device_id: str, backend: str, description: str, **options: Any) -> None:
+def _add(device_id: str, backend: str, description: str, precision: Precision = "fp32", **options: Any) -> None:
     threads = int(options.pop("threads", default_threads()))
-    DEVICES.add(device_id, Device(device_id, backend, description, RunSettings(threads=threads, options=options)))
+    settings = RunSettings(threads=threads, precision=precision, options=options)
+    DEVICES.add(device_id, Device(device_id, backend, description, settings))
 
 
 _add("cpu-torch", "torch", "eager PyTorch on this machine's CPU, fp32")
@@ -57,6 +66,18 @@ _add("cpu-torch-cl", "torch", "eager PyTorch on the CPU, channels-last memory fo
 _add("cpu-onnxruntime", "onnxruntime", "ONNX Runtime CPU execution provider, fp32")
 _add("cpu-tflite", "tflite", "TFLite (ai-edge-litert) with the XNNPACK delegate on the CPU", xnnpack=True)
 _add("cpu-tflite-ref", "tflite", "TFLite on the CPU without a delegate (reference kernels)", xnnpack=False)
+_add("cpu-tflite-fp16", "tflite", "TFLite + XNNPACK, fp16 weights (post-training)", "fp16", xnnpack=True)
+_add(
+    "cpu-tflite-int8", "tflite", "TFLite + XNNPACK, full-integer int8 (post-training, calibrated)", "int8", xnnpack=True
+)
+_add(
+    "cpu-tflite-int8-u8io",
+    "tflite",
+    "TFLite + XNNPACK, int8 with uint8 input and output (the Mobile AI rule)",
+    "int8",
+    xnnpack=True,
+    uint8_io=True,
+)
 _add("cuda", "cuda", "PyTorch on an NVIDIA GPU, CUDA events, input already on the GPU", threads=1)
 _add(
     "cuda-ntire-esr",
