@@ -72,7 +72,7 @@ class Provenance(Frozen):
     started_at: str
     duration_s: float
     data_folder: str
-    latency_settings: dict[str, float | int]
+    latency_settings: dict[str, bool | int | float]
 
 
 class Result(Frozen):

@@ -27,7 +27,7 @@ from bench.results import (
     SubmissionInfo,
 )
 from bench.runtime.calibration import calibration_images
-from bench.runtime.complexity import count_complexity
+from bench.runtime.complexity import count_complexity, file_complexity
 from bench.runtime.devices import get_device
 from bench.runtime.latency import load_on, measure_on
 from bench.runtime.protocol import LatencySettings
@@ -60,16 +60,19 @@ def check_task(submission: Submission, task: Task) -> None:
 def evaluate(
     submission: Submission,
     task: Task,
-    devices: Sequence[str] = ("cpu-torch",),
+    devices: Sequence[str] | None = None,
     data_root: Path | None = None,
     latency: LatencySettings | None = None,
     lpips_weights: Path | None = None,
     progress: Progress | None = None,
     cache_root: Path | None = None,
-    quality_device: str = "cpu-torch",
+    quality_device: str | None = None,
     calibration: Path | None = None,
 ) -> Result:
     """Score ``submission`` on ``task`` (run on ``quality_device``) and measure its latency on ``devices``.
+
+    By default both are the submission format's native device (cpu-torch, cpu-onnxruntime,
+    cpu-tflite).
 
     With ``cache_root``, samples are read from (and on first use written to) the ``datasets``
     cache there: byte-identical to the streamed pipeline, memory-mapped, much faster to re-read.
@@ -78,14 +81,15 @@ def evaluate(
     started = datetime.now(UTC)
     clock = time.perf_counter()
     settings = latency or LatencySettings()
-    resolved = [get_device(d) for d in devices]
+    quality_device = quality_device or submission.default_device  # each format's native runtime by default
+    resolved = [get_device(d) for d in (devices or [quality_device])]
     quality = get_device(quality_device)
     if calibration is not None:  # int8 profiles calibrate on training-side images, never the test set
         images = calibration_images(calibration, task.latency.input_shape)
         resolved = [d.with_calibration(images) for d in resolved]
         quality = quality.with_calibration(images)
     folder = data_folder(task, data_root)
-    model = submission.build({"scale": task.scale})
+    model = submission.model({"scale": task.scale})
     reference = load_on(quality, model)
 
     metric: LPIPS | None = None
@@ -130,7 +134,7 @@ def evaluate(
             team=manifest.team,
             sha256=submission.sha256,
             format=manifest.format,
-            architecture=manifest.architecture.name,
+            architecture=manifest.architecture.name if manifest.architecture else None,
             tags=list(manifest.tags),
             precision=manifest.precision,
         ),
@@ -142,7 +146,7 @@ def evaluate(
             per_image=per_image,
         ),
         latency=measured,
-        complexity=count_complexity(model, shape),
+        complexity=file_complexity(model, shape) if isinstance(model, Path) else count_complexity(model, shape),
         provenance=Provenance(
             **{k: env[k] for k in ("bench_version", "python", "torch", "host", "platform")},
             git_commit=env["git_commit"],

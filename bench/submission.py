@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
@@ -41,6 +41,11 @@ class Architecture(Strict):
 
 class Files(Strict):
     weights: str | None = Field(None, description="safetensors file; omitted only for parameter-free models")
+    model: str | None = Field(None, description="the model file of an onnx or tflite submission")
+
+
+FORMAT_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite"}
+FORMAT_DEVICE = {"safetensors": "cpu-torch", "onnx": "cpu-onnxruntime", "tflite": "cpu-tflite"}
 
 
 class IOContract(Strict):
@@ -54,8 +59,8 @@ class Manifest(Strict):
     name: str = Field(min_length=1)
     team: str = Field(min_length=1)
     tasks: list[str] = Field(min_length=1, description="task ids or fnmatch patterns, e.g. sr-set5-*")
-    format: Literal["safetensors"]
-    architecture: Architecture
+    format: Literal["safetensors", "onnx", "tflite"]
+    architecture: Architecture | None = Field(None, description="registered architecture (safetensors only)")
     files: Files = Field(default_factory=Files)
     io: IOContract = Field(default_factory=IOContract)
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
@@ -64,6 +69,21 @@ class Manifest(Strict):
     training_data: str | None = None
     licence: str | None = None
     description: str = ""
+
+    @model_validator(mode="after")
+    def _format_files(self) -> Manifest:
+        if self.format == "safetensors":
+            if self.architecture is None:
+                raise ValueError("format safetensors needs 'architecture' (a name from the project's registry)")
+            if self.files.model is not None:
+                raise ValueError("format safetensors takes files.weights, not files.model")
+        else:
+            suffix = FORMAT_SUFFIX[self.format]
+            if self.architecture is not None:
+                raise ValueError(f"format {self.format} carries its own graph; remove 'architecture'")
+            if self.files.model is None or not self.files.model.lower().endswith(suffix):
+                raise ValueError(f"format {self.format} needs files.model naming a {suffix} file")
+        return self
 
     def declares(self, task_id: str) -> bool:
         return any(fnmatch.fnmatchcase(task_id, pattern) for pattern in self.tasks)
@@ -78,9 +98,23 @@ class Submission(BaseModel):
     manifest: Manifest
     sha256: str
 
+    def model(self, task_values: dict[str, Any]) -> nn.Module | Path:
+        """A PyTorch module (safetensors + registered architecture) or the path of the model file."""
+        if self.manifest.format == "safetensors":
+            return self.build(task_values)
+        assert self.manifest.files.model is not None
+        return safe_path(self.folder, self.manifest.files.model)
+
+    @property
+    def default_device(self) -> str:
+        """The device that runs this format natively (used for quality when none is given)."""
+        return FORMAT_DEVICE[self.manifest.format]
+
     def build(self, task_values: dict[str, Any]) -> nn.Module:
         """The model with its weights, from the project's registry; never code from the folder."""
         arch = self.manifest.architecture
+        if arch is None:
+            raise SubmissionError(f"submission {self.folder} is a {self.manifest.format} file, not a PyTorch module")
         try:
             model = build_model(arch.name, arch.args, task_values)
         except (UnknownName, ValueError) as exc:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
@@ -27,6 +28,7 @@ from bench.scoring import ScoringError, evaluate
 from bench.store import Store, describe_url
 from bench.submission import SubmissionError, load_submission
 from bench.tasks import TaskError, all_tasks, get_task
+from bench.validation import check_task
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
@@ -61,7 +63,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         result = evaluate(
             submission,
             task,
-            devices=args.device or ["cpu-torch"],
+            devices=args.device,
             data_root=data_root,
             latency=_latency_settings(args),
             lpips_weights=args.lpips_alexnet,
@@ -88,9 +90,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     tasks = [t for t in all_tasks().values() if submission.manifest.declares(t.id)]
     if not tasks:
         return fail(f"submission {submission.folder} declares no known task ({', '.join(submission.manifest.tasks)})")
+    table = Table(title=f"Validation of {submission.manifest.name} ({submission.sha256[:12]})", title_justify="left")
+    for column in ("task", "check", "result", "detail"):
+        table.add_column(column)
+    failed = []
     for task in tasks:
-        submission.build({"scale": task.scale})
-    out.print(f"ok: {submission.manifest.name} ({submission.sha256[:12]}), tasks: {', '.join(t.id for t in tasks)}")
+        for check in check_task(submission, task):
+            table.add_row(task.id, check.name, "[green]ok[/]" if check.ok else "[red]FAILED[/]", escape(check.detail))
+            if not check.ok:
+                failed.append(f"{task.id}: {check.name} ({check.detail})")
+    out.print(table)
+    if failed:
+        return fail(f"submission {submission.folder} failed {len(failed)} check(s): " + "; ".join(failed))
+    out.print(f"ok: every check passed for {len(tasks)} task(s)")
     return 0
 
 
@@ -161,9 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="validate, evaluate, measure and store a submission")
     score.add_argument("submission", help="submission folder (with submission.yaml)")
     score.add_argument("--task", required=True)
-    score.add_argument("--device", action="append", help="latency device id (repeatable; default cpu-torch)")
+    score.add_argument("--device", action="append", help="latency device id (repeatable; default: the quality device)")
     score.add_argument(
-        "--quality-device", default="cpu-torch", help="device that runs the test set (default cpu-torch)"
+        "--quality-device", help="device that runs the test set (default: the format's own: torch, onnxruntime, tflite)"
     )
     score.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")

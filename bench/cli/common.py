@@ -36,7 +36,7 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
             "n/a" if r.metrics.lpips is None else f"{r.metrics.lpips:.4f}",
             latency.device if latency else "-",
             f"{latency.median_ms:.4g}" if latency else "-",
-            f"{r.complexity.macs / 1e9:.2f}",
-            f"{r.complexity.params:,}",
+            "n/a" if r.complexity.macs is None else f"{r.complexity.macs / 1e9:.2f}",
+            "n/a" if r.complexity.params is None else f"{r.complexity.params:,}",
         )
     return table

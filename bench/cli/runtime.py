@@ -56,7 +56,7 @@ def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
     submission = load_submission(target)
     if task is None:
         raise argparse.ArgumentTypeError("give --task ID: it sets the scale and the latency input shape")
-    return submission.build({"scale": task.scale}), shape or task.latency.input_shape
+    return submission.model({"scale": task.scale}), shape or task.latency.input_shape
 
 
 def cmd_latency(args: argparse.Namespace) -> int:

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
@@ -21,11 +24,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 class Complexity(BaseModel):
+    """``None`` where the model format does not let us count exactly (see :func:`file_complexity`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    macs: int
-    params: int
-    conv_traffic_bytes: int
+    macs: int | None
+    params: int | None
+    conv_traffic_bytes: int | None
     input_shape: tuple[int, ...]
 
 
@@ -57,3 +62,16 @@ def count_complexity(model: nn.Module, input_shape: tuple[int, ...], bytes_per_v
         conv_traffic_bytes=int(traffic),
         input_shape=tuple(input_shape),
     )
+
+
+def file_complexity(path: Path, input_shape: tuple[int, ...]) -> Complexity:
+    """What a model file tells exactly: for ONNX, the elements of all initializers (weights and
+    constants alike: a file cannot tell them apart); MACs and traffic are only counted for
+    PyTorch-defined models (``None`` here, never an estimate)."""
+    params = None
+    if path.suffix.lower() == ".onnx":
+        import onnx
+
+        graph = onnx.load(str(path), load_external_data=False).graph
+        params = sum(int(np.prod(init.dims)) for init in graph.initializer)
+    return Complexity(macs=None, params=params, conv_traffic_bytes=None, input_shape=tuple(input_shape))

@@ -1,0 +1,77 @@
+"""``bench validate``: every check of a submission that does not need the test set.
+
+For each task the submission declares: the model loads on the format's native device, and on
+a probe input (seeded uniform [0, 1), 1 x C x 48 x 48, or the model file's own fixed shape) its
+output must have the task's shape (N x C_out x s H x s W), be finite, be on the [0, 1] scale
+(not 0..255), and be the same on two runs (determinism: max difference <= 1e-5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.runtime.devices import get_device
+from bench.runtime.errors import BackendUnavailable, ConversionError
+from bench.runtime.latency import load_on
+from bench.submission import Submission, SubmissionError
+from bench.tasks import Task
+
+PROBE_SIZE = 48
+DETERMINISM_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Check:
+    task: str
+    name: str
+    ok: bool
+    detail: str
+
+
+def _probe_shape(task: Task, model: object) -> tuple[int, ...]:
+    """The task's channels at the probe size; a static TFLite file dictates its own shape."""
+    shape = (1, task.input_channels, PROBE_SIZE, PROBE_SIZE)
+    if isinstance(model, Path) and model.suffix.lower() == ".tflite":
+        from ai_edge_litert.interpreter import Interpreter
+
+        nhwc = tuple(int(d) for d in Interpreter(model_path=str(model)).get_input_details()[0]["shape"])
+        shape = (nhwc[0], nhwc[3], nhwc[1], nhwc[2])
+    return shape
+
+
+def check_task(submission: Submission, task: Task) -> list[Check]:
+    """The probe checks of ``submission`` for ``task`` (stops at the first check that cannot go on)."""
+
+    def check(name: str, ok: bool, detail: str) -> Check:
+        return Check(task.id, name, ok, detail)
+
+    try:
+        model = submission.model({"scale": task.scale})
+        loaded = load_on(get_device(submission.default_device), model)
+        shape = _probe_shape(task, model)
+        x = np.random.default_rng(0).random(shape, dtype=np.float32)
+        first, second = loaded.run(x), loaded.run(x)
+    except (SubmissionError, ConversionError, BackendUnavailable, ValueError, RuntimeError) as exc:
+        return [check("loads and runs", False, str(exc))]
+    checks = [check("loads and runs", True, f"{submission.default_device}, probe input {'x'.join(map(str, shape))}")]
+    scale = task.scale or 1
+    channels = 1 if task.data.colour == "grey" else 3
+    expected = (shape[0], channels, shape[2] * scale, shape[3] * scale)
+    checks.append(check("output shape", first.shape == expected, f"{first.shape}, expected {expected}"))
+    finite = bool(np.isfinite(first).all())
+    checks.append(
+        check("finite output", finite, "all finite" if finite else f"{int((~np.isfinite(first)).sum())} NaN/Inf values")
+    )
+    if finite:
+        high, low = float(first.max()), float(first.min())
+        on_scale = high <= 2.0 and low >= -1.0
+        hint = "" if on_scale else " (outputs must be in [0, 1]; this looks like 0..255)" if high > 2.0 else ""
+        checks.append(check("output scale [0, 1]", on_scale, f"range {low:.3g}..{high:.3g}{hint}"))
+        difference = float(np.abs(first - second).max()) if first.shape == second.shape else float("inf")
+        checks.append(
+            check("deterministic", difference <= DETERMINISM_TOLERANCE, f"two runs differ by {difference:.3g}")
+        )
+    return checks

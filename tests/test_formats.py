@@ -1,0 +1,106 @@
+"""ONNX and TFLite submissions, manifest format rules, and bench validate's probe checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from bench.cli import main
+from bench.models import build_model, register_model
+from bench.runtime.convert import to_onnx, to_tflite
+from bench.runtime.protocol import LatencySettings
+from bench.scoring import evaluate
+from bench.submission import SubmissionError, load_submission
+from bench.tasks import get_task
+from tests.conftest import REPO
+
+FAST = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, stable_blocks=1, max_blocks=1)
+
+
+def _manifest(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "submission.yaml").write_text("name: t\nteam: tests\n" + body)
+    return folder
+
+
+def test_onnx_submission_scores_like_the_torch_baseline(tmp_path: Path) -> None:
+    folder = tmp_path / "bicubic-onnx"
+    folder.mkdir()
+    to_onnx(build_model("bicubic", {}, {"scale": 2}), (1, 3, 64, 64), folder / "model.onnx")
+    _manifest(folder, "tasks: [sr-set5-x2]\nformat: onnx\nfiles: {model: model.onnx}\n")
+    result = evaluate(load_submission(folder), get_task("sr-set5-x2"), latency=FAST)
+    reference = evaluate(load_submission(REPO / "submissions/baselines/bicubic"), get_task("sr-set5-x2"), latency=FAST)
+    assert result.latency[0].device == "cpu-onnxruntime" and result.submission.format == "onnx"
+    assert result.metrics.psnr == pytest.approx(reference.metrics.psnr, abs=1e-3)
+    # a file cannot tell weights from constants: ONNX "params" counts every initializer element
+    assert result.complexity.macs is None and result.complexity.params is not None and result.complexity.params > 0
+
+
+def test_tflite_submission_scores_on_its_own_runtime(tmp_path: Path) -> None:
+    folder = tmp_path / "identity-tflite"
+    folder.mkdir()
+    to_tflite(build_model("identity", {}, {}), (1, 3, 256, 256), folder / "model.tflite")
+    _manifest(folder, "tasks: [denoise-demo-s25]\nformat: tflite\nfiles: {model: model.tflite}\n")
+    result = evaluate(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST)
+    assert result.latency[0].device == "cpu-tflite"
+    assert result.metrics.psnr == pytest.approx(20.535, abs=0.01)  # identity on sigma-25 noise
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("format: onnx\n", "needs files.model naming a .onnx file"),
+        ("format: onnx\nfiles: {model: model.tflite}\n", "needs files.model naming a .onnx file"),
+        ("format: tflite\nfiles: {model: m.tflite}\narchitecture: {name: identity}\n", "remove 'architecture'"),
+        ("format: safetensors\n", "needs 'architecture'"),
+    ],
+)
+def test_format_rules(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(SubmissionError, match=message):
+        load_submission(_manifest(tmp_path / "s", "tasks: [denoise-demo-s25]\n" + body))
+
+
+class Faulty(nn.Module):
+    def __init__(self, fault: str = "none") -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+        self.fault = fault
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x[:, :3] * self.w
+        return {
+            "none": y,
+            "scale": y * 255,
+            "nan": y * float("nan"),
+            "shape": y[..., ::2, :],
+            "random": y + torch.rand_like(y) * 0.1,
+        }[self.fault]
+
+
+register_model("test-faulty")(lambda fault="none": Faulty(fault))
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [("scale", "output scale"), ("nan", "finite output"), ("shape", "output shape"), ("random", "deterministic")],
+)
+def test_validate_reports_each_fault(
+    fault: str, check: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / fault
+    folder.mkdir()
+    save_file({"w": torch.ones(1)}, str(folder / "w.safetensors"))
+    arch = f"architecture: {{name: test-faulty, args: {{fault: {fault}}}}}\n"
+    _manifest(folder, "tasks: [denoise-demo-s25]\nformat: safetensors\n" + arch + "files: {weights: w.safetensors}\n")
+    assert main(["validate", str(folder)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"denoise-demo-s25: {check}" in err and "Traceback" not in err
+
+
+def test_validate_passes_the_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(REPO / "submissions/baselines/identity")]) == 0
+    assert "every check passed" in capsys.readouterr().out
