@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from pydantic import BaseModel, ConfigDict
 
 from bench.runtime.complexity import Complexity
@@ -73,6 +76,7 @@ class Provenance(Frozen):
     duration_s: float
     data_folder: str
     latency_settings: dict[str, bool | int | float]
+    run_key: str | None = None
 
 
 class Result(Frozen):
@@ -83,3 +87,31 @@ class Result(Frozen):
     latency: list[LatencyResult]
     complexity: Complexity
     provenance: Provenance
+
+
+def run_key(
+    submission_sha256: str,
+    task: str,
+    task_version: int,
+    quality_device: str,
+    devices: list[str],
+    settings: dict[str, object],
+    calibration: str | None = None,
+) -> str:
+    """What makes two scoring runs the same run: sha256 over the submission hash, the task and its
+    version, the quality device, the latency devices (as a set) and the measurement settings."""
+    identity = {
+        "submission": submission_sha256, "task": task, "version": task_version, "quality": quality_device,
+        "devices": sorted(devices), "settings": settings, "calibration": calibration,
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def key_of(result: Result) -> str:
+    """The run key of a stored result (its own, or one rebuilt from its contents)."""
+    if result.provenance.run_key:
+        return result.provenance.run_key
+    quality = next((k.removeprefix("quality:") for k in result.provenance.backends if k.startswith("quality:")), "")
+    devices = [lat.device for lat in result.latency]
+    return run_key(result.submission.sha256, result.task, result.task_version, quality, devices,
+                   dict(result.provenance.latency_settings))  # fmt: skip

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from bench.results import (
     Provenance,
     Result,
     SubmissionInfo,
+    run_key,
 )
 from bench.runtime.calibration import calibration_images
 from bench.runtime.complexity import count_complexity, file_complexity
@@ -35,6 +38,46 @@ from bench.submission import Submission, SubmissionError
 from bench.tasks import Task
 
 Progress = Callable[[str, int], None]
+
+
+class Checkpoint(Protocol):
+    """Where per-image scores go as they are computed (the store's RunHandle), and what is done."""
+
+    done: dict[str, ImageResult]
+
+    def record(self, position: int, image: ImageResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time limits (s): one image's inference, and the whole quality run. A model over a limit is
+    rejected after the call that exceeded it (an in-process call cannot be pre-empted safely)."""
+
+    per_image_s: float = 300.0
+    total_s: float = 6 * 3600.0
+
+
+def resolve_devices(
+    submission: Submission, devices: Sequence[str] | None, quality_device: str | None
+) -> tuple[str, list[str]]:
+    """(quality device, latency devices): by default the submission format's native device for both."""
+    quality = quality_device or submission.default_device
+    return quality, list(devices or [quality])
+
+
+def plan_key(
+    submission: Submission,
+    task: Task,
+    devices: Sequence[str] | None = None,
+    quality_device: str | None = None,
+    latency: LatencySettings | None = None,
+    calibration: Path | None = None,
+) -> str:
+    """The run key :func:`evaluate` will record for these arguments (to find a finished twin first)."""
+    quality, latency_devices = resolve_devices(submission, devices, quality_device)
+    settings = (latency or LatencySettings()).model_dump()
+    return run_key(submission.sha256, task.id, task.version, quality, latency_devices, settings,
+                   str(calibration) if calibration else None)  # fmt: skip
 
 
 class ScoringError(RuntimeError):
@@ -49,12 +92,26 @@ def _from_nchw(batch: np.ndarray) -> np.ndarray:
     return batch[0].transpose(1, 2, 0)
 
 
-def check_task(submission: Submission, task: Task) -> None:
+def check_declared(submission: Submission, task: Task) -> None:
     if not submission.manifest.declares(task.id):
         raise SubmissionError(
             f"submission {submission.folder} does not declare task {task.id!r} (its tasks: "
             f"{', '.join(submission.manifest.tasks)}); add it to 'tasks' in submission.yaml if it is meant for it"
         )
+
+
+def result_info(submission: Submission) -> SubmissionInfo:
+    """The submission facts a result (and the store) records."""
+    manifest = submission.manifest
+    return SubmissionInfo(
+        name=manifest.name,
+        team=manifest.team,
+        sha256=submission.sha256,
+        format=manifest.format,
+        architecture=manifest.architecture.name if manifest.architecture else None,
+        tags=list(manifest.tags),
+        precision=manifest.precision,
+    )
 
 
 def evaluate(
@@ -68,6 +125,8 @@ def evaluate(
     cache_root: Path | None = None,
     quality_device: str | None = None,
     calibration: Path | None = None,
+    checkpoint: Checkpoint | None = None,
+    limits: Limits | None = None,
 ) -> Result:
     """Score ``submission`` on ``task`` (run on ``quality_device``) and measure its latency on ``devices``.
 
@@ -76,13 +135,17 @@ def evaluate(
 
     With ``cache_root``, samples are read from (and on first use written to) the ``datasets``
     cache there: byte-identical to the streamed pipeline, memory-mapped, much faster to re-read.
+    With ``checkpoint``, each image's scores are handed over as soon as they exist, and images
+    the checkpoint already has are not run again (resume).
     """
-    check_task(submission, task)
+    check_declared(submission, task)
     started = datetime.now(UTC)
     clock = time.perf_counter()
     settings = latency or LatencySettings()
-    quality_device = quality_device or submission.default_device  # each format's native runtime by default
-    resolved = [get_device(d) for d in (devices or [quality_device])]
+    limits = limits or Limits()
+    key = plan_key(submission, task, devices, quality_device, settings, calibration)
+    quality_device, latency_devices = resolve_devices(submission, devices, quality_device)
+    resolved = [get_device(d) for d in latency_devices]
     quality = get_device(quality_device)
     if calibration is not None:  # int8 profiles calibrate on training-side images, never the test set
         images = calibration_images(calibration, task.latency.input_shape)
@@ -104,16 +167,31 @@ def evaluate(
         samples = iter_cached(task, data_root, cache_root)
     else:
         samples = iter_samples(task, data_root)
-    for sample in samples:
+    for position, sample in enumerate(samples):
+        if checkpoint is not None and sample.id in checkpoint.done:  # scored before an interruption
+            per_image.append(checkpoint.done[sample.id])
+            continue
+        start = time.perf_counter()
         output = _from_nchw(reference.run(_to_nchw(sample.input)))
+        elapsed = time.perf_counter() - start
+        if elapsed > limits.per_image_s:
+            raise ScoringError(
+                f"submission {submission.manifest.name!r} took {elapsed:.1f} s on image {sample.id!r}, over the "
+                f"per-image limit of {limits.per_image_s:g} s"
+            )
         try:
             score = score_image(output, sample.target, task.metric)
             lp = metric(to_uint8(output), sample.target) if metric is not None else None
         except (OutputShapeError, NonFiniteOutput) as exc:
             raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
-        per_image.append(ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp))
+        image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp)
+        if checkpoint is not None:
+            checkpoint.record(position, image)
+        per_image.append(image)
         if progress:
             progress(sample.id, len(per_image))
+        if time.perf_counter() - clock > limits.total_s:
+            raise ScoringError(f"the quality run exceeded the whole-run limit of {limits.total_s:g} s")
     if not per_image:
         raise ScoringError(f"task {task.id} found no images in {folder}")
 
@@ -125,19 +203,10 @@ def evaluate(
         measured.append(latency_result)
     lpips_values = [r.lpips for r in per_image if r.lpips is not None]
     env = environment()
-    manifest = submission.manifest
     return Result(
         task=task.id,
         task_version=task.version,
-        submission=SubmissionInfo(
-            name=manifest.name,
-            team=manifest.team,
-            sha256=submission.sha256,
-            format=manifest.format,
-            architecture=manifest.architecture.name if manifest.architecture else None,
-            tags=list(manifest.tags),
-            precision=manifest.precision,
-        ),
+        submission=result_info(submission),
         metrics=Metrics(
             psnr=float(np.mean([r.psnr for r in per_image])),
             ssim=float(np.mean([r.ssim for r in per_image])),
@@ -155,5 +224,6 @@ def evaluate(
             duration_s=round(time.perf_counter() - clock, 3),
             data_folder=str(folder),
             latency_settings=settings.model_dump(),
+            run_key=key,
         ),
     )

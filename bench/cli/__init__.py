@@ -19,13 +19,14 @@ from bench.cli.common import err, fail, out, result_table
 from bench.data.cache import default_cache_root
 from bench.data.download import DownloadError
 from bench.data.images import ImageReadError
+from bench.data.pipeline import data_folder
 from bench.data.sources import DataNotFound, default_data_root
 from bench.paths import BOARD_APP
 from bench.registry import UnknownName
 from bench.runtime.backends import BackendUnavailable, ConversionError
 from bench.runtime.protocol import QUICK, LatencySettings
-from bench.scoring import ScoringError, evaluate
-from bench.store import Store, describe_url
+from bench.scoring import Limits, ScoringError, check_declared, evaluate, plan_key, result_info
+from bench.store import RunInProgress, Store, describe_url
 from bench.submission import SubmissionError, load_submission
 from bench.tasks import TaskError, all_tasks, get_task
 from bench.validation import check_task
@@ -57,27 +58,44 @@ def _latency_settings(args: argparse.Namespace) -> LatencySettings:
 def cmd_score(args: argparse.Namespace) -> int:
     task = get_task(args.task)
     submission = load_submission(args.submission)
+    check_declared(submission, task)
     data_root = Path(args.data_root) if args.data_root else default_data_root()
+    data_folder(task, data_root)  # missing data fails here, before anything is run or stored
     cache_root = None if args.cache is None else (Path(args.cache) if args.cache else default_cache_root())
-    with out.status(f"scoring {submission.manifest.name} on {task.id}") as status:
-        result = evaluate(
-            submission,
-            task,
-            devices=args.device,
-            data_root=data_root,
-            latency=_latency_settings(args),
-            lpips_weights=args.lpips_alexnet,
-            cache_root=cache_root,
-            quality_device=args.quality_device,
-            calibration=Path(args.calibration) if args.calibration else None,
-            progress=lambda image_id, n: status.update(
-                f"scoring {submission.manifest.name} on {task.id}: image {n} ({image_id})"
-            ),
-        )
+    calibration = Path(args.calibration) if args.calibration else None
+    settings = _latency_settings(args)
+    key = plan_key(submission, task, args.device, args.quality_device, settings, calibration)
+    # the probe checks come first: a broken model never reaches (or creates) the store
+    failed = [f"{c.name} ({c.detail})" for c in check_task(submission, task) if not c.ok]
+    if failed:
+        return fail(f"submission {submission.folder} failed its checks on {task.id}: " + "; ".join(failed))
+    store = Store(args.db)
+    handle = store.run(key, result_info(submission), task.id, task.version, resume=args.resume or args.restart)
+    if handle.complete_id is not None:
+        out.print(f"already scored: result {handle.complete_id} in {describe_url(store.url)} has the same submission "
+                  "hash, task version, devices and settings; nothing was run again", highlight=False)  # fmt: skip
+        return 0
+    if args.restart:
+        handle.discard_unfinished()
+    if handle.done:
+        out.print(f"resuming run {handle.run_id}: {len(handle.done)} images already scored", highlight=False)
+    try:
+        with out.status(f"scoring {submission.manifest.name} on {task.id}") as status:
+            result = evaluate(
+                submission, task, devices=args.device, data_root=data_root, latency=settings,
+                lpips_weights=args.lpips_alexnet, cache_root=cache_root, quality_device=args.quality_device,
+                calibration=calibration, checkpoint=handle, limits=Limits(args.image_limit, args.run_limit),
+                progress=lambda image_id, n: status.update(f"scoring: image {n} ({image_id})"),
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        err.print(f"interrupted: {len(handle.done)} images are saved; run the same command with --resume to go on")
+        return 130
+    except USER_ERRORS:
+        handle.discard()  # a run that failed for good leaves nothing behind
+        raise
+    result_id = handle.finish(result)
     if args.json:
         Path(args.json).write_text(result.model_dump_json(indent=2))
-    store = Store(args.db)
-    result_id = store.add(result)
     out.print(result_table(f"{task.title}", [result]))
     if result.metrics.lpips is None and task.metric.lpips:
         out.print(f"LPIPS: null ({result.metrics.lpips_note})", highlight=False, soft_wrap=True)
@@ -178,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--quality-device", help="device that runs the test set (default: the format's own: torch, onnxruntime, tflite)"
     )
     score.add_argument("--calibration", help="folder of training-side images for int8 calibration")
+    score.add_argument("--resume", action="store_true", help="continue an interrupted run of the same submission")
+    score.add_argument("--restart", action="store_true", help="discard an interrupted run and score from scratch")
+    score.add_argument(
+        "--image-limit", type=float, default=Limits.per_image_s, help="seconds per image (default %(default)s)"
+    )
+    score.add_argument(
+        "--run-limit", type=float, default=Limits.total_s, help="seconds for the quality run (default %(default)s)"
+    )
     score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
     score.add_argument("--db", help="store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)")
     score.add_argument("--json", help="also write the result JSON to this file")
@@ -212,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 USER_ERRORS = (
+    RunInProgress,
     BackendUnavailable,
     ConversionError,
     DownloadError,

@@ -1,0 +1,219 @@
+"""The results store: SQLAlchemy over a SQLite file by default (WAL), any SQLAlchemy URL otherwise.
+
+Scoring writes each image's scores as soon as they are computed (:class:`RunHandle`), so an
+interrupted run (Ctrl-C, kill -9, power loss) resumes where it stopped, and a finished run with
+the same key (submission hash, task version, devices, settings) is recognised, never duplicated.
+The run row is created with the first image, so a submission that fails its checks or whose
+data is missing leaves the store exactly as it was.
+
+SQLite: WAL journal, a 30 s busy timeout, and write transactions that take the write lock at
+``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bench.results import ImageResult, Result, SubmissionInfo, key_of
+from bench.store.models import Base, ImageScoreRow, LatencyRow, RunRow, SubmissionRow
+from bench.store.url import DB_ENV, default_db_path, describe_url, resolve_db_url
+
+__all__ = ["DB_ENV", "RunHandle", "RunInProgress", "Store", "default_db_path", "describe_url", "resolve_db_url"]
+
+
+class RunInProgress(RuntimeError):
+    """An unfinished run with the same key exists (interrupted, or running in another process)."""
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """Results database at ``url`` (created on first use)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = resolve_db_url(url)
+        parsed = make_url(self.url)
+        sqlite = parsed.get_backend_name() == "sqlite"
+        if sqlite and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(self.url)
+        if sqlite:
+            _sqlite_setup(self.engine)
+        Base.metadata.create_all(self.engine)
+
+    # -- writing -------------------------------------------------------------------------------
+    def run(self, key: str, submission: SubmissionInfo, task: str, task_version: int, resume: bool) -> RunHandle:
+        """A handle for the run ``key``: already complete, resumed, or new (see :class:`RunHandle`)."""
+        return RunHandle(self, key, submission, task, task_version, resume)
+
+    def add(self, result: Result) -> int:
+        """Store a finished result in one transaction (a result with a known run key is not duplicated)."""
+        key = key_of(result)
+        handle = self.run(key, result.submission, result.task, result.task_version, resume=True)
+        return handle.complete_id if handle.complete_id is not None else handle.finish(result)
+
+    def _submission(self, session: Session, info: SubmissionInfo) -> SubmissionRow:
+        row = session.scalar(select(SubmissionRow).where(SubmissionRow.sha256 == info.sha256))
+        if row is None:
+            row = SubmissionRow(
+                sha256=info.sha256, name=info.name, team=info.team, format=info.format,
+                architecture=info.architecture, precision=info.precision, tags=list(info.tags),
+                created_at=datetime.now(UTC),
+            )  # fmt: skip
+            session.add(row)
+        return row
+
+    # -- reading -------------------------------------------------------------------------------
+    def count(self) -> int:
+        """Number of complete runs."""
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count(RunRow.id)).where(RunRow.status == "complete")) or 0)
+
+    def results(self, task: str | None = None) -> list[Result]:
+        """Complete results (newest first), optionally of one task."""
+        query = select(RunRow.result).where(RunRow.status == "complete").order_by(RunRow.id.desc())
+        if task is not None:
+            query = query.where(RunRow.task == task)
+        with Session(self.engine) as session:
+            return [Result.model_validate(raw) for raw in session.scalars(query)]
+
+    def image_scores(self, run_id: int) -> list[ImageResult]:
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(ImageScoreRow).where(ImageScoreRow.run_id == run_id).order_by(ImageScoreRow.position)
+            )
+            return [ImageResult(id=r.image_id, psnr=r.psnr, ssim=r.ssim, lpips=r.lpips) for r in rows]
+
+    def leaderboard_rows(self, task: str | None = None) -> list[dict[str, Any]]:
+        """Flat rows for the board: one per (complete run, measured device)."""
+        query = (
+            select(RunRow, SubmissionRow, LatencyRow)
+            .join(SubmissionRow, RunRow.submission_id == SubmissionRow.id)
+            .join(LatencyRow, LatencyRow.run_id == RunRow.id)
+            .where(RunRow.status == "complete")
+            .order_by(RunRow.id, LatencyRow.id)
+        )
+        if task is not None:
+            query = query.where(RunRow.task == task)
+        with Session(self.engine) as session:
+            return [_board_row(run, sub, lat) for run, sub, lat in session.execute(query).all()]
+
+
+def _board_row(run: RunRow, sub: SubmissionRow, lat: LatencyRow) -> dict[str, Any]:
+    return {
+        "result_id": run.id, "task": run.task, "task_version": run.task_version,
+        "submission": sub.name, "team": sub.team, "sha256": sub.sha256[:12],
+        "tags": ", ".join(sub.tags), "precision": sub.precision, "psnr": run.psnr, "ssim": run.ssim,
+        "lpips": run.lpips, "macs": run.macs, "params": run.params, "created_at": run.finished_at,
+        "device": lat.device, "backend": lat.backend, "median_ms": lat.median_ms, "p90_ms": lat.p90_ms,
+        "latency_kind": lat.kind,
+    }  # fmt: skip
+
+
+class RunHandle:
+    """One run's checkpoint: the images already scored (``done``), and writers for new ones.
+
+    * a complete run with this key exists: ``complete_id`` is its id (nothing to do);
+    * an unfinished one exists: with ``resume`` its images are ``done``; without, :class:`RunInProgress`;
+    * otherwise the run row is created when the first image is recorded.
+    """
+
+    def __init__(self, store: Store, key: str, submission: SubmissionInfo, task: str, version: int, resume: bool):
+        self.store, self.key, self.submission, self.task, self.version = store, key, submission, task, version
+        self.run_id: int | None = None
+        self.complete_id: int | None = None
+        self.done: dict[str, ImageResult] = {}
+        with Session(store.engine) as session:
+            row = session.scalar(select(RunRow).where(RunRow.key == key))
+            if row is None:
+                return
+            if row.status == "complete":
+                self.complete_id = row.id
+                return
+            if not resume:
+                count = session.scalar(select(func.count(ImageScoreRow.id)).where(ImageScoreRow.run_id == row.id))
+                raise RunInProgress(
+                    f"an unfinished run of this submission on {task} exists (run {row.id}, {count} images scored, "
+                    f"started {row.started_at:%Y-%m-%d %H:%M}); pass --resume to continue it, or --restart to discard "
+                    "it and score from scratch (if another process is scoring it right now, wait for it)"
+                )
+            self.run_id = row.id
+        self.done = {r.id: r for r in store.image_scores(self.run_id)}
+
+    def discard_unfinished(self) -> None:
+        """Delete an unfinished run with this key (``--restart``)."""
+        with Session(self.store.engine) as session, session.begin():
+            session.execute(delete(RunRow).where(RunRow.key == self.key, RunRow.status != "complete"))
+        self.run_id, self.done = None, {}
+
+    def record(self, position: int, image: ImageResult) -> None:
+        """Write one image's scores now (creating the run row with the first one)."""
+        with Session(self.store.engine) as session, session.begin():
+            if self.run_id is None:
+                run = RunRow(
+                    key=self.key, submission=self.store._submission(session, self.submission), task=self.task,
+                    task_version=self.version, status="running", started_at=datetime.now(UTC),
+                )  # fmt: skip
+                session.add(run)
+                try:
+                    session.flush()
+                except IntegrityError as exc:
+                    raise RunInProgress(f"another process started this run (key {self.key[:12]}) meanwhile") from exc
+                self.run_id = run.id
+            session.add(ImageScoreRow(run_id=self.run_id, image_id=image.id, position=position, psnr=image.psnr,
+                                      ssim=image.ssim, lpips=image.lpips))  # fmt: skip
+        self.done[image.id] = image
+
+    def discard(self) -> None:
+        """Remove this run's rows (a run that failed for good: nothing of it stays in the store)."""
+        if self.run_id is not None:
+            with Session(self.store.engine) as session, session.begin():
+                session.execute(delete(RunRow).where(RunRow.id == self.run_id))
+            self.run_id = None
+
+    def finish(self, result: Result) -> int:
+        """Mark the run complete with its totals, latencies and full result; returns its id."""
+        with Session(self.store.engine) as session, session.begin():
+            run = session.get(RunRow, self.run_id) if self.run_id is not None else None
+            if run is None:  # a result stored whole (no per-image checkpoints were written)
+                run = RunRow(key=self.key, submission=self.store._submission(session, self.submission),
+                             task=self.task, task_version=self.version, started_at=datetime.now(UTC))  # fmt: skip
+                session.add(run)
+                for position, image in enumerate(result.metrics.per_image):
+                    run.images.append(ImageScoreRow(image_id=image.id, position=position, psnr=image.psnr,
+                                                    ssim=image.ssim, lpips=image.lpips))  # fmt: skip
+            run.status, run.finished_at = "complete", datetime.now(UTC)
+            run.psnr, run.ssim, run.lpips = result.metrics.psnr, result.metrics.ssim, result.metrics.lpips
+            run.macs, run.params = result.complexity.macs, result.complexity.params
+            run.bench_version, run.git_commit = result.provenance.bench_version, result.provenance.git_commit
+            run.result = json.loads(result.model_dump_json())
+            for lat in result.latency:
+                run.latencies.append(LatencyRow(
+                    device=lat.device, backend=lat.backend, precision=lat.precision, threads=lat.threads,
+                    input_shape=list(lat.input_shape), median_ms=lat.median_ms, p90_ms=lat.p90_ms,
+                    mean_ms=lat.mean_ms, cv=lat.cv, runs=lat.runs, stable=lat.stable, kind=lat.kind,
+                ))  # fmt: skip
+            session.flush()
+            self.run_id = self.complete_id = run.id
+            return run.id

@@ -1,0 +1,95 @@
+"""The store's tables (SQLAlchemy 2.0 ORM).
+
+* ``submissions``: one row per distinct submission hash.
+* ``runs``: one scoring run of a submission on a task version with given devices and settings
+  (``key``, unique); ``status`` running -> complete. Headline numbers are columns; the whole
+  Result is JSON for provenance.
+* ``image_scores``: one row per (run, image), written as each image is scored: what a resumed
+  run reuses.
+* ``latencies``: one row per measured device of a complete run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SubmissionRow(Base):
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(40))
+    architecture: Mapped[str | None] = mapped_column(String(100))
+    precision: Mapped[str] = mapped_column(String(10))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    runs: Mapped[list[RunRow]] = relationship(back_populates="submission")
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    task: Mapped[str] = mapped_column(String(100), index=True)
+    task_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | complete
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    psnr: Mapped[float | None] = mapped_column(Float)
+    ssim: Mapped[float | None] = mapped_column(Float)
+    lpips: Mapped[float | None] = mapped_column(Float)
+    macs: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[int | None] = mapped_column(Integer)
+    bench_version: Mapped[str | None] = mapped_column(String(40))
+    git_commit: Mapped[str | None] = mapped_column(String(60))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
+    images: Mapped[list[ImageScoreRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
+    latencies: Mapped[list[LatencyRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
+
+
+class ImageScoreRow(Base):
+    __tablename__ = "image_scores"
+    __table_args__ = (UniqueConstraint("run_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer)
+    psnr: Mapped[float] = mapped_column(Float)
+    ssim: Mapped[float] = mapped_column(Float)
+    lpips: Mapped[float | None] = mapped_column(Float)
+    run: Mapped[RunRow] = relationship(back_populates="images")
+
+
+class LatencyRow(Base):
+    __tablename__ = "latencies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(100))
+    backend: Mapped[str] = mapped_column(String(40))
+    precision: Mapped[str] = mapped_column(String(10))
+    threads: Mapped[int] = mapped_column(Integer)
+    input_shape: Mapped[list[int]] = mapped_column(JSON)
+    median_ms: Mapped[float] = mapped_column(Float)
+    p90_ms: Mapped[float | None] = mapped_column(Float)
+    mean_ms: Mapped[float] = mapped_column(Float)
+    cv: Mapped[float] = mapped_column(Float)
+    runs: Mapped[int] = mapped_column(Integer)
+    stable: Mapped[bool | None] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(20))
+    run: Mapped[RunRow] = relationship(back_populates="latencies")
