@@ -82,14 +82,14 @@ def make_jobs(
     latency: LatencySettings | None = None,
     quality_device: str | None = None,
 ) -> list[Job]:
-    """One job per submission folder, all with the same settings."""
+    """One job per submission folder, all with the same settings; paths made absolute (workers may run elsewhere)."""
     settings: dict[str, Any] = {
         "devices": list(devices) if devices else None,
-        "data_root": str(data_root) if data_root is not None else None,
+        "data_root": str(Path(data_root).absolute()) if data_root is not None else None,
         "latency": latency.model_dump() if latency is not None else None,
         "quality_device": quality_device,
     }
-    return [Job(str(folder), task, dict(settings)) for folder in submissions]
+    return [Job(str(Path(folder).absolute()), task, dict(settings)) for folder in submissions]
 
 
 def score(job: Job) -> str:

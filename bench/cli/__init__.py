@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.cli import data as data_commands
+from bench.cli import many as many_commands
 from bench.cli import runtime as runtime_commands
 from bench.cli.common import err, fail, out, result_table
 from bench.data.cache import default_cache_root
@@ -234,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_commands.add_parser(sub)
     runtime_commands.add_parser(sub)
+    many_commands.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,122 @@
+"""Resumable, concurrent, duplicate-free scoring runs, exercised through real `bench score` processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from bench.cli import main
+from bench.data.images import list_images, read_image, write_image
+from bench.data.resize import imresize
+from bench.data.sources import EMBEDDED_ROOT
+from bench.store import Store
+from tests.conftest import REPO
+
+IDENTITY = REPO / "submissions" / "baselines" / "identity"
+
+
+def _slow_task(root: Path, count: int = 10) -> Path:
+    """A task dir with one deblurring task over ``count`` 768x768 photos (the 21x21 blur takes ~0.3 s each)."""
+    scenes = [read_image(p) for p in list_images(EMBEDDED_ROOT / "scenes")]
+    for i in range(count):
+        write_image(root / "photos" / f"{i:03d}.png", imresize(scenes[i % len(scenes)], output_shape=(768, 768)))
+    tasks = root / "tasks"
+    tasks.mkdir()
+    task = {
+        "id": "deblur-slow", "version": 1, "kind": "deblur", "title": "slow", "seed": 0,
+        "data": {"source": "image-folder", "path": "photos"},
+        "degradation": {"name": "motion-blur", "params": {"kernel_size": 21}},
+        "metric": {"colour": "rgb", "crop_border": 0}, "latency": {"input_shape": [1, 3, 32, 32]},
+    }  # fmt: skip
+    (tasks / "deblur-slow.yaml").write_text(yaml.safe_dump(task))
+    return tasks
+
+
+def _score(db: Path, root: Path, tasks: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "bench.cli", "score", str(IDENTITY), "--task", "deblur-slow",
+               "--data-root", str(root), "--db", str(db), "--quick", *extra]  # fmt: skip
+    env = os.environ | {"BENCH_TASKS_DIR": str(tasks), "XDG_DATA_HOME": str(root / "xdg")}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _image_rows(db: Path) -> list[tuple[str, float, float]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT image_id, psnr, ssim FROM image_scores ORDER BY image_id").fetchall()
+
+
+def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    tasks = _slow_task(tmp_path)
+    reference_db, killed_db = tmp_path / "ref.db", tmp_path / "killed.db"
+    reference = _score(reference_db, tmp_path, tasks)
+    assert reference.wait(timeout=300) == 0, reference.stderr.read() if reference.stderr else ""
+
+    victim = _score(killed_db, tmp_path, tasks)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if killed_db.exists() and len(_image_rows(killed_db)) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    partial = len(_image_rows(killed_db))
+    assert 3 <= partial < 10, partial
+
+    again = _score(killed_db, tmp_path, tasks)  # without --resume: refused, nothing lost
+    assert again.wait(timeout=120) == 2
+    assert "--resume" in " ".join((again.stderr.read() if again.stderr else "").split())
+    resumed = _score(killed_db, tmp_path, tasks, "--resume")
+    assert resumed.wait(timeout=300) == 0
+    assert f"{partial} images already scored" in (resumed.stdout.read() if resumed.stdout else "")
+    assert _image_rows(killed_db) == _image_rows(reference_db)  # exactly the rows of the uninterrupted run
+    assert Store(f"sqlite:///{killed_db}").count() == 1
+
+
+def test_eight_concurrent_processes_share_one_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    processes = []
+    for i in range(8):
+        folder = tmp_path / f"sub{i}"
+        shutil.copytree(IDENTITY, folder)
+        manifest = folder / "submission.yaml"
+        manifest.write_text(re.sub(r"^name: identity$", f"name: identity-{i}", manifest.read_text(), flags=re.M))
+        command = [sys.executable, "-m", "bench.cli", "score", str(folder), "--task", "denoise-demo-s25",
+                   "--db", str(db), "--quick"]  # fmt: skip
+        env = os.environ | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        assert "locked" not in stderr
+    store = Store(f"sqlite:///{db}")
+    assert store.count() == 8
+    assert sorted(r.submission.name for r in store.results()) == [f"identity-{i}" for i in range(8)]
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM image_scores").fetchone() == (32,)
+        duplicates = connection.execute(
+            "SELECT COUNT(*) FROM (SELECT run_id, image_id FROM image_scores GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()
+        assert duplicates == (0,)
+
+
+def test_a_finished_run_is_recognised_not_duplicated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "d.db")
+    argv = ["score", str(IDENTITY), "--task", "denoise-demo-s25", "--db", db, "--quick"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "already scored: result 1" in " ".join(capsys.readouterr().out.split())
+    assert Store(db).count() == 1
+    per_image = Store(db).image_scores(1)
+    assert [r.id for r in per_image] == ["astronaut", "chelsea", "coffee", "rocket"]
+    assert np.isclose(np.mean([r.psnr for r in per_image]), Store(db).results()[0].metrics.psnr)
