@@ -176,7 +176,7 @@ def evaluate(
         elapsed = time.perf_counter() - start
         if elapsed > limits.per_image_s:
             raise ScoringError(
-                f"submission {submission.manifest.name!r} took {elapsed:.1f} s on image {sample.id!r}, over the "
+                f"submission {submission.manifest.name!r} took {elapsed:.3g} s on image {sample.id!r}, over the "
                 f"per-image limit of {limits.per_image_s:g} s"
             )
         try:
