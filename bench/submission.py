@@ -21,6 +21,7 @@ from torch import nn
 
 from bench.models import build_model
 from bench.registry import UnknownName
+from bench.torch_export import UnsafeExport, load_exported
 
 MANIFEST = "submission.yaml"
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -41,11 +42,16 @@ class Architecture(Strict):
 
 class Files(Strict):
     weights: str | None = Field(None, description="safetensors file; omitted only for parameter-free models")
-    model: str | None = Field(None, description="the model file of an onnx or tflite submission")
+    model: str | None = Field(None, description="the model file of an onnx, tflite or torch-export submission")
 
 
-FORMAT_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite"}
-FORMAT_DEVICE = {"safetensors": "cpu-torch", "onnx": "cpu-onnxruntime", "tflite": "cpu-tflite"}
+FORMAT_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "torch-export": ".pt2"}
+FORMAT_DEVICE = {
+    "safetensors": "cpu-torch",
+    "onnx": "cpu-onnxruntime",
+    "tflite": "cpu-tflite",
+    "torch-export": "cpu-torch",
+}
 
 
 class IOContract(Strict):
@@ -59,7 +65,7 @@ class Manifest(Strict):
     name: str = Field(min_length=1)
     team: str = Field(min_length=1)
     tasks: list[str] = Field(min_length=1, description="task ids or fnmatch patterns, e.g. sr-set5-*")
-    format: Literal["safetensors", "onnx", "tflite"]
+    format: Literal["safetensors", "onnx", "tflite", "torch-export"]
     architecture: Architecture | None = Field(None, description="registered architecture (safetensors only)")
     files: Files = Field(default_factory=Files)
     io: IOContract = Field(default_factory=IOContract)
@@ -99,11 +105,18 @@ class Submission(BaseModel):
     sha256: str
 
     def model(self, task_values: dict[str, Any]) -> nn.Module | Path:
-        """A PyTorch module (safetensors + registered architecture) or the path of the model file."""
+        """A PyTorch module (safetensors + registered architecture, or a vetted torch-export .pt2) or
+        the path of an ONNX / TFLite model file."""
         if self.manifest.format == "safetensors":
             return self.build(task_values)
         assert self.manifest.files.model is not None
-        return safe_path(self.folder, self.manifest.files.model)
+        path = safe_path(self.folder, self.manifest.files.model)
+        if self.manifest.format == "torch-export":  # never torch.export.load on the user's file: see torch_export
+            try:
+                return load_exported(path, MAX_FILE_BYTES)
+            except UnsafeExport as exc:
+                raise SubmissionError(f"submission {self.folder}: {exc}") from exc
+        return path
 
     @property
     def default_device(self) -> str:

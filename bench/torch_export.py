@@ -1,56 +1,49 @@
 """Safe loading of PyTorch-export (``.pt2``) submissions.
 
-What ``torch.export.load`` does in torch 2.13 (read from torch/export/__init__.py,
-torch/export/pt2_archive/_package.py, torch/_export/serde/serialize.py, torch/export/_unlift.py,
-torch/utils/_pytree.py and torch/fx/graph.py). The archive is a zip read by the C++ ``PyTorchFileReader``:
-``<root>/archive_format`` ("pt2"), ``archive_version``, ``models/model.json`` (the graph: JSON that
-``_dict_to_dataclass`` turns into schema dataclasses), ``data/weights/model_weights_config.json`` plus
-``weight_N`` records and ``data/constants/model_constants_config.json`` plus ``tensor_N`` records (raw
-tensor bytes mapped with ``get_storage_from_record`` and ``as_strided``: no pickle), and
-``data/sample_inputs/model.pt`` (a ``torch.save`` pickle of the example inputs). It is NOT safe for
-untrusted files, as its own docstring warns. Pickle paths: the example inputs go through
-``deserialize_torch_artifact``, which tries ``torch.load(weights_only=True)`` and on any error retries with
-``weights_only=False``, so a pickle that the safe unpickler refuses is then run; weights and constants whose
-config entry says ``use_pickle: true`` (tensor subclasses) are read with ``torch.load(weights_only=False)``;
-legacy ``data/weights/model.pt``/``data/constants/model.pt`` take the fallback path too; constants named
-``custom_obj_N`` (torchbind ``ScriptObject``) go to ``torch._C._pickle_load_obj`` and ``opaque_obj_N`` to
-plain ``pickle.loads``; when the new layout fails with a RuntimeError, ``load`` retries the pre-2.8 layout
-(``serialized_*.pt``, same fallback). ``data/aotinductor/<model>/`` records make ``load_pt2`` dlopen a
-compiled shared library (native code). ``torch.serialization.safe_globals`` only widens the weights_only
-allow-list and cannot stop the explicit ``weights_only=False`` calls; the environment variable
-``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1`` forces every ``torch.load`` to weights_only but not ``pickle.loads``,
-``_pickle_load_obj`` or AOTInductor. The JSON itself is not inert either: every symbolic size/stride
-(``expr_str``, written as sympy ``srepr``) goes to ``sympy.sympify``, which ``eval``s the string (verified:
-``Integer.__new__.__globals__['__builtins__']`` is reachable); ``guards_code`` strings are ``exec``'d by
-``ep.module()`` when ``check_guards=True`` (the default); tree specs (``in_spec``/``out_spec``) whose context
-holds ``__enum__`` call ``importlib.import_module`` on a module named in the file (``collections.defaultdict``
-specs import ``default_factory_module``); node targets are resolved by a ``getattr`` walk from ``torch``,
-``operator`` or ``math`` and any callable reached becomes a graph call run with the model (for example
-``torch.serialization.os.system``, ``torch.ops.load_library``, or
-``torch.export.custom_ops._call_custom_autograd_function_in_pre_dispatch``, which imports a module named in
-the graph and calls its ``apply``); custom ops in other namespaces resolve only if already registered in the
-process (nothing is imported for them; unknown ones fail with SerializeError); and FX code generation splices
-placeholder names and attribute paths (``getattr(self, "<name>")``) into Python source that is ``exec``'d
-when the module is built. Node metadata (``nn_module_stack``, ``source_fn_stack``, ``stack_trace``) is kept
-as strings; nothing in it is imported, and ``source_fn_stack`` is only resolved by ``getattr`` from ``torch``.
+Findings, torch 2.13 (export/__init__.py, export/pt2_archive/_package.py, _export/serde/serialize.py,
+export/_unlift.py, utils/_pytree.py, fx/graph.py). A ``.pt2`` is a zip read by the C++ ``PyTorchFileReader``:
+``<root>/archive_format`` ("pt2"), ``archive_version``, ``models/model.json`` (the graph, JSON -> schema
+dataclasses), ``data/weights/model_weights_config.json`` + ``weight_N`` and
+``data/constants/model_constants_config.json`` + ``tensor_N`` (raw tensor bytes, mapped with
+``get_storage_from_record``/``as_strided``: no pickle), and ``data/sample_inputs/model.pt`` (a ``torch.save``
+pickle). ``torch.export.load`` is not safe for untrusted files (its docstring says so):
 
-So :func:`load_exported` never hands the user's file to torch. It reads the zip with :mod:`zipfile`
-(size-capped), accepts only the members listed above, requires raw (non-pickled) weights and constants,
-checks every string in the graph JSON (names are identifiers, sympy expressions use a small safe grammar,
-tree specs use only tuple/list/dict, op targets are ``aten``/``prims`` ops or Python operators on sizes,
-no subgraph/operator/custom-object arguments), drops node metadata, ``guards_code`` and the pickled example
-inputs, writes a fresh archive in memory, loads that with ``torch.export.load`` (so no pickle is read) and
-checks the loaded graph again. ``ep.module(check_guards=False)`` is used; inputs are still checked against
-the exported shapes and ranges by torch's pre-hook. The model runs on CPU, and to score images of several
-sizes it must have been exported with dynamic H and W, e.g.
-``torch.export.export(model, (x,), dynamic_shapes=({2: Dim("H"), 3: Dim("W")},))``; otherwise an image of
-another size raises :class:`ExportError`.
+* Pickles: the example inputs go through ``deserialize_torch_artifact``, ``torch.load(weights_only=True)`` and on
+  any error again with ``weights_only=False``, so a pickle the safe unpickler refuses is then run; config entries
+  with ``use_pickle: true`` use ``torch.load(weights_only=False)``; legacy ``data/weights/model.pt`` and
+  ``data/constants/model.pt`` take the fallback path; ``custom_obj_N`` constants (torchbind ScriptObjects) go to
+  ``torch._C._pickle_load_obj`` and ``opaque_obj_N`` to ``pickle.loads``; when the new layout fails, ``load``
+  retries the pre-2.8 one (``serialized_*.pt``, same fallback); ``data/aotinductor/`` records are dlopen'ed.
+  ``torch.serialization.safe_globals`` only widens the weights_only allow-list; ``TORCH_FORCE_WEIGHTS_ONLY_LOAD=1``
+  covers ``torch.load`` but not ``pickle.loads``, ``_pickle_load_obj`` or AOTInductor.
+* Code in the JSON: symbolic sizes (``expr_str``, sympy ``srepr``) go to ``sympy.sympify``, which ``eval``s them
+  (``Integer.__new__.__globals__['__builtins__']`` reaches builtins); ``guards_code`` is ``exec``'d by
+  ``ep.module()`` (default ``check_guards=True``); tree specs with an ``__enum__`` context (and
+  ``collections.defaultdict`` ones) run ``importlib.import_module`` on a name from the file; FX code generation
+  splices placeholder names and attribute paths (``getattr(self, "<name>")``) into the source it ``exec``s.
+  Node targets resolve by ``getattr`` from ``torch``/``operator``/``math``, so any callable can become a graph call
+  (``torch.os.system``, ``torch.ops.load_library``, ``torch.export.custom_ops.
+  _call_custom_autograd_function_in_pre_dispatch``, which imports a module named in the graph); torch's verifier
+  refuses such targets today. Custom-op namespaces are never imported: an op resolves only if already registered
+  in the process. Node metadata (``nn_module_stack``, ``source_fn_stack``, ``stack_trace``) stays text.
+
+So :func:`load_exported` never hands the user's file to torch. It reads the zip with :mod:`zipfile` within
+``max_bytes``, accepts only the members above and raw weights/constants, checks every string of the graph JSON
+(identifier names, a small ``srepr`` grammar, tuple/list/dict tree specs, ``aten``/``prims`` targets or Python
+operators on sizes; no subgraph, operator or custom-object arguments), empties node metadata, drops the pickled
+example inputs, takes ``guards_code`` out (parsed with :mod:`ast`, evaluated by a small interpreter on the
+input's sizes, never ``exec``'d), writes a fresh archive in memory, loads that with ``torch.export.load`` (no
+pickle left to read) and checks the loaded graph again. The module runs on CPU. To score images of several
+sizes the export needs dynamic H and W, e.g. ``dynamic_shapes=({2: Dim("H"), 3: Dim("W")},)``; an input
+outside the exported shapes, ranges or guards raises :class:`ExportError`.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import json
+import math
 import operator
 import re
 import zipfile
@@ -71,29 +64,38 @@ class ExportError(RuntimeError):
     """An exported model was run on an input its export does not accept (a shape guard failed)."""
 
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WORD = re.compile(r"[A-Za-z0-9_.+\-]*")
+_NAME, _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), re.compile(r"[A-Za-z0-9_.+\-]*")
+_INPUT = re.compile(r"L(\[('\w+'|\d+)\])*")  # how guards name the input: L['x'], L['args'][0]
 _TARGET = re.compile(r"torch\.ops\.(aten|prims)\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+")
 _PAYLOAD = re.compile(r"data/(weights/weight|constants/tensor)_[0-9]+")
 _FIXED = {"archive_format", "archive_version", "byteorder", ".data/version", ".data/serialization_id"}
 _WEIGHTS, _CONSTANTS = "data/weights/model_weights_config.json", "data/constants/model_constants_config.json"
 _GRAPH, _SAMPLES = "models/model.json", "data/sample_inputs/model.pt"
-_SIZE_TEXT = "getitem add sub mul floordiv truediv mod neg pos pow eq ne lt le gt ge and_ or_"
+_SIZE_TEXT = "getitem add sub mul floordiv truediv mod neg pos eq ne lt le gt ge and_ or_"
 _SIZE_OPS = _SIZE_TEXT.split()  # Python operators on symbolic sizes, as written by dynamic-shape exports
 _SAFE_CALLS = {getattr(operator, n) for n in _SIZE_OPS} | {torch.sym_max, torch.sym_min, torch.sym_not}
 _SAFE_TARGETS = {f"_operator.{n}" for n in _SIZE_OPS} | {"torch.sym_max", "torch.sym_min", "torch.sym_not"}
-_SYMPY_TEXT = (
-    "Symbol Integer Rational Mul Add Max Min Mod FloorDiv CeilDiv CleanDiv ModularIndexing PythonMod "
-    "IntTrueDiv FloatTrueDiv FloorToInt CeilToInt TruncToInt Eq Ne Lt Le Gt Ge StrictLessThan "
-    "StrictGreaterThan LessThan GreaterThan Equality Unequality And Or Not True False oo "
-    "positive negative nonnegative integer real finite"
+_SYMPY_TEXT = (  # the sympy srepr vocabulary of export sizes; no Pow (integer powers could hang the loader)
+    "Symbol Integer Rational Float Mul Add Max Min Mod FloorDiv CeilDiv CleanDiv ModularIndexing PythonMod "
+    "IntTrueDiv FloatTrueDiv FloorToInt CeilToInt TruncToInt TruncToFloat ToFloat RoundToInt Identity Eq Ne Lt "
+    "Le Gt Ge StrictLessThan StrictGreaterThan LessThan GreaterThan Equality Unequality And Or Not True False "
+    "oo positive negative nonnegative integer real finite precision"
 )
-_SYMPY_WORDS = set(_SYMPY_TEXT.split())  # the sympy srepr vocabulary of export sizes; nothing reaches builtins
+_SYMPY_WORDS = set(_SYMPY_TEXT.split())
 _BANNED_KEYS = {"as_graph", "as_operator", "as_custom_obj", "custom_obj", "token"}
-_INPUT_KINDS, _OUTPUT_KINDS = (
-    {"user_input", "parameter", "buffer", "tensor_constant"},
-    {"user_output", "buffer_mutation"},
-)
+_INPUTS, _OUTPUTS = {"user_input", "parameter", "buffer", "tensor_constant"}, {"user_output", "buffer_mutation"}
+# fmt: off
+_OPS: dict[type, Any] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.USub: operator.neg, ast.UAdd: operator.pos,
+    ast.Not: operator.not_, ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+_FUNCS: dict[str, Any] = {
+    "math.trunc": math.trunc, "math.floor": math.floor, "math.ceil": math.ceil, "torch.sym_float": float,
+    "torch.sym_int": int, "torch.sym_max": max, "torch.sym_min": min, "Max": max, "Min": min,
+}
+# fmt: on
 
 
 def _refuse(path: Path, why: str) -> UnsafeExport:
@@ -104,9 +106,8 @@ def _refuse(path: Path, why: str) -> UnsafeExport:
 
 
 def _check_expr(text: str) -> bool:
-    """A short sympy srepr of allowed constructors, quoted symbol names and small integers: no attribute access,
-    no subscripts, no operators, no powers (sympify eval()s it; Pow of integers could hang the loader)."""
-    rest = re.sub(r"'[a-z]+[0-9]+'", "", text)  # symbol names, e.g. Symbol('s0', positive=True, integer=True)
+    """A short srepr of allowed constructors, quoted symbols/numbers and small integers (sympify eval()s it)."""
+    rest = re.sub(r"'[a-z]+[0-9]+'|'-?[0-9]{1,16}(\.[0-9]{1,16})?'", "", text)  # Symbol('s0'), Float('2.0')
     return (
         len(text) <= 2000
         and re.fullmatch(r"[A-Za-z0-9_ (),=\-]*", rest) is not None
@@ -140,12 +141,12 @@ def _check_string(key: str, value: str) -> bool:
 
 
 def _walk(obj: Any, key: str, path: Path) -> None:
-    """Check every key and string of the graph JSON, dropping debug metadata on the way."""
+    """Check every key and string of the graph JSON, emptying debug metadata on the way."""
     if isinstance(obj, dict):
         if "metadata" in obj:  # stack traces, nn_module_stack, source_fn_stack: debug text only
             obj["metadata"] = {}
         for k, value in obj.items():
-            if k in _BANNED_KEYS or _WORD.fullmatch(k) is None or not k:
+            if k in _BANNED_KEYS or not k or _WORD.fullmatch(k) is None:
                 raise _refuse(path, f"the graph holds {k[:60]!r} (subgraphs, custom objects or tokens)")
             _walk(value, k, path)
     elif isinstance(obj, list):
@@ -156,20 +157,48 @@ def _walk(obj: Any, key: str, path: Path) -> None:
         raise _refuse(path, f"the graph {what} ({obj[:80]!r})")
 
 
-def _check_graph_json(raw: bytes, path: Path) -> bytes:
+def _guard(node: ast.AST, x: torch.Tensor) -> Any:
+    """Evaluate an export guard (sizes of the one input, numbers, arithmetic, comparisons) without eval()."""
+    match node:
+        case ast.Expression(body=body):
+            return _guard(body, x)
+        case ast.Constant(value=int() | float() as value) if not isinstance(value, bool):
+            return value
+        case ast.Subscript(
+            value=ast.Call(func=ast.Attribute(value=source, attr="size" | "stride" as attr), args=[], keywords=[]),
+            slice=ast.Constant(value=int() as i),
+        ) if _INPUT.fullmatch(ast.unparse(source)):
+            return getattr(x, attr)()[i]
+        case ast.BinOp(left=left, op=op, right=right) if type(op) in _OPS:
+            return _OPS[type(op)](_guard(left, x), _guard(right, x))
+        case ast.UnaryOp(op=op, operand=operand) if type(op) in _OPS:
+            return _OPS[type(op)](_guard(operand, x))
+        case ast.BoolOp(op=op, values=values):
+            results = [bool(_guard(v, x)) for v in values]
+            return all(results) if isinstance(op, ast.And) else any(results)
+        case ast.Compare(left=left, ops=ops, comparators=rights) if all(type(o) in _OPS for o in ops):
+            vals = [_guard(left, x), *(_guard(r, x) for r in rights)]
+            return all(_OPS[type(o)](a, b) for o, a, b in zip(ops, vals, vals[1:], strict=False))
+        case ast.Call(func=func, args=args, keywords=[]) if ast.unparse(func) in _FUNCS:
+            return _FUNCS[ast.unparse(func)](*(_guard(a, x) for a in args))
+    raise ValueError(f"unsupported guard expression {ast.unparse(node)[:80]!r}")
+
+
+def _check_graph_json(raw: bytes, path: Path) -> tuple[bytes, list[str]]:
     graph = json.loads(raw)
-    graph["guards_code"] = []
+    guards, graph["guards_code"] = graph["guards_code"], []
     module = graph["graph_module"]
     module["treespec_namedtuple_fields"] = {}
-    signature = module["signature"]
-    inputs = [next(iter(s)) for s in signature["input_specs"]]
-    outputs = [next(iter(s)) for s in signature["output_specs"]]
-    if not set(inputs) <= _INPUT_KINDS or not set(outputs) <= _OUTPUT_KINDS or module["graph"]["custom_obj_values"]:
+    inputs = [next(iter(s)) for s in module["signature"]["input_specs"]]
+    outputs = [next(iter(s)) for s in module["signature"]["output_specs"]]
+    if not set(inputs) <= _INPUTS or not set(outputs) <= _OUTPUTS or module["graph"]["custom_obj_values"]:
         raise _refuse(path, f"the graph signature has inputs {inputs} and outputs {outputs}")
     if inputs.count("user_input") != 1 or outputs.count("user_output") != 1:
         raise _refuse(path, "the model must take one image tensor and return one tensor")
+    if not all(isinstance(g, str) and len(g) <= 2000 for g in guards):
+        raise _refuse(path, "the graph has malformed guards_code")
     _walk(graph, "", path)
-    return json.dumps(graph).encode()
+    return json.dumps(graph).encode(), guards
 
 
 def _check_payload(raw: bytes, folder: str, names: set[str], path: Path) -> None:
@@ -184,7 +213,7 @@ def _check_payload(raw: bytes, folder: str, names: set[str], path: Path) -> None
             raise _refuse(path, f"tensor {fqn!r} was saved on {meta['tensor_meta']['device']['type']}; export on CPU")
 
 
-def _sanitised_archive(path: Path, max_bytes: int) -> io.BytesIO:
+def _sanitised_archive(path: Path, max_bytes: int) -> tuple[io.BytesIO, list[str]]:
     size = path.stat().st_size
     if size > max_bytes:
         raise _refuse(path, f"the file is {size} bytes, over the {max_bytes} limit")
@@ -197,10 +226,9 @@ def _sanitised_archive(path: Path, max_bytes: int) -> io.BytesIO:
                 raise _refuse(path, "the archive has duplicate names or more than one root folder")
             unexpected = sorted(set(members) - _FIXED - {_GRAPH, _SAMPLES, _WEIGHTS, _CONSTANTS})
             unexpected = [n for n in unexpected if not _PAYLOAD.fullmatch(n)]
-            if unexpected:
-                raise _refuse(path, f"the archive has unexpected members {unexpected[:5]}")
-            if _GRAPH not in members:
-                raise _refuse(path, f"the archive lacks {_GRAPH}")
+            if unexpected or _GRAPH not in members:
+                why = f"has unexpected members {unexpected[:5]}" if unexpected else f"lacks {_GRAPH}"
+                raise _refuse(path, f"the archive {why}")
             if sum(i.file_size for i in infos) > max_bytes:
                 raise _refuse(path, f"the archive unpacks to more than {max_bytes} bytes")
             data = {n: archive.read(i) for n, i in members.items() if n not in _FIXED and n != _SAMPLES}
@@ -209,10 +237,9 @@ def _sanitised_archive(path: Path, max_bytes: int) -> io.BytesIO:
     except (zipfile.BadZipFile, zlib.error, KeyError, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise _refuse(path, f"the file is not a readable pt2 zip archive ({exc})") from exc
     try:
-        data[_GRAPH] = _check_graph_json(data[_GRAPH], path)
-        names = set(data)
+        data[_GRAPH], guards = _check_graph_json(data[_GRAPH], path)
         for config, folder in ((_WEIGHTS, "weights"), (_CONSTANTS, "constants")):
-            _check_payload(data[config], folder, names, path)
+            _check_payload(data[config], folder, set(data), path)
     except UnsafeExport:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, StopIteration, RecursionError) as exc:
@@ -223,7 +250,7 @@ def _sanitised_archive(path: Path, max_bytes: int) -> io.BytesIO:
             writer.write_bytes(name, payload)
         writer.write_bytes(_SAMPLES, b"")  # example inputs are a pickle: never passed on
     buffer.seek(0)
-    return buffer
+    return buffer, guards
 
 
 def _check_loaded(ep: torch.export.ExportedProgram, path: Path) -> None:
@@ -240,54 +267,63 @@ def _check_loaded(ep: torch.export.ExportedProgram, path: Path) -> None:
 
 
 class ExportedModule(nn.Module):
-    """``ep.module()`` behind a forward that turns shape-guard failures into :class:`ExportError`."""
+    """``ep.module()`` behind a forward that checks the export's guards and reports failures as ExportError."""
 
-    def __init__(self, inner: nn.Module, accepted: str, name: str) -> None:
+    def __init__(self, inner: nn.Module, ep: torch.export.ExportedProgram, guards: list[str], path: Path) -> None:
         super().__init__()
-        self.inner, self.accepted, self.name = inner, accepted, name
+        self.inner, self.name = inner, path.name
+        val = next(n for n in ep.graph.nodes if n.name == ep.graph_signature.user_inputs[0]).meta["val"]
+        ranges = [ep.range_constraints.get(d.node.expr) if isinstance(d, torch.SymInt) else None for d in val.shape]
+        dims = [str(d) if r is None else f"[{r.lower}..{r.upper}]" for d, r in zip(val.shape, ranges, strict=True)]
+        self.accepted = "x".join(dims).replace("int_oo", "inf")
+        example = torch.empty([d.node.hint if isinstance(d, torch.SymInt) else d for d in val.shape], device="meta")
+        self.guards = []
+        for text in guards:  # parsed and tried once here, so that a guard the interpreter cannot read is refused
+            try:
+                self.guards.append((text, ast.parse(text, mode="eval")))
+                _guard(self.guards[-1][1], example)
+            except (SyntaxError, ValueError, ArithmeticError, IndexError, RecursionError) as exc:
+                raise _refuse(path, f"guards_code holds {text[:80]!r}, not a size check this loader can read") from exc
 
     def train(self, mode: bool = True) -> ExportedModule:
         self.training = mode  # the exported graph is frozen (and refuses train()/eval()); only the flag moves
         return self
 
+    def _error(self, x: torch.Tensor, detail: str) -> ExportError:
+        return ExportError(
+            f"torch export {self.name} accepts inputs of shape {self.accepted} but got {'x'.join(map(str, x.shape))}"
+            f" ({detail}); to score images of several sizes the model must be exported with dynamic height and "
+            "width, e.g. torch.export.export(model, (x,), dynamic_shapes=({2: torch.export.Dim('H'), "
+            "3: torch.export.Dim('W')},)), and without code that specialises on the size"
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for text, tree in self.guards:
+            try:
+                holds = bool(_guard(tree, x))
+            except (ArithmeticError, IndexError, ValueError):
+                holds = False
+            if not holds:
+                raise self._error(x, "the export requires " + re.sub(r"L(\[[^]]*\])+", "x", text))
         try:
             return self.inner(x)
         except RuntimeError as exc:
             if not str(exc).startswith("Expected input at"):
                 raise
-            raise ExportError(
-                f"torch export {self.name} accepts inputs of shape {self.accepted} but got "
-                f"{'x'.join(map(str, x.shape))} ({exc.args[0].split('. ')[0]}); to score images of several sizes "
-                "the model must be exported with dynamic height and width, e.g. torch.export.export(model, (x,), "
-                "dynamic_shapes=({2: torch.export.Dim('H'), 3: torch.export.Dim('W')},))"
-            ) from None
-
-
-def _accepted_shape(ep: torch.export.ExportedProgram) -> str:
-    user = ep.graph_signature.user_inputs[0]
-    val = next(n for n in ep.graph.nodes if n.op == "placeholder" and n.name == user).meta["val"]
-    dims = []
-    for dim in val.shape:
-        bounds = ep.range_constraints.get(dim.node.expr) if isinstance(dim, torch.SymInt) else None
-        if bounds is None:
-            dims.append(str(dim))
-        else:
-            dims.append(f"[{bounds.lower}..{bounds.upper if bounds.upper.is_finite else 'inf'}]")
-    return "x".join(dims)
+            raise self._error(x, exc.args[0].split(". ")[0]) from None
 
 
 def load_exported(path: Path, max_bytes: int) -> nn.Module:
     """The model in ``path`` (a ``torch.export.save`` archive) as a CPU module, loaded without unpickling or
     running anything from the file; raises :class:`UnsafeExport` for anything the checks refuse."""
     path = Path(path)
-    buffer = _sanitised_archive(path, max_bytes)
+    buffer, guards = _sanitised_archive(path, max_bytes)
     try:
         ep = torch.export.load(buffer)
         _check_loaded(ep, path)
-        inner, accepted = ep.module(check_guards=False), _accepted_shape(ep)
+        module = ExportedModule(ep.module(check_guards=False), ep, guards, path)
     except UnsafeExport:
         raise
     except Exception as exc:  # torch raises assorted types (SerializeError, AssertionError, RuntimeError, ...)
         raise _refuse(path, f"torch could not rebuild the program ({type(exc).__name__}: {exc})") from exc
-    return ExportedModule(inner, accepted, path.name).eval()
+    return module.eval()

@@ -104,3 +104,16 @@ def test_validate_reports_each_fault(
 def test_validate_passes_the_baselines(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(REPO / "submissions/baselines/identity")]) == 0
     assert "every check passed" in capsys.readouterr().out
+
+
+def test_torch_export_submission_scores_end_to_end(tmp_path: Path) -> None:
+    model = build_model("identity", {}, {})
+    dims = {2: torch.export.Dim("H", min=16, max=1024), 3: torch.export.Dim("W", min=16, max=1024)}
+    program = torch.export.export(model, (torch.rand(1, 3, 64, 64),), dynamic_shapes=(dims,))
+    folder = tmp_path / "identity-pt2"
+    folder.mkdir()
+    torch.export.save(program, str(folder / "model.pt2"))
+    _manifest(folder, "tasks: [denoise-demo-s25]\nformat: torch-export\nfiles: {model: model.pt2}\n")
+    result = evaluate(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST)
+    assert result.latency[0].device == "cpu-torch" and result.submission.format == "torch-export"
+    assert result.metrics.psnr == pytest.approx(20.535, abs=0.01)

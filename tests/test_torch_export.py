@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 from torch.export.pt2_archive import PT2ArchiveWriter
+from torch.nn import functional as F
 
 from bench.torch_export import ExportError, UnsafeExport, _check_loaded, load_exported
 
@@ -44,6 +45,15 @@ class Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.shuffle(torch.relu(self.conv(x)))
         return torch.ops.benchtest.scale(y) if self.custom else y
+
+
+class PadNet(Net):
+    """Pads to a multiple of 8 like many restoration nets; exported with Dim.DYNAMIC, torch records guards."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, (8 - w % 8) % 8, 0, (8 - h % 8) % 8), mode="reflect")
+        return super().forward(x)[..., : 2 * h, : 2 * w]
 
 
 class Command:
@@ -183,6 +193,21 @@ def test_dynamic_export_below_its_range_is_a_clear_error(dynamic_pt2: Path) -> N
         load_exported(dynamic_pt2, LIMIT)(torch.rand(1, 3, 2, 8))
 
 
+def test_guards_recorded_by_the_export_are_checked_without_exec(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = PadNet().eval()
+    x = torch.rand(1, 3, 21, 30)
+    program = torch.export.export(model, (x,), dynamic_shapes=({2: Dim.DYNAMIC, 3: Dim.DYNAMIC},))
+    assert program._guards_code  # e.g. the padded width differs from the width (30 % 8 != 0 when traced)
+    torch.export.save(program, tmp_path / "pad.pt2")
+    loaded = load_exported(tmp_path / "pad.pt2", LIMIT)
+    for shape in [(1, 3, 21, 30), (1, 3, 13, 35)]:
+        x = torch.rand(shape)
+        torch.testing.assert_close(loaded(x), model(x))
+    with pytest.raises(ExportError, match=r"1x3x16x16 \(the export requires .*x\.size\(\)\[3\]"):
+        loaded(torch.rand(1, 3, 16, 16))
+
+
 def test_loading_never_unpickles(dynamic_pt2: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the loader unpickled something")
@@ -212,7 +237,7 @@ def test_plain_torch_export_load_would_run_these_payloads(dynamic_pt2: Path, tmp
         ("legacy weights", True),
         ("aotinductor library", True),
         ("sympy expression", True),
-        ("guards code", False),
+        ("guards code", True),
         ("enum tree spec", True),
         ("os.system target", True),
         ("placeholder name", True),

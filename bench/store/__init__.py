@@ -8,6 +8,8 @@ data is missing leaves the store exactly as it was.
 
 SQLite: WAL journal, a 30 s busy timeout, and write transactions that take the write lock at
 ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is locked".
+PostgreSQL (``postgresql+psycopg://...``): plain transactions; the schema comes from the Alembic
+migrations in ``migrations/`` (applied on open, see :mod:`bench.store.migrate`).
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bench.results import ImageResult, Result, SubmissionInfo, key_of
-from bench.store.models import Base, ImageScoreRow, LatencyRow, RunRow, SubmissionRow
+from bench.store.migrate import upgrade
+from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SubmissionRow
 from bench.store.url import DB_ENV, default_db_path, describe_url, resolve_db_url
 
 __all__ = ["DB_ENV", "RunHandle", "RunInProgress", "Store", "default_db_path", "describe_url", "resolve_db_url"]
+
+
+_UPSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class RunInProgress(RuntimeError):
@@ -60,7 +67,7 @@ class Store:
         self.engine: Engine = create_engine(self.url)
         if sqlite:
             _sqlite_setup(self.engine)
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine, self.url)
 
     # -- writing -------------------------------------------------------------------------------
     def run(self, key: str, submission: SubmissionInfo, task: str, task_version: int, resume: bool) -> RunHandle:
@@ -74,14 +81,21 @@ class Store:
         return handle.complete_id if handle.complete_id is not None else handle.finish(result)
 
     def _submission(self, session: Session, info: SubmissionInfo) -> SubmissionRow:
-        row = session.scalar(select(SubmissionRow).where(SubmissionRow.sha256 == info.sha256))
+        """The row of ``info``'s hash, inserted if new (``ON CONFLICT DO NOTHING``: concurrent writers on
+        PostgreSQL may insert the same submission at once; SQLite writers are serialised anyway)."""
+        query = select(SubmissionRow).where(SubmissionRow.sha256 == info.sha256)
+        row = session.scalar(query)
         if row is None:
-            row = SubmissionRow(
-                sha256=info.sha256, name=info.name, team=info.team, format=info.format,
-                architecture=info.architecture, precision=info.precision, tags=list(info.tags),
-                created_at=datetime.now(UTC),
-            )  # fmt: skip
-            session.add(row)
+            values = dict(sha256=info.sha256, name=info.name, team=info.team, format=info.format,
+                          architecture=info.architecture, precision=info.precision, tags=list(info.tags),
+                          created_at=datetime.now(UTC))  # fmt: skip
+            dialect = session.get_bind().dialect.name
+            if dialect in _UPSERT:
+                session.execute(_UPSERT[dialect](SubmissionRow).values(**values).on_conflict_do_nothing())
+                row = session.scalars(query).one()
+            else:
+                row = SubmissionRow(**values)
+                session.add(row)
         return row
 
     # -- reading -------------------------------------------------------------------------------

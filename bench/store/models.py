@@ -14,8 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# 64-bit: MACs pass 2**31 (PostgreSQL BIGINT; SQLite's INTEGER is 64-bit already, and stays INTEGER)
+BIG_INT = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -51,8 +54,8 @@ class RunRow(Base):
     psnr: Mapped[float | None] = mapped_column(Float)
     ssim: Mapped[float | None] = mapped_column(Float)
     lpips: Mapped[float | None] = mapped_column(Float)
-    macs: Mapped[int | None] = mapped_column(Integer)
-    params: Mapped[int | None] = mapped_column(Integer)
+    macs: Mapped[int | None] = mapped_column(BIG_INT)
+    params: Mapped[int | None] = mapped_column(BIG_INT)
     bench_version: Mapped[str | None] = mapped_column(String(40))
     git_commit: Mapped[str | None] = mapped_column(String(60))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
