@@ -74,7 +74,7 @@ def test_a_database_made_before_migrations_is_adopted(store_url: str) -> None:
     with engine.begin() as connection:  # what Store made before migrations: create_all with 32-bit macs/params
         Base.metadata.create_all(connection)
         if connection.dialect.name == "postgresql":
-            connection.execute(text("ALTER TABLE runs ALTER COLUMN macs TYPE integer, ALTER COLUMN params TYPE integer"))
+            connection.execute(text("ALTER TABLE runs ALTER macs TYPE integer, ALTER params TYPE integer"))
     engine.dispose()
     store = Store(store_url)
     assert _versions(store_url) == [head()] and _differences(store) == []

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bench import __version__
 from bench.cli import data as data_commands
+from bench.cli import export as export_commands
 from bench.cli import many as many_commands
 from bench.cli import runtime as runtime_commands
 from bench.cli.common import err, fail, out, result_table
@@ -28,6 +29,7 @@ from bench.runtime.backends import BackendUnavailable, ConversionError
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.scoring import Limits, ScoringError, check_declared, evaluate, plan_key, result_info
 from bench.store import RunInProgress, Store, describe_url
+from bench.store.migrate import StoreSchemaError
 from bench.submission import SubmissionError, load_submission
 from bench.tasks import TaskError, all_tasks, get_task
 from bench.validation import check_task
@@ -236,10 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.add_parser(sub)
     runtime_commands.add_parser(sub)
     many_commands.add_parser(sub)
+    export_commands.add_parser(sub)
     return parser
 
 
 USER_ERRORS = (
+    StoreSchemaError,
     RunInProgress,
     BackendUnavailable,
     ConversionError,

@@ -23,6 +23,10 @@ BASELINE = "0001"  # the schema that Base.metadata.create_all made before migrat
 _PG_LOCK = 0x62656E6368  # pg_advisory_xact_lock key ("bench")
 
 
+class StoreSchemaError(RuntimeError):
+    """The database holds a schema these migrations cannot take to head."""
+
+
 def alembic_config(url: str, connection: Connection | None = None) -> Config:
     """An Alembic config for the store at ``url`` (migrating on ``connection`` when given)."""
     config = Config()
@@ -53,6 +57,12 @@ def upgrade(engine: Engine, url: str) -> None:
         tables = set(inspect(connection).get_table_names())
         if "alembic_version" not in tables and "runs" in tables:
             command.stamp(config, BASELINE)
+        elif "alembic_version" not in tables and tables & {"submissions", "results"}:
+            raise StoreSchemaError(
+                f"the store {url} has the unversioned schema of a pre-release bench (a 'results' table, no "
+                "'runs'); it cannot be upgraded in place: move the file aside (bench starts a new store) and "
+                "re-score what you need"
+            )
         command.upgrade(config, "head")
 
 
