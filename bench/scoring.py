@@ -199,7 +199,8 @@ def evaluate(
     measured = []
     descriptions: dict[str, dict[str, object]] = {f"quality:{quality_device}": reference.describe()}
     for device in resolved:
-        latency_result, descriptions[device.id] = measure_on(device, model, shape, settings)
+        timed = submission.timing_model() or model  # a track's fixed-shape timing model, when given
+        latency_result, descriptions[device.id] = measure_on(device, timed, shape, settings)
         measured.append(latency_result)
     lpips_values = [r.lpips for r in per_image if r.lpips is not None]
     env = environment()

@@ -43,6 +43,9 @@ class Architecture(Strict):
 class Files(Strict):
     weights: str | None = Field(None, description="safetensors file; omitted only for parameter-free models")
     model: str | None = Field(None, description="the model file of an onnx, tflite or torch-export submission")
+    timing_model: str | None = Field(
+        None, description="a second, fixed-shape file used only for latency (tracks such as Mobile AI ask for two)"
+    )
 
 
 FORMAT_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "torch-export": ".pt2"}
@@ -89,6 +92,11 @@ class Manifest(Strict):
                 raise ValueError(f"format {self.format} carries its own graph; remove 'architecture'")
             if self.files.model is None or not self.files.model.lower().endswith(suffix):
                 raise ValueError(f"format {self.format} needs files.model naming a {suffix} file")
+        if self.files.timing_model is not None and (
+            self.format not in ("onnx", "tflite")
+            or not self.files.timing_model.lower().endswith(FORMAT_SUFFIX[self.format])
+        ):
+            raise ValueError("files.timing_model must be a file of the submission's own format (onnx or tflite)")
         return self
 
     def declares(self, task_id: str) -> bool:
@@ -117,6 +125,11 @@ class Submission(BaseModel):
             except UnsafeExport as exc:
                 raise SubmissionError(f"submission {self.folder}: {exc}") from exc
         return path
+
+    def timing_model(self) -> Path | None:
+        """The separate fixed-shape latency model, if the submission has one."""
+        timing = self.manifest.files.timing_model
+        return safe_path(self.folder, timing) if timing else None
 
     @property
     def default_device(self) -> str:

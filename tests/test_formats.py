@@ -117,3 +117,23 @@ def test_torch_export_submission_scores_end_to_end(tmp_path: Path) -> None:
     result = evaluate(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST)
     assert result.latency[0].device == "cpu-torch" and result.submission.format == "torch-export"
     assert result.metrics.psnr == pytest.approx(20.535, abs=0.01)
+
+
+def test_separate_timing_model_is_what_latency_measures(tmp_path: Path) -> None:
+    """A track submission: a dynamic ONNX quality model and a fixed-shape ONNX timing model."""
+    folder = tmp_path / "two-models"
+    folder.mkdir()
+    identity = build_model("identity", {}, {})
+    to_onnx(identity, (1, 3, 64, 64), folder / "quality.onnx")
+    to_onnx(identity, (1, 3, 256, 256), folder / "timing.onnx", dynamic_hw=False)
+    _manifest(
+        folder, "tasks: [denoise-demo-s25]\nformat: onnx\nfiles: {model: quality.onnx, timing_model: timing.onnx}\n"
+    )
+    submission = load_submission(folder)
+    result = evaluate(submission, get_task("denoise-demo-s25"), latency=FAST)
+    assert submission.timing_model() == folder / "timing.onnx"
+    assert result.metrics.psnr == pytest.approx(20.535, abs=0.01) and result.latency[0].input_shape == (1, 3, 256, 256)
+    with pytest.raises(SubmissionError, match="timing_model must be a file of the submission's own format"):
+        load_submission(
+            _manifest(tmp_path / "bad", "tasks: [x]\nformat: onnx\nfiles: {model: q.onnx, timing_model: t.tflite}\n")
+        )
