@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
+from bench.challenges.tracks import TrackError
+from bench.cli import challenge as challenge_commands
 from bench.cli import data as data_commands
 from bench.cli import export as export_commands
 from bench.cli import many as many_commands
@@ -239,10 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     runtime_commands.add_parser(sub)
     many_commands.add_parser(sub)
     export_commands.add_parser(sub)
+    challenge_commands.add_parser(sub)
     return parser
 
 
 USER_ERRORS = (
+    TrackError,
     StoreSchemaError,
     RunInProgress,
     BackendUnavailable,

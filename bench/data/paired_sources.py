@@ -179,3 +179,29 @@ class SIDDValidation(Source):
         if noisy.dtype != np.uint8 or clean.dtype != np.uint8:
             return [Problem(self.folder, f"SIDD blocks must be uint8, got {noisy.dtype} and {clean.dtype}")]
         return []
+
+
+@register_source("paired-suffix")
+class PairedSuffix(Source):
+    """A flat folder of pairs named ``<id><input_suffix>.<ext>`` and ``<id><target_suffix>.<ext>``."""
+
+    name = "paired-suffix"
+    paired = True
+
+    def _suffixes(self) -> tuple[str, str]:
+        return str(self.options.get("input_suffix", "_input")), str(self.options.get("target_suffix", "_target"))
+
+    def layout(self) -> str:
+        given, wanted = self._suffixes()
+        return f"{self.folder}/<id>{given}.png and {self.folder}/<id>{wanted}.png"
+
+    def index(self) -> list[Entry]:
+        given, wanted = self._suffixes()
+        images = list_images(require_dir(self.folder, self.layout()))
+        targets = {p.stem.removesuffix(wanted): p for p in images if p.stem.endswith(wanted)}
+        inputs = {p.stem.removesuffix(given): p for p in images if p.stem.endswith(given)}
+        if not targets:
+            raise DataNotFound(f"no '*{wanted}' images in {self.folder} (expected layout: {self.layout()})")
+        return [
+            Entry(i, targets[i], inputs.get(i, self.folder / f"{i}{given}{targets[i].suffix}")) for i in sorted(targets)
+        ]

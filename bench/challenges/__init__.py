@@ -1,0 +1,1 @@
+"""Challenge tracks: score formulas, track definitions (``tasks/tracks/*.yaml``) and reruns."""

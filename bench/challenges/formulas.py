@@ -1,0 +1,91 @@
+"""Challenge score formulas, registered by name; a track YAML names one with its constants.
+
+* ``ntire2020-fps`` (NTIRE 2020 image deblurring, smartphone track)::
+
+      FPS = 1000 / runtime_ms;  fps_score = log2(min(FPS, fps_cap) / base_fps)
+      score = PSNR + weight * fps_score                                  (higher is better)
+
+  with fps_cap 45, base_fps 8.23 (the baseline's 121 ms on the Pixel 4 GPU), weight 0.5.
+* ``mai-sr`` (Mobile AI 2021/2022 quantised SR)::
+
+      score = 2^(2 PSNR) / (C * runtime_ms)                             (higher is better)
+
+  C = 2^48 (2021) or 10 * 2^48 (2022); the form is confirmed, C was fitted to published rows.
+* ``ntire-esr`` (NTIRE 2024/2025 efficient SR, after a PSNR gate)::
+
+      score = w_r exp(2 R / R0) + w_f exp(2 F / F0) + w_p exp(2 P / P0)  (lower is better)
+
+  R runtime, F FLOPs, P params, each against the baseline's (R0, F0, P0); weights 0.7/0.15/0.15,
+  so the baseline itself scores e^2 = 7.389.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.registry import Registry
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a formula may use about one entry (None where the track does not need it)."""
+
+    psnr: float
+    runtime_ms: float
+    flops: float | None = None
+    params: float | None = None
+
+
+Formula = Callable[..., float]
+FORMULAS = Registry[Formula]("score formula")
+HIGHER_IS_BETTER: dict[str, bool] = {}
+
+
+def register_formula(name: str, higher_is_better: bool) -> Callable[[Formula], Formula]:
+    def wrap(fn: Formula) -> Formula:
+        FORMULAS.add(name, fn)
+        HIGHER_IS_BETTER[name] = higher_is_better
+        return fn
+
+    return wrap
+
+
+@register_formula("ntire2020-fps", higher_is_better=True)
+def ntire2020_fps(entry: Entry, base_fps: float, fps_cap: float, weight: float) -> float:
+    fps = 1000.0 / entry.runtime_ms
+    return entry.psnr + weight * math.log2(min(fps, fps_cap) / base_fps)
+
+
+@register_formula("mai-sr", higher_is_better=True)
+def mai_sr(entry: Entry, c: float) -> float:
+    return 2.0 ** (2.0 * entry.psnr) / (c * entry.runtime_ms)
+
+
+@register_formula("ntire-esr", higher_is_better=False)
+def ntire_esr(
+    entry: Entry,
+    runtime_ms: float,
+    flops: float,
+    params: float,
+    w_runtime: float = 0.7,
+    w_flops: float = 0.15,
+    w_params: float = 0.15,
+) -> float:
+    if entry.flops is None or entry.params is None:
+        raise ValueError("the ntire-esr score needs the entry's FLOPs and parameter count")
+    if min(runtime_ms, flops, params) <= 0:
+        raise ValueError(
+            f"the ntire-esr baseline needs positive runtime, FLOPs and params (got {runtime_ms}, {flops}, {params})"
+        )
+    return (
+        w_runtime * math.exp(2 * entry.runtime_ms / runtime_ms)
+        + w_flops * math.exp(2 * entry.flops / flops)
+        + w_params * math.exp(2 * entry.params / params)
+    )
+
+
+def score(formula: str, entry: Entry, constants: dict[str, float]) -> float:
+    """The track score of ``entry`` with the formula ``formula`` and its constants."""
+    return FORMULAS[formula](entry, **constants)
