@@ -140,7 +140,8 @@ def test_esr_needs_a_baseline_and_the_baseline_scores_e_squared(tmp_path: Path) 
     assert row.psnr is not None and row.score is not None and row.runtime_ms is not None
     # the baseline against itself: FLOPs and params equal its own, so those two terms are 0.15 e^2 each;
     # the runtime term uses the two measurements (equal up to timing noise)
-    assert (row.flops, row.params) == (constants["flops"], constants["params"]) and constants["params"] == 3 * 48 * 9 + 48
+    assert (row.flops, row.params) == (constants["flops"], constants["params"])
+    assert constants["params"] == 3 * 48 * 9 + 48
     runtime_term = 0.7 * math.exp(2 * row.runtime_ms / constants["runtime_ms"])
     assert row.score == pytest.approx(runtime_term + 0.3 * math.e**2)
     assert row.status == "gated"  # a 1344-parameter net does not reach 26.90 dB: marked, not hidden
