@@ -76,7 +76,6 @@ def test_minimum_duration_is_respected() -> None:
     assert stats.runs > 1 and stats.mean_ms * stats.runs >= 0.0
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
 def test_pinning_restricts_and_restores_affinity() -> None:
     before = os.sched_getaffinity(0)
     with pinned(1) as cores:
