@@ -158,4 +158,4 @@ def test_deepdeblur_pairs_run_the_whole_track_at_720p(tmp_path: Path) -> None:
     ranking = rerun(get_track("ntire2020-deblur-smartphone"), [entry], data_root=root, latency=FAST,
                     quality_task="deblur-deepdeblur-samples")  # fmt: skip
     row = ranking.rows[0]
-    assert row.rank == 1 and row.psnr is not None and 15 < row.psnr < 40 and row.score is not None
+    assert row.rank == 1 and row.psnr is not None and 15 < row.psnr < 60 and row.score is not None
