@@ -55,6 +55,14 @@ def _image_rows(db: Path) -> list[tuple[str, float, float]]:
         return connection.execute("SELECT image_id, psnr, ssim FROM image_scores ORDER BY image_id").fetchall()
 
 
+def _rows_so_far(db: Path) -> int:
+    """Image rows written so far; 0 while the victim is still creating the schema."""
+    try:
+        return len(_image_rows(db))
+    except sqlite3.OperationalError:  # "no such table" until its migration commits
+        return 0
+
+
 def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     tasks = _slow_task(tmp_path)
     reference_db, killed_db = tmp_path / "ref.db", tmp_path / "killed.db"
@@ -64,7 +72,7 @@ def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
     victim = _score(killed_db, tmp_path, tasks)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if killed_db.exists() and len(_image_rows(killed_db)) >= 3:
+        if killed_db.exists() and _rows_so_far(killed_db) >= 3:
             break
         time.sleep(0.05)
     os.kill(victim.pid, signal.SIGKILL)
