@@ -12,12 +12,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 import bench.data  # noqa: F401  (registers every source layout)
 from bench.data.degradations import DEGRADATIONS
 from bench.data.sources import SOURCES
+from bench.definitions import load_definition, load_folder
 from bench.paths import TASKS_DIR
 from bench.registry import Registry, UnknownName
 
@@ -128,21 +128,14 @@ def tasks_dir() -> Path:
 
 def parse_task(path: Path) -> Task:
     """Load and validate one task file; its ``id`` must equal the file name's stem."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text())
-        task = Task.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise TaskError(f"invalid task file {path}: {exc}") from exc
-    if task.id != path.stem:
-        raise TaskError(f"task file {path} declares id {task.id!r}; the id must equal the file name")
-    return task
+    return load_definition(path, Task, TaskError, "task")
 
 
 @cache
 def _load_registry(folder: Path) -> dict[str, Task]:
     if not folder.is_dir():
         raise TaskError(f"task folder not found: {folder} (set ${TASKS_DIR_ENV})")
-    return {path.stem: parse_task(path) for path in sorted(folder.glob("*.yaml"))}
+    return load_folder(folder, Task, TaskError, "task")
 
 
 def all_tasks() -> dict[str, Task]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from bench.challenges.formulas import FORMULAS
-from bench.paths import TASKS_DIR
+from bench.definitions import load_folder
 from bench.registry import UnknownName
+from bench.tasks import tasks_dir
 
 
 def _formula(name: str) -> str:
@@ -74,21 +74,12 @@ class TrackError(ValueError):
 
 @cache
 def _load(folder: Path) -> dict[str, Track]:
-    tracks = {}
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            raw: Any = yaml.safe_load(path.read_text())
-            track = Track.model_validate(raw)
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise TrackError(f"invalid track file {path}: {exc}") from exc
-        if track.id != path.stem:
-            raise TrackError(f"track file {path} declares id {track.id!r}; the id must equal the file name")
-        tracks[track.id] = track
-    return tracks
+    return load_folder(folder, Track, TrackError, "track")
 
 
 def all_tracks() -> dict[str, Track]:
-    return dict(_load(TASKS_DIR / "tracks"))
+    """Every track in ``<tasks dir>/tracks`` (the tasks dir honours ``$BENCH_TASKS_DIR``)."""
+    return dict(_load(tasks_dir() / "tracks"))
 
 
 def get_track(track_id: str) -> Track:

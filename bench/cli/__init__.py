@@ -30,8 +30,7 @@ from bench.registry import UnknownName
 from bench.runtime.backends import BackendUnavailable, ConversionError
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.scoring import Limits, ScoringError, check_declared, evaluate, plan_key, result_info
-from bench.store import RunInProgress, Store, describe_url
-from bench.store.migrate import StoreSchemaError
+from bench.store import RunInProgress, Store, StoreSchemaError, describe_url
 from bench.submission import SubmissionError, load_submission
 from bench.tasks import TaskError, all_tasks, get_task
 from bench.validation import check_task

@@ -319,3 +319,9 @@ def to_tflite(
         "tflite", str(path), precision, shape, err, bound, seconds, len(model), ops,
         io_dtype=io_dtype, psnr_vs_fp32_db=psnr, checked_shapes=[shape], notes=notes,
     )  # fmt: skip
+
+
+def summarize_reports(reports: Iterable[ConversionReport]) -> dict[str, Any]:
+    """What a backend's description says about its conversions: the op types and each report."""
+    reports = list(reports)
+    return {"ops": sorted({op for r in reports for op in r.ops}), "conversions": [r.as_dict() for r in reports]}

@@ -26,14 +26,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bench.results import ImageResult, Result, SubmissionInfo, key_of
-from bench.store.migrate import upgrade
 from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SubmissionRow
 from bench.store.url import DB_ENV, default_db_path, describe_url, resolve_db_url
 
-__all__ = ["DB_ENV", "RunHandle", "RunInProgress", "Store", "default_db_path", "describe_url", "resolve_db_url"]
+__all__ = [
+    "DB_ENV",
+    "RunHandle",
+    "RunInProgress",
+    "Store",
+    "StoreSchemaError",
+    "default_db_path",
+    "describe_url",
+    "resolve_db_url",
+]
 
 
 _UPSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+class StoreSchemaError(RuntimeError):
+    """The database holds a schema the migrations cannot take to the newest revision."""
 
 
 class RunInProgress(RuntimeError):
@@ -67,6 +79,8 @@ class Store:
         self.engine: Engine = create_engine(self.url)
         if sqlite:
             _sqlite_setup(self.engine)
+        from bench.store.migrate import upgrade  # alembic, only when a store is opened
+
         upgrade(self.engine, self.url)
 
     # -- writing -------------------------------------------------------------------------------

@@ -18,13 +18,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 
+from bench.store import StoreSchemaError
+
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 BASELINE = "0001"  # the schema that Base.metadata.create_all made before migrations
 _PG_LOCK = 0x62656E6368  # pg_advisory_xact_lock key ("bench")
-
-
-class StoreSchemaError(RuntimeError):
-    """The database holds a schema these migrations cannot take to head."""
 
 
 def alembic_config(url: str, connection: Connection | None = None) -> Config:

@@ -24,7 +24,7 @@ from bench.runtime.backends.base import (
     RunSettings,
     register_backend,
 )
-from bench.runtime.convert import ConversionReport, seeded_input, to_onnx
+from bench.runtime.convert import ConversionReport, seeded_input, summarize_reports, to_onnx
 
 
 def _session(path: Path, threads: int) -> Any:
@@ -114,8 +114,7 @@ class OnnxModel(LoadedModel):
         }
         if self.reports:
             info["dynamic_hw"] = self.reports[-1].dynamic_hw
-            info["ops"] = sorted({op for r in self.reports for op in r.ops})
-            info["conversions"] = [r.as_dict() for r in self.reports]
+            info.update(summarize_reports(self.reports))
         elif self.source is not None:
             info["file"] = self.source
         return info

@@ -31,7 +31,7 @@ from bench.runtime.backends.base import (
     RunSettings,
     register_backend,
 )
-from bench.runtime.convert import ConversionReport, seeded_input, tflite_ops, to_tflite
+from bench.runtime.convert import ConversionReport, seeded_input, summarize_reports, tflite_ops, to_tflite
 from bench.runtime.quantize import from_tensor, to_tensor
 
 
@@ -146,8 +146,7 @@ class TFLiteModel(LoadedModel):
         info.update(litert_torch=metadata.version("litert-torch"), precision=self.settings.precision)
         info["io_dtype"] = "uint8" if self.uint8_io else "int8" if self.settings.precision == "int8" else "float32"
         if self.reports:
-            info["ops"] = sorted({op for r in self.reports.values() for op in r.ops})
-            info["conversions"] = [r.as_dict() for r in self.reports.values()]
+            info.update(summarize_reports(self.reports.values()))
         return info
 
 
