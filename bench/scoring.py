@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from bench.data.pipeline import data_folder, iter_samples
+from bench.data.pipeline import Sample, data_folder, iter_samples
 from bench.metrics.lpips import LPIPS, try_load_lpips
 from bench.metrics.protocol import OutputShapeError, score_image
 from bench.metrics.quantize import NonFiniteOutput, to_uint8
@@ -34,6 +34,7 @@ from bench.runtime.complexity import count_complexity, file_complexity
 from bench.runtime.devices import get_device
 from bench.runtime.latency import load_on, measure_on
 from bench.runtime.protocol import LatencySettings
+from bench.samples import SampleCrops, make_crops
 from bench.submission import Submission, SubmissionError
 from bench.tasks import Task
 
@@ -41,11 +42,12 @@ Progress = Callable[[str, int], None]
 
 
 class Checkpoint(Protocol):
-    """Where per-image scores go as they are computed (the store's RunHandle), and what is done."""
+    """Where per-image scores (and the first images' sample crops) go as they are computed (the store's
+    RunHandle), and what is done."""
 
     done: dict[str, ImageResult]
 
-    def record(self, position: int, image: ImageResult) -> None: ...
+    def record(self, position: int, image: ImageResult, sample: SampleCrops | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ def _from_nchw(batch: np.ndarray) -> np.ndarray:
     return batch[0].transpose(1, 2, 0)
 
 
+def _crops(sample: Sample, output: np.ndarray, task: Task, position: int) -> SampleCrops:
+    """The sample crops of one scored image (see :mod:`bench.samples`)."""
+    return make_crops(sample.input, output, sample.target, task.scale, image_id=sample.id, position=position)
+
+
 def check_declared(submission: Submission, task: Task) -> None:
     if not submission.manifest.declares(task.id):
         raise SubmissionError(
@@ -128,6 +135,7 @@ def evaluate(
     checkpoint: Checkpoint | None = None,
     limits: Limits | None = None,
     latency_shape: tuple[int, ...] | None = None,
+    samples: int = 3,
 ) -> Result:
     """Score ``submission`` on ``task`` (run on ``quality_device``) and measure its latency on ``devices``.
 
@@ -137,7 +145,10 @@ def evaluate(
     With ``cache_root``, samples are read from (and on first use written to) the ``datasets``
     cache there: byte-identical to the streamed pipeline, memory-mapped, much faster to re-read.
     With ``checkpoint``, each image's scores are handed over as soon as they exist, and images
-    the checkpoint already has are not run again (resume).
+    the checkpoint already has are not run again (resume), and the images at positions below
+    ``samples`` hand over their crops too (:func:`bench.samples.make_crops`: input, output and
+    target windows as PNGs, for the leaderboard's visual comparison; 0 for none). Only the crops
+    are kept, never whole images.
     """
     check_declared(submission, task)
     started = datetime.now(UTC)
@@ -165,10 +176,10 @@ def evaluate(
     if cache_root is not None:  # samples from the Hugging Face datasets cache (made on first use)
         from bench.data.cache import iter_cached
 
-        samples = iter_cached(task, data_root, cache_root)
+        stream = iter_cached(task, data_root, cache_root)
     else:
-        samples = iter_samples(task, data_root)
-    for position, sample in enumerate(samples):
+        stream = iter_samples(task, data_root)
+    for position, sample in enumerate(stream):
         if checkpoint is not None and sample.id in checkpoint.done:  # scored before an interruption
             per_image.append(checkpoint.done[sample.id])
             continue
@@ -187,7 +198,8 @@ def evaluate(
             raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
         image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp)
         if checkpoint is not None:
-            checkpoint.record(position, image)
+            crops = _crops(sample, output, task, position) if position < samples else None
+            checkpoint.record(position, image, crops)
         per_image.append(image)
         if progress:
             progress(sample.id, len(per_image))

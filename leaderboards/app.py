@@ -1,7 +1,9 @@
-"""The leaderboard: ``streamlit run leaderboards/app.py -- --db URL`` (or ``$BENCH_DB``).
+"""The leaderboard: ``streamlit run leaderboards/app.py -- --db URL`` (or ``$BENCH_DB``; ``bench board``).
 
-Reads only the results store (and task titles from the task registry). Data shaping lives in
-``leaderboards/views.py``; this script only places widgets.
+Reads only the results store (plus task titles and track definitions from the registries). Four
+pages, chosen in the sidebar or with ``?page=overview|task|submission|challenge``: data shaping
+lives in ``frames.py`` / ``charts.py`` / ``challenge_view.py``, URL state in ``state.py``, and each
+``page_*.py`` only places widgets.
 """
 
 from __future__ import annotations
@@ -13,17 +15,34 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # `streamlit run` puts only this folder on the path
     sys.path.insert(0, _ROOT)
 
+import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from bench.store import Store, describe_url, resolve_db_url  # noqa: E402
+from bench.store.board_rows import leaderboard_rows, store_version  # noqa: E402
 from bench.tasks import TaskError, all_tasks  # noqa: E402
-from leaderboards import views  # noqa: E402
+from leaderboards import page_challenge, page_overview, page_submission, page_task, state  # noqa: E402
+from leaderboards.context import Context  # noqa: E402
+from leaderboards.frames import board_frame  # noqa: E402
+
+RENDERERS = {
+    "overview": page_overview.render,
+    "task": page_task.render,
+    "submission": page_submission.render,
+    "challenge": page_challenge.render,
+}
 
 
 @st.cache_resource(show_spinner=False)
 def open_store(url: str) -> Store:
     return Store(url)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def load_frame(url: str, version: tuple[int, int]) -> pd.DataFrame:
+    """The board frame of the whole store; cached until a result is added (``version`` changes)."""
+    return board_frame(leaderboard_rows(open_store(url).engine))
 
 
 def task_titles() -> dict[str, str]:
@@ -36,43 +55,24 @@ def task_titles() -> dict[str, str]:
 def main() -> None:
     st.set_page_config(page_title="Image-restoration benchmark", layout="wide")
     st.title("Efficient image restoration: leaderboard")
-    url = resolve_db_url(views.db_argument(sys.argv[1:]))
+    url = resolve_db_url(state.db_argument(sys.argv[1:]))
+    state.seed_choice("page", list(state.PAGES))
+    page = st.sidebar.radio("Page", list(state.PAGES), format_func=state.PAGES.__getitem__, key="page")
     try:
-        rows = open_store(url).leaderboard_rows()
+        store = open_store(url)
+        frame = load_frame(url, store_version(store.engine))
     except (SQLAlchemyError, OSError) as exc:
         st.error(f"Cannot read the results store {describe_url(url)}: {exc}")
         return
-    st.caption(f"Store: `{describe_url(url)}`")
-    if not rows:
+    st.sidebar.caption(f"Store: `{describe_url(url)}`  \n{frame['result_id'].nunique()} results")
+    if frame.empty and page != "challenge":
         st.info(
             "No results in this store yet. Add some with `bench demo` (the whole flow on the embedded "
             "data) or `bench score SUBMISSION_DIR --task TASK_ID --db URL`, then reload this page."
         )
-        return
-
-    titles = task_titles()
-    task = st.selectbox("Task", views.task_ids(rows), format_func=lambda t: views.task_label(t, titles), key="task")
-    versions = views.task_versions(rows, task)
-    version = versions[0]
-    if len(versions) > 1:
-        version = st.selectbox(
-            "Task version (results of different versions are not compared)", versions, key=f"version-{task}"
-        )
-    selected = views.select_rows(rows, task, version)
-
-    st.subheader("Results")
-    st.dataframe(views.task_table(selected), hide_index=True)
-    st.caption(
-        views.latency_note(selected) + " *Pareto*: not dominated in PSNR and median latency by another "
-        "entry on the same device."
-    )
-
-    st.subheader("PSNR vs median latency")
-    device = st.selectbox("Device", views.devices(selected), key=f"device-{task}-{version}")
-    frame = views.device_frame(selected, device)
-    st.altair_chart(views.scatter_chart(frame), width="stretch")
-    if len(frame) == 1:
-        st.caption("Only one entry on this device: it is its own Pareto front.")
+    else:
+        RENDERERS[page](Context(store=store, frame=frame, titles=task_titles()))
+    state.write_url(page)
 
 
 main()

@@ -1,210 +1,228 @@
-"""The Streamlit board (AppTest against a temporary SQLite store) and its data-shaping views."""
+"""Every page of the Streamlit board, run with AppTest against real SQLite stores.
+
+The store holds synthetic results (tests/board_data.py) plus one real scoring run of the bicubic
+baseline on Set5 x2 with its stored sample crops, so the submission page shows real images.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import io
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from bench.results import LatencyResult, Metrics, Provenance, Result, SubmissionInfo
-from bench.runtime.complexity import Complexity
+from bench.challenges.tracks import get_track
 from bench.store import Store
-from leaderboards import views
+from leaderboards.challenge_view import shape_text
+from tests.board_data import SR, bulk_add, fill_board_store, make_result, random_results
+from tests.test_board_views import brute_front
 
 APP = str(Path(__file__).resolve().parent.parent / "leaderboards" / "app.py")
-TIMEOUT = 60
+TIMEOUT = 90
 
 
-def make_result(
-    task: str, name: str, psnr: float, latencies: dict[str, float], version: int = 1, team: str = "lab"
-) -> Result:
-    """A complete Result built directly with pydantic (no model is run)."""
-    return Result(
-        task=task,
-        task_version=version,
-        submission=SubmissionInfo(
-            name=name,
-            team=team,
-            sha256=hashlib.sha256(name.encode()).hexdigest(),
-            format="onnx",
-            architecture=None,
-            tags=["lightweight"],
-            precision="fp32",
-        ),
-        metrics=Metrics(psnr=psnr, ssim=0.9, lpips=None, per_image=[]),
-        latency=[
-            LatencyResult(
-                device=device,
-                backend=device.split("-")[-1],
-                precision="fp32",
-                threads=4,
-                input_shape=(1, 3, 64, 64),
-                median_ms=ms,
-                p90_ms=ms * 1.1,
-                mean_ms=ms,
-                min_ms=ms * 0.9,
-                max_ms=ms * 1.2,
-                runs=20,
-                cv=0.02,
-            )
-            for device, ms in latencies.items()
-        ],
-        complexity=Complexity(macs=2_500_000_000, params=1_000_000, conv_traffic_bytes=1, input_shape=(1, 3, 64, 64)),
-        provenance=Provenance(
-            bench_version="0.1.0",
-            git_commit=None,
-            python="3.11",
-            torch="2.13.0",
-            backends={},
-            host="test",
-            platform="linux",
-            started_at="2025-01-01T00:00:00Z",
-            duration_s=1.0,
-            data_folder="embedded",
-            latency_settings={"runs": 20},
-        ),
-    )
+@pytest.fixture(scope="module")
+def board_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('board') / 'results.db'}"
+    return url, fill_board_store(Store(url))
 
 
-# name -> (psnr, {device: median ms}); on cpu-torch: fast/good/best are on the front,
-# slow-bad and twin-of-good (equal PSNR, slower) are dominated, dup-best duplicates best.
-SR = {
-    "fast": (30.0, {"cpu-torch": 1.0, "cpu-onnxruntime": 0.8}),
-    "good": (32.0, {"cpu-torch": 5.0, "cpu-onnxruntime": 9.0}),
-    "best": (34.0, {"cpu-torch": 50.0}),
-    "dup-best": (34.0, {"cpu-torch": 50.0}),
-    "slow-bad": (29.0, {"cpu-torch": 60.0, "cpu-onnxruntime": 70.0}),
-    "twin-of-good": (32.0, {"cpu-torch": 7.0, "cpu-onnxruntime": 3.0}),
-}
-DENOISE = {"denoiser-a": (28.0, {"cpu-torch": 2.0}), "denoiser-b": (29.5, {"cpu-torch": 4.0})}
-
-
-def brute_front(points: list[tuple[float, float]]) -> set[int]:
-    return {i for i, (x, y) in enumerate(points) if not any(a <= x and b >= y and (a, b) != (x, y) for a, b in points)}
-
-
-@pytest.fixture
-def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'results.db'}"
+def app(url: str, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
     monkeypatch.setenv("BENCH_DB", url)
-    return url
-
-
-@pytest.fixture
-def filled_store(store_url: str) -> str:
-    store = Store(store_url)
-    for name, (psnr, lat) in SR.items():
-        store.add(make_result("sr-set5-x2", name, psnr, lat))
-    for name, (psnr, lat) in DENOISE.items():
-        store.add(make_result("denoise-demo-s25", name, psnr, lat))
-    store.add(make_result("retired-task", "old-model", 25.0, {"cpu-torch": 3.0}))
-    return store_url
-
-
-def run_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
-def test_empty_store_shows_info(store_url: str) -> None:
-    at = run_app()
-    assert at.title[0].value.startswith("Efficient image restoration")
-    assert len(at.info) == 1
-    assert "bench demo" in at.info[0].value and "bench score" in at.info[0].value
-    assert len(at.error) == 0
-    assert len(at.dataframe) == 0
+def elements(at: AppTest, kind: str) -> list:
+    return [e for e in at.main if type(e).__name__ == kind or getattr(e, "type", None) == kind]
 
 
-def test_table_and_task_switch(filled_store: str) -> None:
-    at = run_app()
-    task = at.selectbox(key="task")
-    assert len(task.options) == 3  # tasks with results only
-    assert task.value == "denoise-demo-s25"
+@pytest.mark.parametrize("page", ["overview", "task", "submission", "challenge"])
+def test_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    at = app(f"sqlite:///{tmp_path / 'empty.db'}", monkeypatch, page=page)
+    assert not at.error
+    info = " ".join(i.value for i in at.info)
+    assert ("bench demo" in info) if page != "challenge" else ("bench challenge" in info)
+
+
+@pytest.mark.parametrize("page", ["overview", "task", "submission", "challenge"])
+def test_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    Store(url).add(make_result("sr-set5-x4", "only", 27.0, {"cpu-torch": 12.0}))
+    at = app(url, monkeypatch, page=page)
+    assert not at.error
+    if page == "task":
+        table = at.dataframe[0].value
+        assert list(table["submission"]) == ["only"] and bool(table["Pareto"].iloc[0])
+        assert len(elements(at, "vega_lite_chart")) == 1
+
+
+def test_overview(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(board_db[0], monkeypatch)  # no ?page: the overview
+    assert at.sidebar.radio(key="page").value == "overview"
+    best = at.dataframe[0].value
+    sr = best[(best["task"] == "sr-set5-x2") & (best["device"] == "cpu-torch")].iloc[0]
+    # shaky (40 dB) is invalid; guessed is predicted: neither is the measured best
+    assert (sr["best"], sr["fastest"], sr["entries"]) == ("best", "fast", 8)
+    assert "(not registered)" in set(best.loc[best["task"] == "retired-task", "title"])
+    assert "cpu-torch (predicted)" in set(at.dataframe[1].value["device"])
+    assert len(elements(at, "DownloadButton")) == 2
+
+
+def test_task_table_filters_and_pareto(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(board_db[0], monkeypatch, page="task", task="sr-set5-x2")
     table = at.dataframe[0].value
-    assert set(table["submission"]) == set(DENOISE)
+    assert set(table["submission"]) == set(SR) | {"shaky", "guessed", "bicubic"}
     assert list(table["PSNR (dB)"]) == sorted(table["PSNR (dB)"], reverse=True)
-
-    task.set_value("sr-set5-x2")
-    at.run()
-    assert not at.exception
-    table = at.dataframe[0].value
-    assert set(table["submission"]) == set(SR)
-    assert list(table["PSNR (dB)"]) == sorted(table["PSNR (dB)"], reverse=True)
-    assert {"device", "median latency (ms)", "p90 (ms)", "MACs (G)", "params", "tags", "date"} <= set(table)
-    assert table["MACs (G)"].iloc[0] == pytest.approx(2.5)
-    assert set(table["latency kind"]) == {"measured"}
-    assert any("measured" in caption.value for caption in at.caption)
-    # the device selector lists the task's devices, most-measured first
-    assert at.selectbox[-1].options == ["cpu-torch", "cpu-onnxruntime"]
-
-
-def test_task_labels_tolerate_unregistered_ids(filled_store: str) -> None:
-    at = run_app()
-    options = at.selectbox(key="task").options
-    assert "retired-task (not registered)" in options
-    assert any(option.endswith("(sr-set5-x2)") for option in options)
-    at.selectbox(key="task").set_value("retired-task").run()
-    assert not at.exception
-    assert list(at.dataframe[0].value["submission"]) == ["old-model"]
-
-
-def test_pareto_column_matches_brute_force(filled_store: str) -> None:
-    at = run_app()
-    at.selectbox(key="task").set_value("sr-set5-x2").run()
-    table = at.dataframe[0].value
-    for device, group in table.groupby("device"):
-        points = list(zip(group["median latency (ms)"], group["PSNR (dB)"], strict=True))
-        expected = {group["submission"].iloc[i] for i in brute_front(points)}
-        marked = set(group.loc[group["Pareto"], "submission"])
-        assert marked == expected, device
+    shaky = table[table["submission"] == "shaky"].iloc[0]
+    assert shaky["note"].startswith("invalid") and not shaky["Pareto"]  # marked, not hidden
+    assert set(table.loc[table["submission"] == "guessed", "device"]) == {"cpu-torch (predicted)"}
+    for _device, group in table.groupby("device"):
+        valid = group[group["note"] == ""].reset_index(drop=True)
+        points = list(zip(valid["median latency (ms)"], valid["PSNR (dB)"], strict=True))
+        assert set(group.loc[group["Pareto"], "submission"]) == {valid["submission"][i] for i in brute_front(points)}
     on_torch = table[(table["device"] == "cpu-torch") & table["Pareto"]]
-    assert set(on_torch["submission"]) == {"fast", "good", "best", "dup-best"}
-    on_ort = table[(table["device"] == "cpu-onnxruntime") & table["Pareto"]]
-    assert set(on_ort["submission"]) == {"fast", "twin-of-good"}
+    assert {"fast", "good", "best", "dup-best"} <= set(on_torch["submission"])
 
-
-def test_single_result(store_url: str) -> None:
-    Store(store_url).add(make_result("sr-set5-x4", "only", 27.0, {"cpu-torch": 12.0}))
-    at = run_app()
+    at.multiselect(key="devices").set_value(["cpu-onnxruntime"]).run()
     table = at.dataframe[0].value
-    assert list(table["submission"]) == ["only"] and bool(table["Pareto"].iloc[0])
+    assert set(table["device"]) == {"cpu-onnxruntime"}
+    assert set(table.loc[table["Pareto"], "submission"]) == {"fast", "twin-of-good"}
+    at.multiselect(key="devices").set_value([]).run()
+    at.multiselect(key="teams").set_value(["beta"]).run()
+    assert set(at.dataframe[0].value["submission"]) == {"good", "best"}
+    at.multiselect(key="teams").set_value([]).run()
+    at.multiselect(key="tags").set_value(["int8"]).run()
+    assert set(at.dataframe[0].value["submission"]) == {"fast"}
+    assert at.query_params["tags"] == "int8" and at.query_params["task"] == "sr-set5-x2"
 
 
-def test_versions_are_not_mixed(store_url: str) -> None:
-    store = Store(store_url)
+def test_axes_change_the_front(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(board_db[0], monkeypatch, page="task", task="sr-set5-x2", devices="cpu-torch", cost="params_k")
+    table = at.dataframe[0].value
+    valid = table[table["note"] == ""].reset_index(drop=True)
+    points = list(zip(valid["params (K)"], valid["PSNR (dB)"], strict=True))
+    expected = {valid["submission"][i] for i in brute_front(points)}
+    # bicubic has no parameters; the synthetic entries all have 1000 K: best and dup-best beat the rest
+    assert set(table.loc[table["Pareto"], "submission"]) == expected == {"bicubic", "best", "dup-best"}
+    spec = elements(at, "vega_lite_chart")[0].proto.spec
+    assert '"field": "params_k"' in spec and "step-after" in spec
+
+
+def test_url_reproduces_a_filtered_view(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(
+        board_db[0],
+        monkeypatch,
+        page="task",
+        task="sr-set5-x2",
+        devices="cpu-onnxruntime,not-a-device",
+        quality="ssim",
+        teams="beta",
+        since="2000-01-01",
+    )
+    assert at.selectbox(key="task").value == "sr-set5-x2"
+    assert at.multiselect(key="devices").value == ["cpu-onnxruntime"]  # unknown values are dropped
+    assert at.radio(key="quality").value == "ssim" and at.multiselect(key="teams").value == ["beta"]
+    assert set(at.dataframe[0].value["submission"]) == {"good"}
+    assert at.query_params["devices"] == "cpu-onnxruntime" and at.query_params["since"] == "2000-01-01"
+    again = app(board_db[0], monkeypatch, **dict(at.query_params))
+    assert again.dataframe[0].value.equals(at.dataframe[0].value)
+
+
+def test_versions_and_unregistered_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    store = Store(url)
     store.add(make_result("sr-set5-x2", "v1-model", 30.0, {"cpu-torch": 1.0}, version=1))
     store.add(make_result("sr-set5-x2", "v2-model", 29.0, {"cpu-torch": 2.0}, version=2))
-    at = run_app()
+    store.add(make_result("gone", "old", 20.0, {"cpu-torch": 2.0}))
+    at = app(url, monkeypatch, page="task", task="sr-set5-x2")
     assert list(at.dataframe[0].value["submission"]) == ["v2-model"]
+    at.selectbox(key="version").set_value(1).run()
+    assert list(at.dataframe[0].value["submission"]) == ["v1-model"]
+    at.selectbox(key="task").set_value("gone").run()
+    assert list(at.dataframe[0].value["submission"]) == ["old"]
+    assert "gone (not registered)" in at.selectbox(key="task").format_func("gone")
 
 
-# --- views without Streamlit ---------------------------------------------------------------
+def test_submission_page_shows_the_real_run(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, run_id = board_db
+    at = app(url, monkeypatch, page="submission", run=str(run_id))
+    store = Store(url)
+    assert at.header[0].value.startswith("bicubic · sr-set5-x2")
+    assert at.metric[0].value == f"{store.run_detail(run_id)['result']['metrics']['psnr']:.3f}"  # type: ignore[index]
+    images = at.dataframe[2].value
+    stored = store.image_scores(run_id)
+    assert list(images["id"]) == [i.id for i in stored] and np.allclose(images["psnr"], [i.psnr for i in stored])
+    shown = elements(at, "Image")
+    assert [c for e in shown for c in e.proto.imgs[0].caption.split()] == ["input", "output", "target"]
+    assert all(e.proto.imgs[0].url.endswith(".png") for e in shown)
+    first = store.samples(run_id)[0]
+    assert at.selectbox(key="image").value == first.image_id
+    at.select_slider(key="zoom").set_value(4).run()
+    assert not at.exception and at.query_params["zoom"] == "4"
 
 
-def test_views_empty_and_helpers() -> None:
-    assert views.task_table([]).empty
-    assert list(views.task_table([]).columns) == list(views.TABLE_COLUMNS.values())
-    assert views.db_argument(["--db", "sqlite:///x.db"]) == "sqlite:///x.db"
-    assert views.db_argument(["-q", "tests/test_board.py"]) is None
-    assert views.use_log_scale([1.0, 5.0]) is False
-    assert views.use_log_scale([1.0, 10.5]) is True
-    assert views.use_log_scale([0.0, 100.0]) is False
-    assert views.task_label("x", {}) == "x (not registered)"
-    assert views.task_label("x", {"x": "Title"}) == "Title (x)"
+def test_zoom_window_is_the_right_part() -> None:
+    from leaderboards.page_submission import VIEW_PIXELS, zoom_window
+
+    pixels = np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)
+    image = Image.fromarray(pixels)
+    assert np.array_equal(
+        np.asarray(zoom_window(image, 1, (0.5, 0.5)).resize((64, 64), Image.Resampling.NEAREST)), pixels
+    )
+    corner = np.asarray(zoom_window(image, 4, (0.0, 0.0)))
+    assert corner.shape == (VIEW_PIXELS, VIEW_PIXELS, 3)
+    step = VIEW_PIXELS // 16
+    assert np.array_equal(corner[::step, ::step], pixels[:16, :16])  # the top-left 16x16, each pixel repeated
 
 
-def test_views_chart_and_front(filled_store: str) -> None:
-    rows = views.select_rows(Store(filled_store).leaderboard_rows(), "sr-set5-x2")
-    frame = views.device_frame(rows, "cpu-torch")
-    line = views.front_line(frame)
-    assert list(line["median_ms"]) == sorted(line["median_ms"])
-    assert set(line["submission"]) == {"fast", "good", "best", "dup-best"}
-    spec = views.scatter_chart(frame).to_dict()
-    assert spec["layer"][0]["mark"]["interpolate"] == "step-after"
-    assert spec["layer"][1]["encoding"]["x"]["scale"]["type"] == "log"  # 1 ms .. 60 ms
-    assert isinstance(views.board_frame(rows), pd.DataFrame)
+def test_challenge_page(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(board_db[0], monkeypatch, page="challenge", track="ntire2024-esr")
+    assert at.selectbox(key="tdevice").value == "cpu-torch"  # the track's fallback device
+    assert at.selectbox(key="baseline").value == "esr-base"  # tagged baseline
+    assert any("not comparable" in w.value for w in at.warning)
+    ranking = at.dataframe[0].value
+    assert list(ranking["submission"]) == ["esr-fast", "esr-base", "esr-blurry"]
+    assert list(ranking["status"]) == ["ranked", "ranked", "gated"]
+    assert {"runtime term", "FLOPs term", "params term"} <= set(ranking.columns)
+    assert len(elements(at, "vega_lite_chart")) == 1  # the score breakdown
+    assert at.query_params["baseline"] == "esr-base"
+    other = app(board_db[0], monkeypatch, page="challenge", track="ntire2020-deblur-smartphone")
+    assert any("bench challenge" in i.value for i in other.info)
+    assert len(other.dataframe[0].value) == len(get_track("ntire2020-deblur-smartphone").published)
+    assert shape_text((1, 3, 256, 256)) == "1x3x256x256"
+
+
+@pytest.mark.parametrize("page", ["overview", "task", "submission", "challenge"])
+def test_ten_thousand_results(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    path = tmp_path_factory.getbasetemp() / "board-10k.db"
+    url = f"sqlite:///{path}"
+    if not path.exists():
+        bulk_add(Store(url), random_results(10_000, seed=3))
+    at = app(url, monkeypatch, page=page, task="sr-set5-x2")
+    assert not at.error
+    if page == "task":
+        assert at.dataframe[0].value["submission"].nunique() == 2500
+    if page == "overview":
+        assert at.metric[0].value == "10000"
+
+
+def test_downloaded_csv_is_the_table(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from leaderboards.frames import csv_bytes
+
+    at = app(board_db[0], monkeypatch, page="task", task="sr-set5-x2")
+    table = at.dataframe[0].value.drop(columns="details")
+    back = pd.read_csv(io.BytesIO(csv_bytes(table)), keep_default_na=False)
+    assert list(back["submission"]) == list(table["submission"])
+    assert len(elements(at, "DownloadButton")) == 1

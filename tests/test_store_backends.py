@@ -1,32 +1,47 @@
 """One store test suite over both backends: SQLite (a file in tmp_path) and PostgreSQL (a throwaway server).
 
-Migrations (schema equals the models, re-upgrading is a no-op, pre-migration files are adopted),
-results, run handles (checkpoints, resume, dedupe, discard), the board rows, concurrent writers,
-and ``bench export`` in every format.
+Migrations (schema equals the models, re-upgrading is a no-op, pre-migration files are adopted,
+a 0002 store gains ``samples``), results, run handles (checkpoints, sample crops, resume, dedupe,
+discard), the submission page's queries, the board rows, concurrent writers, and ``bench export``
+in every format.
 """
 
 from __future__ import annotations
 
 import argparse
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
 
 from bench.cli import export as export_cli
 from bench.results import ImageResult, Result
+from bench.samples import SampleCrops
 from bench.store import RunInProgress, Store
 from bench.store.export import BOARD_COLUMNS, IMAGE_COLUMNS, export
-from bench.store.migrate import head
-from bench.store.models import Base
+from bench.store.migrate import alembic_config, head
+from bench.store.models import Base, ImageScoreRow, RunRow, SubmissionRow
+from bench.store.queries import LATENCY_FIELDS
 from tests.postgres import fresh_database, postgres_url  # noqa: F401  (the session fixture)
 from tests.test_board import make_result
 
 IMAGES = [ImageResult(id=f"img{i}", psnr=30.0 + i, ssim=0.9, lpips=None if i % 2 else 0.1) for i in range(3)]
+PRE_MIGRATION_TABLES = ("submissions", "runs", "image_scores", "latencies")  # what create_all made before 0001
+
+
+def _crops(position: int) -> SampleCrops:
+    """Stand-in crops of IMAGES[position] (any bytes: the store does not decode them; \\x00 checks binary safety)."""
+    image = IMAGES[position]
+    return SampleCrops(image_id=image.id, position=position, box=(position, 2, 192, 96),
+                       input_png=b"\x89PNG in\x00" + bytes(range(256)), output_png=b"out\x00" * 1000,
+                       target_png=f"target {position}".encode())  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -72,7 +87,7 @@ def test_migrated_schema_equals_the_models_and_upgrading_again_is_a_no_op(store_
 def test_a_database_made_before_migrations_is_adopted(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.begin() as connection:  # what Store made before migrations: create_all with 32-bit macs/params
-        Base.metadata.create_all(connection)
+        Base.metadata.create_all(connection, tables=[Base.metadata.tables[t] for t in PRE_MIGRATION_TABLES])
         if connection.dialect.name == "postgresql":
             connection.execute(text("ALTER TABLE runs ALTER macs TYPE integer, ALTER params TYPE integer"))
     engine.dispose()
@@ -80,6 +95,39 @@ def test_a_database_made_before_migrations_is_adopted(store_url: str) -> None:
     assert _versions(store_url) == [head()] and _differences(store) == []
     store.add(_result("a"))
     assert store.count() == 1
+
+
+def test_a_0002_store_upgrades_to_samples_and_back(store_url: str) -> None:
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # a store as bench made it at revision 0002, with one complete run
+        command.upgrade(alembic_config(store_url, connection), "0002")
+    with Session(engine) as session, session.begin():
+        submission = SubmissionRow(sha256="ab" * 32, name="old", team="lab", format="onnx", architecture=None,
+                                   precision="fp32", tags=["x"], created_at=datetime.now(UTC))  # fmt: skip
+        run = RunRow(key="k-old", submission=submission, task="sr-x2", task_version=1, status="complete",
+                     started_at=datetime.now(UTC), psnr=31.0, macs=2**40, result={"old": True})  # fmt: skip
+        run.images.append(ImageScoreRow(image_id="img0", position=0, psnr=31.0, ssim=0.9, lpips=None))
+        session.add(run)
+    assert "samples" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+    store = Store(store_url)
+    assert _versions(store_url) == [head()] and _differences(store) == []
+    assert store.count() == 1 and store.samples(1) == [] and [r.psnr for r in store.image_scores(1)] == [31.0]
+    detail = store.run_detail(1)
+    assert detail is not None and detail["result"] == {"old": True} and detail["samples"] == []
+    handle = store.run("k-new", _result("new").submission, "sr-x2", 1, resume=False)
+    handle.record(0, IMAGES[0], _crops(0))
+    assert store.samples(handle.run_id or 0) == [_crops(0)]
+    store.engine.dispose()
+
+    engine = create_engine(store_url)
+    with engine.begin() as connection:  # and back: 0003's downgrade drops only the samples
+        command.downgrade(alembic_config(store_url, connection), "0002")
+    assert "samples" not in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM runs")).scalar() == 2
+    engine.dispose()
 
 
 # -- results -----------------------------------------------------------------------------------------
@@ -136,6 +184,50 @@ def test_run_handle_checkpoints_resume_and_dedupe(store_url: str) -> None:
     again.discard_unfinished()
     assert again.done == {} and store.run("k3", info, "sr-x2", 1, resume=False).run_id is None
     assert store.count() == 1 and len(store.leaderboard_rows()) == 2
+
+
+def test_samples_are_written_with_their_scores_and_read_for_the_submission_page(store_url: str) -> None:
+    store = Store(store_url)
+    result = _result("a")
+    handle = store.run("k1", result.submission, "sr-x2", 1, resume=False)
+    with pytest.raises(ValueError, match="img1"):
+        handle.record(0, IMAGES[0], _crops(1))  # crops of another image: refused before anything is written
+    assert handle.run_id is None
+    handle.record(0, IMAGES[0], _crops(0))
+    handle.record(1, IMAGES[1])  # beyond the sampled images: scores only
+    resumed = store.run("k1", result.submission, "sr-x2", 1, resume=True)
+    resumed.record(2, IMAGES[2], _crops(2))
+    assert store.run_detail(resumed.run_id or 0) is None  # not complete yet
+    run_id = resumed.finish(result)
+    assert store.samples(run_id) == [_crops(0), _crops(2)]  # bytes intact, ordered by position
+
+    detail = store.run_detail(run_id)
+    assert detail is not None and store.run_detail(run_id + 1000) is None
+    assert detail["run_id"] == run_id and detail["task"] == "sr-x2" and detail["task_version"] == 1
+    assert Result.model_validate(detail["result"]) == result
+    submission = detail["submission"]
+    assert submission["name"] == "a" and submission["sha256"] == result.submission.sha256
+    assert submission["tags"] == ["lightweight"] and submission["format"] == "onnx" and submission["created_at"]
+    assert [lat["device"] for lat in detail["latencies"]] == ["cpu-torch", "cpu-onnxruntime"]
+    assert detail["latencies"][0] == {
+        **{field: getattr(result.latency[0], field) for field in LATENCY_FIELDS},
+        "input_shape": [1, 3, 64, 64],
+    }
+    assert [(i["position"], i["id"], i["psnr"]) for i in detail["images"]] == [(0, "img0", 30.0), (1, "img1", 31.0),
+                                                                             (2, "img2", 32.0)]  # fmt: skip
+    assert detail["samples"] == [{"position": 0, "image_id": "img0", "box": [0, 2, 192, 96]},
+                                 {"position": 2, "image_id": "img2", "box": [2, 2, 192, 96]}]  # fmt: skip
+
+    other = store.add(_result("b", task="denoise"))
+    sha = result.submission.sha256
+    assert [r["run_id"] for r in store.runs_of("a")] == [run_id]
+    assert [r["run_id"] for r in store.runs_of(sha)] == [run_id] == [r["run_id"] for r in store.runs_of(sha[:12])]
+    assert store.runs_of(sha[:4]) == [] and store.runs_of("nobody") == []  # too short a prefix: not a hash
+    assert store.runs_of("b")[0]["task"] == "denoise" and store.samples(other) == []
+
+    with store.engine.begin() as connection:  # deleting a run deletes its samples (ON DELETE CASCADE)
+        connection.execute(text("DELETE FROM runs WHERE id = :id"), {"id": run_id})
+    assert store.samples(run_id) == []
 
 
 def test_concurrent_writers_open_and_record_different_runs(store_url: str) -> None:

@@ -89,3 +89,48 @@ def ntire_esr(
 def score(formula: str, entry: Entry, constants: dict[str, float]) -> float:
     """The track score of ``entry`` with the formula ``formula`` and its constants."""
     return FORMULAS[formula](entry, **constants)
+
+
+# -- score breakdowns: the named terms a formula combines (what the board's challenge page shows) ----------------
+Breakdown = Callable[..., dict[str, float]]
+BREAKDOWNS = Registry[Breakdown]("score breakdown")
+
+
+@BREAKDOWNS.register("ntire2020-fps")
+def ntire2020_fps_terms(entry: Entry, base_fps: float, fps_cap: float, weight: float) -> dict[str, float]:
+    """score = ``PSNR term`` + ``speed term`` (weight * log2(min(FPS, cap) / base FPS))."""
+    fps = 1000.0 / entry.runtime_ms
+    return {"PSNR term": entry.psnr, "speed term": weight * math.log2(min(fps, fps_cap) / base_fps)}
+
+
+@BREAKDOWNS.register("mai-sr")
+def mai_sr_terms(entry: Entry, c: float) -> dict[str, float]:
+    """log2(score) = ``quality term`` (2 PSNR) + ``runtime term`` (-log2(C runtime_ms))."""
+    return {"quality term (log2)": 2.0 * entry.psnr, "runtime term (log2)": -math.log2(c * entry.runtime_ms)}
+
+
+@BREAKDOWNS.register("ntire-esr")
+def ntire_esr_terms(
+    entry: Entry,
+    runtime_ms: float,
+    flops: float,
+    params: float,
+    w_runtime: float = 0.7,
+    w_flops: float = 0.15,
+    w_params: float = 0.15,
+) -> dict[str, float]:
+    """score = ``runtime term`` + ``FLOPs term`` + ``params term`` (each w exp(2 x / x0))."""
+    total = ntire_esr(entry, runtime_ms, flops, params, w_runtime, w_flops, w_params)  # validates the inputs
+    assert entry.flops is not None and entry.params is not None
+    terms = {
+        "runtime term": w_runtime * math.exp(2 * entry.runtime_ms / runtime_ms),
+        "FLOPs term": w_flops * math.exp(2 * entry.flops / flops),
+        "params term": w_params * math.exp(2 * entry.params / params),
+    }
+    assert math.isclose(sum(terms.values()), total)
+    return terms
+
+
+def breakdown(formula: str, entry: Entry, constants: dict[str, float]) -> dict[str, float]:
+    """The named terms of ``entry``'s score (see each breakdown's docstring for how they combine)."""
+    return BREAKDOWNS[formula](entry, **constants)

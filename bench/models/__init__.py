@@ -4,7 +4,14 @@ Submissions in ``safetensors`` format name an architecture from this registry; i
 never the submission's.
 """
 
-from bench.models import interp_arch  # noqa: F401  (registers its architectures)
+from bench.models import (  # noqa: F401  (each registers its architectures)
+    deblur_arch,
+    denoise_arch,
+    inpaint_arch,
+    interp_arch,
+    lowlight_arch,
+    sr_arch,
+)
 from bench.models.registry import MODELS, ModelSpec, build_model, register_model
 
 __all__ = ["MODELS", "ModelSpec", "build_model", "register_model"]

@@ -4,7 +4,9 @@ Scoring writes each image's scores as soon as they are computed (:class:`RunHand
 interrupted run (Ctrl-C, kill -9, power loss) resumes where it stopped, and a finished run with
 the same key (submission hash, task version, devices, settings) is recognised, never duplicated.
 The run row is created with the first image, so a submission that fails its checks or whose
-data is missing leaves the store exactly as it was.
+data is missing leaves the store exactly as it was. The first few images also keep sample crops
+(:mod:`bench.samples`), written with their scores; the submission page reads them, and the rest of
+a run, through the queries of :mod:`bench.store.queries`.
 
 SQLite: WAL journal, a 30 s busy timeout, and write transactions that take the write lock at
 ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is locked".
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,8 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bench.results import ImageResult, Result, SubmissionInfo, key_of
-from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SubmissionRow
+from bench.store import queries
+from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SampleRow, SubmissionRow
 from bench.store.url import DB_ENV, default_db_path, describe_url, resolve_db_url
+
+if TYPE_CHECKING:
+    from bench.samples import SampleCrops
 
 __all__ = [
     "DB_ENV",
@@ -133,6 +139,18 @@ class Store:
             )
             return [ImageResult(id=r.image_id, psnr=r.psnr, ssim=r.ssim, lpips=r.lpips) for r in rows]
 
+    def samples(self, run_id: int) -> list[SampleCrops]:
+        """The sample crops of run ``run_id``, ordered by position (none for a result stored whole)."""
+        return queries.samples(self.engine, run_id)
+
+    def run_detail(self, run_id: int) -> dict[str, Any] | None:
+        """One complete run for the submission page (see :func:`bench.store.queries.run_detail`), or ``None``."""
+        return queries.run_detail(self.engine, run_id)
+
+    def runs_of(self, submission: str) -> list[dict[str, Any]]:
+        """Complete runs (newest first) of a submission given by name, sha256 or a prefix of 8+ hex digits."""
+        return queries.runs_of(self.engine, submission)
+
     def leaderboard_rows(self, task: str | None = None) -> list[dict[str, Any]]:
         """Flat rows for the board: one per (complete run, measured device)."""
         query = (
@@ -195,8 +213,13 @@ class RunHandle:
             session.execute(delete(RunRow).where(RunRow.key == self.key, RunRow.status != "complete"))
         self.run_id, self.done = None, {}
 
-    def record(self, position: int, image: ImageResult) -> None:
-        """Write one image's scores now (creating the run row with the first one)."""
+    def record(self, position: int, image: ImageResult, sample: SampleCrops | None = None) -> None:
+        """Write one image's scores now (creating the run row with the first one), and its ``sample``
+        crops, if any, in the same transaction."""
+        if sample is not None and (sample.image_id, sample.position) != (image.id, position):
+            raise ValueError(
+                f"sample of {sample.image_id!r} at {sample.position} recorded for {image.id!r} at {position}"
+            )
         with Session(self.store.engine) as session, session.begin():
             if self.run_id is None:
                 run = RunRow(
@@ -211,6 +234,10 @@ class RunHandle:
                 self.run_id = run.id
             session.add(ImageScoreRow(run_id=self.run_id, image_id=image.id, position=position, psnr=image.psnr,
                                       ssim=image.ssim, lpips=image.lpips))  # fmt: skip
+            if sample is not None:
+                session.add(SampleRow(run_id=self.run_id, image_id=image.id, position=position, box=list(sample.box),
+                                      input_png=sample.input_png, output_png=sample.output_png,
+                                      target_png=sample.target_png))  # fmt: skip
         self.done[image.id] = image
 
     def discard(self) -> None:

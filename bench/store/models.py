@@ -7,6 +7,8 @@
 * ``image_scores``: one row per (run, image), written as each image is scored: what a resumed
   run reuses.
 * ``latencies``: one row per measured device of a complete run.
+* ``samples``: crops (input, output, target PNGs) of the first few images of a run, written with
+  their image's scores, for the leaderboard's visual comparison (:mod:`bench.samples`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # 64-bit: MACs pass 2**31 (PostgreSQL BIGINT; SQLite's INTEGER is 64-bit already, and stays INTEGER)
@@ -62,6 +64,7 @@ class RunRow(Base):
     submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
     images: Mapped[list[ImageScoreRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
     latencies: Mapped[list[LatencyRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
+    samples: Mapped[list[SampleRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
 
 
 class ImageScoreRow(Base):
@@ -96,3 +99,18 @@ class LatencyRow(Base):
     stable: Mapped[bool | None] = mapped_column()
     kind: Mapped[str] = mapped_column(String(20))
     run: Mapped[RunRow] = relationship(back_populates="latencies")
+
+
+class SampleRow(Base):
+    __tablename__ = "samples"
+    __table_args__ = (UniqueConstraint("run_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer)
+    box: Mapped[list[int]] = mapped_column(JSON)  # [top, left, height, width] in target pixels
+    input_png: Mapped[bytes] = mapped_column(LargeBinary)
+    output_png: Mapped[bytes] = mapped_column(LargeBinary)
+    target_png: Mapped[bytes] = mapped_column(LargeBinary)
+    run: Mapped[RunRow] = relationship(back_populates="samples")

@@ -1,0 +1,211 @@
+"""Training recipes: a YAML file validated by pydantic (unknown keys rejected), then checked against the registries.
+
+A recipe names a task (whose degradation turns clean training crops into model inputs, and whose
+scale and colour the model follows), an architecture from the project's registry, the training
+data and patch sampling, loss, optimiser, schedule, seed, and an optional validation task scored
+with the project's own metric code. See ``docs/training.md`` for every field.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bench.data.degradations import DEGRADATIONS
+from bench.models import MODELS, build_model
+from bench.paths import CHECKOUT
+from bench.registry import UnknownName
+from bench.tasks import Task, TaskError, get_task
+
+TRAIN_DATA_ENV = "BENCH_TRAIN_DATA"
+DEFAULT_TRAIN_DATA = "../shared/datasets/CSun_Hays80"
+
+
+class RecipeError(ValueError):
+    """A recipe file is missing, malformed or inconsistent; the message names the problem."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArchitectureSpec(Strict):
+    name: str = Field(description="an architecture registered in bench.models")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class DegradationSpec(Strict):
+    name: str = Field(description="a registered degradation, e.g. low-light-raw")
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+
+
+class Augmentation(Strict):
+    hflip: bool = True
+    vflip: bool = True
+    rot90: bool = Field(True, description="transpose H and W with probability 1/2 (with the flips: all 8 rotations)")
+
+
+class DataSpec(Strict):
+    folder: str | None = Field(
+        None,
+        description=f"folder of clean training images; relative paths are resolved against the checkout; "
+        f"default ${TRAIN_DATA_ENV}, else {DEFAULT_TRAIN_DATA}",
+    )
+    patch_size: int = Field(ge=4, description="model-input patch size; the clean crop is patch_size x the input/target ratio")
+    batch_size: int = Field(ge=1)
+    augmentation: Augmentation = Field(default_factory=Augmentation)
+    patches_per_epoch: int = Field(1000, ge=1, description="one epoch visits every image equally often, in a seeded order")
+    degradation: DegradationSpec | None = Field(None, description="replaces the task's degradation (e.g. a raw variant)")
+    workers: int | None = Field(None, ge=0, description="data-loader processes; default 0 on CPU, up to 8 on CUDA")
+
+
+class OptimizerSpec(Strict):
+    name: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float | None = Field(None, gt=0, description="clip the global gradient norm to this value")
+
+
+class ScheduleSpec(Strict):
+    steps: int = Field(ge=1, description="optimiser steps in the whole run")
+    kind: Literal["cosine", "step", "constant"] = "cosine"
+    milestones: list[int] = Field(default_factory=list, description="kind step: multiply the lr by gamma at these steps")
+    gamma: float = Field(0.5, gt=0)
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up from lr / warmup_steps")
+    min_lr: float = Field(0.0, ge=0, description="kind cosine: the lr at the last step")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScheduleSpec:
+        if self.warmup_steps >= self.steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) must be below steps ({self.steps})")
+        if self.kind == "step" and not self.milestones:
+            raise ValueError("kind step needs milestones")
+        if self.milestones != sorted(set(self.milestones)) or any(not 0 < m < self.steps for m in self.milestones):
+            raise ValueError(f"milestones must be increasing steps between 1 and {self.steps - 1}, got {self.milestones}")
+        return self
+
+
+class ValidationSpec(Strict):
+    task: str = Field(description="task whose first `images` samples are scored with its own metric protocol")
+    images: int = Field(5, ge=1)
+    every: int = Field(1000, ge=1, description="steps between validations (and one at the end)")
+
+
+class ExportSpec(Strict):
+    name: str | None = Field(None, description="submission name; default the recipe name")
+    team: str = "bench reference models"
+    tasks: list[str] = Field(default_factory=list, description="task ids or patterns it declares; default [task]")
+    tags: list[str] = Field(default_factory=list)
+    derived_from: str | None = None
+    licence: str = "Apache-2.0"
+    description: str = ""
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    task: str = Field(description="task id: its degradation makes the training inputs, its scale the model's")
+    architecture: ArchitectureSpec
+    data: DataSpec
+    loss: Literal["l1", "l2", "charbonnier"] = "l1"
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec
+    seed: int = Field(0, ge=0)
+    validation: ValidationSpec | None = None
+    checkpoint_every: int = Field(1000, ge=1)
+    log_every: int = Field(50, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast on CUDA (weights stay fp32)")
+    export: ExportSpec = Field(default_factory=ExportSpec)
+
+    def with_overrides(self, **changes: Any) -> Recipe:
+        """A copy with top-level fields, or ``schedule.steps`` as ``steps``, replaced (None: unchanged)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        steps = changes.pop("steps", None)
+        recipe = self.model_copy(update=changes)
+        if steps is not None:
+            recipe = recipe.model_copy(update={"schedule": self.schedule.model_copy(update={"steps": int(steps)})})
+        return Recipe.model_validate(recipe.model_dump())  # re-validate the combination
+
+    def training_task(self) -> Task:
+        return get_task(self.task)
+
+    def degradation(self) -> tuple[str, dict[str, Any]]:
+        """The (name, params) applied to training crops: the recipe's override, else the task's."""
+        if self.data.degradation is not None:
+            return self.data.degradation.name, dict(self.data.degradation.params)
+        task = self.training_task()
+        assert task.degradation is not None  # checked by check_recipe
+        return task.degradation.name, dict(task.degradation.params)
+
+
+def training_folder(recipe: Recipe, override: str | Path | None = None) -> Path:
+    """Where the clean training images are: ``override``, the recipe's folder, ``$BENCH_TRAIN_DATA``, the default."""
+    chosen = override or recipe.data.folder or os.environ.get(TRAIN_DATA_ENV) or DEFAULT_TRAIN_DATA
+    path = Path(chosen).expanduser()
+    return path if path.is_absolute() else (CHECKOUT / path).resolve()
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown key {where!r}")
+        else:
+            parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
+    """Check what the schema cannot: task ids, degradation and architecture names, architecture arguments."""
+    try:
+        task = recipe.training_task()
+        if recipe.validation is not None:
+            get_task(recipe.validation.task)
+    except TaskError as exc:
+        raise RecipeError(f"{where}: {exc}") from None
+    if recipe.data.degradation is not None:
+        try:
+            DEGRADATIONS.check(recipe.data.degradation.name)
+        except UnknownName as exc:
+            raise RecipeError(f"{where}: data.degradation: {exc}") from None
+    elif task.degradation is None:
+        raise RecipeError(
+            f"{where}: task {task.id!r} reads its inputs from files (source {task.data.source!r}), so it cannot make "
+            "training pairs from clean photos; pick a task with a degradation or set data.degradation"
+        )
+    try:
+        MODELS.check(recipe.architecture.name)
+        build_model(recipe.architecture.name, recipe.architecture.args, {"scale": task.scale})
+    except (UnknownName, ValueError) as exc:
+        raise RecipeError(f"{where}: architecture: {exc}") from None
+    return recipe
+
+
+def parse_recipe(raw: Any, where: str = "recipe") -> Recipe:
+    """Validate a recipe given as a mapping (e.g. parsed YAML)."""
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{where} is empty or not a mapping of keys to values")
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(f"{where} is invalid: {_explain(exc)}") from None
+    return check_recipe(recipe, where)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read, validate and check a recipe YAML file (raises :class:`RecipeError`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"recipe {path} is not valid YAML: {exc}") from None
+    return parse_recipe(raw, f"recipe {path}")

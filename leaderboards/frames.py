@@ -1,0 +1,302 @@
+"""Data shaping for the board: pandas frames over the store's board rows (no Streamlit here).
+
+A *board frame* has one row per (result, latency) with the display fields added:
+
+* ``device_label``: the device id, with `` (predicted)`` appended when the latency is predicted
+  from a per-layer table rather than measured, so the two are never grouped, compared or
+  plotted as the same thing;
+* ``note``: why an entry is invalid ("" when it is valid): no latency, an unstable latency
+  (its block medians disagreed), or a non-finite score. Invalid entries stay in every table,
+  marked, and never take part in a Pareto front;
+* ``pareto``: on the front of its own ``device_label`` for the chosen quality and cost
+  (see :func:`pareto_mask`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.pareto import pareto_front
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Axis:
+    column: str
+    title: str
+    higher_is_better: bool
+    digits: int
+
+
+#: Quality axes the user may choose (y of the chart).
+QUALITY: dict[str, Axis] = {
+    "psnr": Axis("psnr", "PSNR (dB)", True, 3),
+    "ssim": Axis("ssim", "SSIM", True, 4),
+    "lpips": Axis("lpips", "LPIPS (lower is better)", False, 4),
+}
+#: Cost axes the user may choose (x of the chart), all minimised.
+COSTS: dict[str, Axis] = {
+    "median_ms": Axis("median_ms", "median latency (ms)", False, 3),
+    "macs_g": Axis("macs_g", "MACs (G)", False, 3),
+    "params_k": Axis("params_k", "params (K)", False, 1),
+}
+
+FRAME_COLUMNS: tuple[str, ...] = (
+    "result_id",
+    "task",
+    "task_version",
+    "submission",
+    "team",
+    "sha256",
+    "format",
+    "architecture",
+    "tags",
+    "precision",
+    "psnr",
+    "ssim",
+    "lpips",
+    "macs",
+    "params",
+    "created_at",
+    "device",
+    "backend",
+    "latency_precision",
+    "threads",
+    "input_shape",
+    "median_ms",
+    "p90_ms",
+    "mean_ms",
+    "cv",
+    "stable",
+    "latency_kind",
+)
+
+#: The task table's columns (frame column -> header), in order.
+TABLE_COLUMNS: dict[str, str] = {
+    "submission": "submission",
+    "team": "team",
+    "device_label": "device",
+    "backend": "backend",
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "lpips": "LPIPS",
+    "median_ms": "median latency (ms)",
+    "p90_ms": "p90 (ms)",
+    "latency_kind": "latency kind",
+    "macs_g": "MACs (G)",
+    "params_k": "params (K)",
+    "precision": "precision",
+    "tags": "tags",
+    "pareto": "Pareto",
+    "note": "note",
+    "date": "date",
+    "details": "details",
+}
+
+
+def entry_note(row: Row) -> str:
+    """Why an entry is invalid, in words ("" when valid)."""
+    psnr, median = row.get("psnr"), row.get("median_ms")
+    if psnr is None or not math.isfinite(float(psnr)):
+        return "invalid: non-finite quality score"
+    if median is None or math.isnan(float(median)):
+        return "invalid: no latency measured"
+    if row.get("stable") is False:
+        return "invalid: unstable latency (block medians disagreed beyond the protocol's tolerance)"
+    return ""
+
+
+def device_label(device: Any, kind: Any) -> str | None:
+    """``device``, or ``device (kind)`` for a latency that is not measured (e.g. predicted)."""
+    if device is None or pd.isna(device):
+        return None
+    return str(device) if kind is None or pd.isna(kind) or kind == "measured" else f"{device} ({kind})"
+
+
+def board_frame(rows: Sequence[Row]) -> pd.DataFrame:
+    """The board frame of ``rows`` (see the module docstring); ``pareto`` is left False."""
+    frame = pd.DataFrame(list(rows), columns=list(FRAME_COLUMNS))
+    for column in ("psnr", "ssim", "lpips", "median_ms", "p90_ms", "mean_ms", "cv", "macs", "params"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["macs_g"] = frame["macs"] / 1e9
+    frame["params_k"] = frame["params"] / 1e3
+    frame["device_label"] = [device_label(d, k) for d, k in zip(frame["device"], frame["latency_kind"], strict=True)]
+    frame["note"] = [entry_note(row) for row in frame[["psnr", "median_ms", "stable"]].to_dict("records")]
+    frame["valid"] = frame["note"] == ""
+    created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
+    frame["date"] = created.dt.strftime("%Y-%m-%d %H:%M").fillna("")
+    frame["day"] = created.dt.date
+    frame["details"] = [f"?page=submission&run={int(run)}" for run in frame["result_id"]]
+    frame["pareto"] = False
+    return frame
+
+
+def pareto_mask(frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_ms") -> pd.Series:
+    """Whether each entry is on the front of its own ``device_label``: not dominated in (``cost``
+    minimised, ``quality`` maximised, or minimised for LPIPS) by another valid entry of that group.
+    Invalid entries, entries without a device and missing values are never on a front."""
+    axis = QUALITY[quality]
+    mask = pd.Series(False, index=frame.index)
+    usable = frame[frame["valid"] & frame["device_label"].notna() & frame[quality].notna() & frame[cost].notna()]
+    for _, group in usable.groupby("device_label", sort=False):
+        points = list(zip(group[cost].to_numpy(float), group[quality].to_numpy(float), strict=True))
+        front = pareto_front(points, maximize_y=axis.higher_is_better)
+        mask.loc[group.index[front]] = True
+    return mask
+
+
+def with_pareto(frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_ms") -> pd.DataFrame:
+    out = frame.copy()
+    out["pareto"] = pareto_mask(out, quality, cost)
+    return out
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The task page's filters; an empty list means "no restriction"."""
+
+    devices: list[str] = field(default_factory=list)
+    backends: list[str] = field(default_factory=list)
+    precisions: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    since: date | None = None
+    until: date | None = None
+
+
+def tag_set(frame: pd.DataFrame) -> list[str]:
+    return sorted({tag.strip() for tags in frame["tags"] for tag in str(tags).split(",") if tag.strip()})
+
+
+def apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The rows that pass every filter (tags: an entry passes with any one of the chosen tags)."""
+    keep = np.ones(len(frame), dtype=bool)
+    for column, chosen in (
+        ("device_label", filters.devices),
+        ("backend", filters.backends),
+        ("precision", filters.precisions),
+        ("team", filters.teams),
+    ):
+        if chosen:
+            keep &= frame[column].isin(chosen).to_numpy()
+    if filters.tags:
+        wanted = set(filters.tags)
+        keep &= np.array([bool(wanted & {t.strip() for t in str(tags).split(",")}) for tags in frame["tags"]], bool)
+    if filters.since is not None:
+        keep &= np.array([d is not None and not pd.isna(d) and d >= filters.since for d in frame["day"]], bool)
+    if filters.until is not None:
+        keep &= np.array([d is not None and not pd.isna(d) and d <= filters.until for d in frame["day"]], bool)
+    return frame[keep]
+
+
+def choices(frame: pd.DataFrame, column: str) -> list[str]:
+    """Distinct non-empty values of ``column``, most frequent first, then by name."""
+    counts = frame[column].dropna().astype(str).value_counts()
+    return sorted(counts.index, key=lambda name: (-int(counts[name]), name))
+
+
+def task_table(frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_ms") -> pd.DataFrame:
+    """The task table: best ``quality`` first, then cheapest ``cost``; display headers."""
+    axis = QUALITY[quality]
+    ordered = frame.sort_values(
+        [quality, cost], ascending=[not axis.higher_is_better, True], kind="stable", na_position="last"
+    )
+    return ordered[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS).reset_index(drop=True)
+
+
+def best_entries(frame: pd.DataFrame, titles: Mapping[str, str]) -> pd.DataFrame:
+    """The overview: for each (task, version, device), the valid entry with the best PSNR (ties: lower
+    latency), with the number of entries and the fastest valid entry."""
+    columns = [
+        "task",
+        "title",
+        "version",
+        "device",
+        "entries",
+        "best",
+        "PSNR (dB)",
+        "median latency (ms)",
+        "fastest",
+        "fastest (ms)",
+        "link",
+    ]
+    records: list[dict[str, Any]] = []
+    keyed = frame[frame["device_label"].notna()]
+    for (task, version, device), group in keyed.groupby(["task", "task_version", "device_label"], sort=True):
+        valid = group[group["valid"]]
+        record: dict[str, Any] = {
+            "task": task,
+            "title": titles.get(str(task), "(not registered)"),
+            "version": int(version),
+            "device": device,
+            "entries": len(group),
+            "link": f"?page=task&task={task}&version={int(version)}&device={device}",
+        }
+        if len(valid):
+            best = valid.sort_values(["psnr", "median_ms"], ascending=[False, True], kind="stable").iloc[0]
+            fastest = valid.sort_values(["median_ms", "psnr"], ascending=[True, False], kind="stable").iloc[0]
+            record |= {
+                "best": best["submission"],
+                "PSNR (dB)": best["psnr"],
+                "median latency (ms)": best["median_ms"],
+                "fastest": fastest["submission"],
+                "fastest (ms)": fastest["median_ms"],
+            }
+        records.append(record)
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def device_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per device label: backends, latency kind, entries, tasks."""
+    columns = ["device", "latency kind", "backends", "entries", "tasks"]
+    keyed = frame[frame["device_label"].notna()]
+    records = [
+        {
+            "device": label,
+            "latency kind": ", ".join(sorted({str(k) for k in group["latency_kind"]})),
+            "backends": ", ".join(sorted({str(b) for b in group["backend"]})),
+            "entries": len(group),
+            "tasks": group["task"].nunique(),
+        }
+        for label, group in keyed.groupby("device_label", sort=True)
+    ]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def csv_bytes(table: pd.DataFrame) -> bytes:
+    """``table`` as UTF-8 CSV (what the download buttons serve)."""
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def latency_note(frame: pd.DataFrame) -> str:
+    """The sentence saying what kind of latency the numbers in ``frame`` are."""
+    kinds = sorted({str(k) for k in frame["latency_kind"].dropna()})
+    if kinds == ["measured"]:
+        return (
+            "Latencies are **measured**: the median and p90 of timed runs on the named device and "
+            "backend, not predicted from per-layer tables."
+        )
+    if not kinds:
+        return "No latency in this view."
+    listed = ", ".join(f"`{kind}`" for kind in kinds)
+    return (
+        f"Latency kinds in this view: {listed}. Predicted latencies carry `(predicted)` in the device "
+        "name and are never on the same chart or front as measured ones."
+    )
+
+
+def parse_day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None

@@ -1,0 +1,127 @@
+"""Challenge page: a track's ranking from stored results, with its score breakdown and published rows."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from bench.challenges.formulas import HIGHER_IS_BETTER
+from bench.challenges.rerun import published
+from bench.challenges.tracks import Track, TrackError, all_tracks
+from leaderboards import state
+from leaderboards.challenge_view import RANKING_COLUMNS, default_baseline, ranking, shape_text
+from leaderboards.context import Context
+from leaderboards.frames import choices, csv_bytes
+
+
+def _tracks() -> dict[str, Track]:
+    try:
+        return all_tracks()
+    except TrackError as exc:
+        st.error(f"The track definitions cannot be read: {exc}")
+        return {}
+
+
+def breakdown_chart(table: pd.DataFrame) -> alt.Chart:
+    """Stacked bars of each ranked entry's score terms."""
+    terms = [c for c in table.columns if c not in RANKING_COLUMNS]
+    ranked = table[table["score"].notna()]
+    long = ranked.melt(id_vars=["submission"], value_vars=terms, var_name="term", value_name="value")
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            y=alt.Y("submission:N", sort=list(ranked["submission"]), title=None),
+            x=alt.X("value:Q", title="contribution to the score", stack="zero"),
+            color=alt.Color("term:N", title=None),
+            tooltip=["submission", "term", alt.Tooltip("value:Q", format=".4f")],
+        )
+    )
+
+
+def published_table(track: Track) -> pd.DataFrame:
+    rows = published(track).rows
+    return pd.DataFrame(
+        [
+            {
+                "rank": r.rank,
+                "entry": r.submission,
+                "PSNR (dB)": r.psnr,
+                "runtime (ms)": r.runtime_ms,
+                "score (formula)": r.score,
+            }
+            for r in rows
+        ]
+    )
+
+
+def render(context: Context) -> None:
+    tracks = _tracks()
+    if not tracks:
+        return
+    state.seed_choice("track", list(tracks))
+    track_id = st.selectbox("Track", list(tracks), format_func=lambda t: f"{tracks[t].title} ({t})", key="track")
+    track = tracks[track_id]
+    st.caption(track.description)
+    st.markdown(
+        f"Quality task `{track.quality_task}`; timing input {shape_text(track.timing.input_shape)}, "
+        f"{track.timing.statistic} latency; formats: {', '.join(track.rules.formats)}; score formula "
+        f"`{track.score.formula}` ({'higher' if HIGHER_IS_BETTER[track.score.formula] else 'lower'} is better)"
+        + (f"; PSNR gate {track.score.psnr_gate:.2f} dB." if track.score.psnr_gate is not None else ".")
+    )
+    frame = context.frame
+    rows = frame[frame["task"] == track.quality_task]
+    if len(rows):
+        rows = rows[rows["task_version"] == rows["task_version"].max()]
+    devices = choices(rows, "device_label")
+    state.publish(track=track_id)
+    if not devices:
+        st.info(
+            f"No stored results of `{track.quality_task}` yet. Rerun the track into the store with "
+            f"`bench challenge {track_id} SUBMISSION_DIR... --db URL`."
+        )
+    else:
+        preferred = [d for d in (track.timing.bench_device, track.timing.fallback_device) if d in devices]
+        if "tdevice" not in st.session_state and state.query_text("tdevice") is None and preferred:
+            st.session_state["tdevice"] = preferred[0]
+        state.seed_choice("tdevice", devices)
+        device = st.selectbox("Timing device", devices, key="tdevice")
+        baseline = None
+        if track.score.baseline_constants:
+            names = ["", *sorted(rows.loc[rows["device_label"] == device, "submission"].unique())]
+            if "baseline" not in st.session_state and state.query_text("baseline") is None:
+                guess = default_baseline(rows[rows["device_label"] == device])
+                if guess is not None:
+                    st.session_state["baseline"] = guess
+            state.seed_choice("baseline", names)
+            baseline = (
+                st.selectbox(
+                    "Baseline (sets the score's runtime, FLOPs and params constants)",
+                    names,
+                    format_func=lambda n: n or "(choose the baseline entry)",
+                    key="baseline",
+                )
+                or None
+            )
+        state.publish(tdevice=device, baseline=baseline)
+        if device != track.timing.bench_device:
+            st.warning(
+                f"Timed on {device}, not on the track's {track.timing.device}: scores are not comparable "
+                "with the official table."
+            )
+        table, note = ranking(track, rows, device, baseline)
+        st.subheader("Ranking")
+        st.dataframe(table, hide_index=True, key="challenge-table")
+        st.download_button(
+            "Download CSV", csv_bytes(table), f"{track_id}-{device}.csv", "text/csv", key="csv-challenge"
+        )
+        st.caption(note + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
+        if table["score"].notna().any():
+            st.subheader("Score breakdown")
+            st.altair_chart(breakdown_chart(table), width="stretch")
+    if track.published:
+        st.subheader("Published rows, scored with the same formula")
+        official = published_table(track)
+        st.dataframe(official, hide_index=True, key="challenge-published")
+        st.caption(f"Source: {track.published_source}")
