@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.paths import SUBMISSIONS_DIR
+from bench.recording import score_into
 from bench.results import Result
 from bench.runtime.protocol import QUICK, LatencySettings
-from bench.scoring import evaluate, plan_key, result_info
 from bench.store import Store
 from bench.submission import MANIFEST, Submission, load_submission
 from bench.tasks import Task, all_tasks
@@ -51,14 +51,5 @@ def run_demo(
     for task, submission in demo_plan():
         if on_start:
             on_start(task, submission)
-        devices = ("cpu-torch",)
-        key = plan_key(submission, task, devices, None, latency, None)
-        handle = store.run(key, result_info(submission), task.id, task.version, resume=True)
-        if handle.complete_id is not None:  # scored by an earlier demo into this store
-            detail = store.run_detail(handle.complete_id)
-            assert detail is not None
-            yield DemoRun(task, submission, Result.model_validate(detail["result"]), handle.complete_id)
-            continue
-        # through the run handle, so each image's scores and sample crops are stored as they come
-        result = evaluate(submission, task, devices=devices, data_root=None, latency=latency, checkpoint=handle)
-        yield DemoRun(task, submission, result, handle.finish(result))
+        result, result_id = score_into(store, submission, task, ("cpu-torch",), latency, data_root=None)
+        yield DemoRun(task, submission, result, result_id)

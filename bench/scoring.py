@@ -74,10 +74,14 @@ def plan_key(
     quality_device: str | None = None,
     latency: LatencySettings | None = None,
     calibration: Path | None = None,
+    latency_shape: Sequence[int] | None = None,
 ) -> str:
-    """The run key :func:`evaluate` will record for these arguments (to find a finished twin first)."""
+    """The run key :func:`evaluate` will record for these arguments (to find a finished twin first).
+    A ``latency_shape`` other than the task's (a challenge track's timing input) makes another run."""
     quality, latency_devices = resolve_devices(submission, devices, quality_device)
-    settings = (latency or LatencySettings()).model_dump()
+    settings: dict[str, object] = dict((latency or LatencySettings()).model_dump())
+    if latency_shape is not None and tuple(latency_shape) != tuple(task.latency.input_shape):
+        settings["latency_shape"] = list(latency_shape)
     return run_key(submission.sha256, task.id, task.version, quality, latency_devices, settings,
                    str(calibration) if calibration else None)  # fmt: skip
 
@@ -155,7 +159,7 @@ def evaluate(
     clock = time.perf_counter()
     settings = latency or LatencySettings()
     limits = limits or Limits()
-    key = plan_key(submission, task, devices, quality_device, settings, calibration)
+    key = plan_key(submission, task, devices, quality_device, settings, calibration, latency_shape)
     quality_device, latency_devices = resolve_devices(submission, devices, quality_device)
     resolved = [get_device(d) for d in latency_devices]
     quality = get_device(quality_device)

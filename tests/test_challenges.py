@@ -159,3 +159,30 @@ def test_deepdeblur_pairs_run_the_whole_track_at_720p(tmp_path: Path) -> None:
                     quality_task="deblur-deepdeblur-samples")  # fmt: skip
     row = ranking.rows[0]
     assert row.rank == 1 and row.psnr is not None and 15 < row.psnr < 60 and row.score is not None
+
+
+def test_rerun_stored_and_ranked_the_same_on_the_board(tmp_path: Path, isolated_store: str) -> None:
+    """``bench challenge --db`` stores each scored run; the board's challenge page, ranking from the
+    store alone, gives the same statuses, PSNR, runtime and score as the CLI rerun."""
+    from bench.store import Store
+    from bench.store.board_rows import leaderboard_rows
+    from leaderboards.challenge_view import ranking
+    from leaderboards.frames import board_frame
+
+    data = layouts.reds(tmp_path / "data")
+    tflite, onnx = _tflite_entry(tmp_path, (1, 3, 48, 64)), _onnx_entry(tmp_path)
+    out = tmp_path / "rank.json"
+    argv = ["challenge", "ntire2020-deblur-smartphone", str(tflite), str(onnx), "--data-root", str(data), "--quick",
+            "--json", str(out), "--db", isolated_store]  # fmt: skip
+    assert main(argv) == 0
+    cli = {r["submission"]: r for r in json.loads(out.read_text())["rows"]}
+    frame = board_frame(leaderboard_rows(Store(isolated_store).engine))
+    assert list(frame["submission"]) == ["identity-tflite"]  # the rejected entry was never scored
+    board, _ = ranking(get_track("ntire2020-deblur-smartphone"), frame, "cpu-tflite")
+    row = board.iloc[0]
+    assert (row["status"], row["rank"]) == ("ranked", 1)
+    assert row["PSNR (dB)"] == pytest.approx(cli["identity-tflite"]["psnr"])
+    assert row["runtime (ms)"] == pytest.approx(cli["identity-tflite"]["runtime_ms"])
+    assert row["score"] == pytest.approx(cli["identity-tflite"]["score"])
+    assert main(argv) == 0  # a second rerun reuses the stored runs: still one
+    assert Store(isolated_store).count() == 1

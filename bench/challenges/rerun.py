@@ -13,10 +13,12 @@ from pathlib import Path
 
 from bench.challenges.formulas import HIGHER_IS_BETTER, Entry, score
 from bench.challenges.tracks import Track
+from bench.recording import score_into
 from bench.results import Result
 from bench.runtime.devices import get_device
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import evaluate
+from bench.store import Store
 from bench.submission import Submission, SubmissionError, load_submission
 from bench.tasks import get_task
 
@@ -80,7 +82,13 @@ def choose_device(track: Track, device: str | None) -> tuple[str, str]:
 
 
 def _measure(
-    track: Track, folder: Path, task_id: str, device: str, data_root: Path | None, latency: LatencySettings | None
+    track: Track,
+    folder: Path,
+    task_id: str,
+    device: str,
+    data_root: Path | None,
+    latency: LatencySettings | None,
+    store: Store | None = None,
 ) -> tuple[Row, Result | None]:
     row = Row(submission=str(folder))
     try:
@@ -90,8 +98,13 @@ def _measure(
         if violation:
             row.status, row.reason = "rejected", violation
             return row, None
-        result = evaluate(submission, get_task(task_id), devices=[device], quality_device=None, data_root=data_root,
-                          latency=latency, latency_shape=track.timing.input_shape)  # fmt: skip
+        task, shape = get_task(task_id), track.timing.input_shape
+        if store is None:
+            result = evaluate(submission, task, devices=[device], quality_device=None, data_root=data_root,
+                              latency=latency, latency_shape=shape)  # fmt: skip
+        else:  # stored (with sample crops) for the board's challenge page; a stored twin is reused
+            result, _ = score_into(store, submission, task, [device], latency or LatencySettings(),
+                                   data_root=data_root, latency_shape=shape)  # fmt: skip
     except (SubmissionError, ValueError, RuntimeError) as exc:
         row.status, row.reason = "rejected", str(exc)
         return row, None
@@ -124,8 +137,10 @@ def rerun(
     latency: LatencySettings | None = None,
     quality_task: str | None = None,
     baseline: Path | None = None,
+    store: Store | None = None,
 ) -> Ranking:
-    """Score every submission on the track (see the module docstring)."""
+    """Score every submission on the track (see the module docstring); with ``store``, each scored
+    run is also stored there (the board's challenge page ranks what the store holds)."""
     device_id, note = choose_device(track, device)
     task_id = quality_task or track.quality_task
     ranking = Ranking(track, device_id, note, task_id)
@@ -133,14 +148,14 @@ def rerun(
     if track.score.baseline_constants:
         if baseline is None:
             raise ValueError(f"track {track.id} scores against its baseline: give --baseline SUBMISSION_DIR")
-        base, _ = _measure(track, baseline, task_id, device_id, data_root, latency)
+        base, _ = _measure(track, baseline, task_id, device_id, data_root, latency, store)
         if base.status == "rejected":
             raise ValueError(f"the baseline submission failed: {base.reason}")
         measured = {"runtime_ms": base.runtime_ms, "flops": base.flops, "params": base.params}
         constants.update({k: float(measured[k] or 0.0) for k in track.score.baseline_constants})
     ranking.constants = constants
     for folder in folders:
-        row, _ = _measure(track, folder, task_id, device_id, data_root, latency)
+        row, _ = _measure(track, folder, task_id, device_id, data_root, latency, store)
         if row.status == "ranked":
             assert row.psnr is not None and row.runtime_ms is not None
             row.score = score(track.score.formula, Entry(row.psnr, row.runtime_ms, row.flops, row.params), constants)

@@ -16,6 +16,7 @@ from bench.challenges.tracks import all_tracks, get_track
 from bench.cli.common import fail, out
 from bench.data.sources import default_data_root
 from bench.runtime.protocol import QUICK, LatencySettings
+from bench.store import Store, describe_url
 
 COLUMNS = ("rank", "submission", "team", "status", "PSNR dB", "runtime ms", "score", "note")
 
@@ -49,14 +50,18 @@ def cmd_challenge(args: argparse.Namespace) -> int:
         data_root = Path(args.data_root) if args.data_root else default_data_root()
         settings = QUICK if args.quick else LatencySettings()
         with out.status(f"rerunning {track.id}"):
+            store = Store(args.db) if args.db else None
             ranking = rerun(track, [Path(s) for s in args.submissions], args.device, data_root, settings, args.task,
-                            Path(args.baseline) if args.baseline else None)  # fmt: skip
+                            Path(args.baseline) if args.baseline else None, store)  # fmt: skip
     table = Table(title=track.title, title_justify="left", caption=escape(ranking.device_note))
     for column in COLUMNS:
         table.add_column(column)
     for row in ranking.rows:
         table.add_row(*(escape(c) for c in _cells(row)))
     out.print(table)
+    if args.db and not args.published:
+        out.print(f"scored runs stored in {describe_url(Store(args.db).url)}; see them with bench board --db {args.db}",
+                  highlight=False)  # fmt: skip
     if args.json:
         record = {"track": track.id, "device": ranking.device, "note": ranking.device_note,
                   "quality_task": ranking.quality_task, "rows": [asdict(r) for r in ranking.rows]}  # fmt: skip
@@ -76,6 +81,7 @@ def add_parser(sub: Any) -> None:
     challenge.add_argument("--baseline", help="baseline submission whose runtime/FLOPs/params set the constants")
     challenge.add_argument("--data-root", help="folder with data sets in their official layouts")
     challenge.add_argument("--quick", action="store_true", help="short latency protocol")
+    challenge.add_argument("--db", help="also store each scored run in this results store (the board's challenge page)")
     challenge.add_argument("--json", help="write the ranking as JSON")
     challenge.add_argument("--markdown", help="write the ranking as a Markdown table")
     challenge.set_defaults(func=cmd_challenge)
