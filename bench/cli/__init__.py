@@ -19,6 +19,7 @@ from bench.cli import data as data_commands
 from bench.cli import export as export_commands
 from bench.cli import many as many_commands
 from bench.cli import runtime as runtime_commands
+from bench.cli import train as train_commands
 from bench.cli.common import err, fail, out, result_table
 from bench.data.cache import default_cache_root
 from bench.data.download import DownloadError
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     many_commands.add_parser(sub)
     export_commands.add_parser(sub)
     challenge_commands.add_parser(sub)
+    train_commands.add_parser(sub)
     return parser
 
 

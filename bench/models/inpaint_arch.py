@@ -11,10 +11,12 @@ to w, 3x3; 3x3 (w -> 3). ReLU everywhere but the output. The LIST variant (``inp
 replaces every inner 3x3 with LIST, every dilated conv with GSAT, the stride-2 convs with
 bilinear-down + LIST and the up-samplers with bilinear-up + LIST (Lahiri et al.).
 
-Parameters (w = 32): inpaint-dilated 1,110,467; inpaint-dilated-list 114,155.
+Parameters (w = 32): inpaint-dilated 1,106,403; inpaint-dilated-list 123,219 (9.0x fewer).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -73,12 +75,12 @@ class DilatedInpaintNet(nn.Module):
 
 
 @register_model("inpaint-dilated")
-def inpaint_dilated(width: int = 32) -> nn.Module:
+def inpaint_dilated(width: int = 32, dilations: Sequence[int] = DILATIONS) -> nn.Module:
     """Dilated-conv encoder-decoder for inpainting: image + mask in, composited RGB out."""
-    return DilatedInpaintNet(width, "conv")
+    return DilatedInpaintNet(width, "conv", tuple(dilations))
 
 
 @register_model("inpaint-dilated-list")
-def inpaint_dilated_list(width: int = 32) -> nn.Module:
+def inpaint_dilated_list(width: int = 32, dilations: Sequence[int] = DILATIONS) -> nn.Module:
     """The inpainting encoder-decoder with LIST, GSAT and bilinear + LIST up/down-sampling."""
-    return DilatedInpaintNet(width, "list")
+    return DilatedInpaintNet(width, "list", tuple(dilations))

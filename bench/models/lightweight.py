@@ -49,7 +49,7 @@ class LIST(nn.Module):
 
     squeeze = 1x1 (c_in -> c_in/4); out = concat[dsconv3x3(squeeze -> c_out/2), 1x1(squeeze -> c_out/2)].
     Parameters (with biases): ``c_in c_in/4 + c_in/4`` + ``2 (c_in/4 c_out/2 + c_out/2)`` +
-    ``9 c_in/4 + c_in/4``; 2,288 at 64 -> 64, 600 at 32 -> 32.
+    ``9 c_in/4 + c_in/4``; 2,288 at 64 -> 64, 632 at 32 -> 32.
     """
 
     def __init__(self, c_in: int, c_out: int) -> None:

@@ -14,8 +14,8 @@ here (``pixelshuffle``: same function, 3 C more biases per layer, no TRANSPOSE_C
 space-to-depth (PixelUnshuffle 2) turns the image into 12 half-resolution planes, so the cost per
 output pixel is that of the raw model.
 
-Parameters: sid-unet 7,760,748 with ``deconv`` (the paper's network), 7,763,628 with
-``pixelshuffle``; sid-unet-srgb 7,764,780. Any input size works (reflect padding to a multiple of
+Parameters: sid-unet 7,760,748 with ``deconv`` (the paper's network), 7,762,188 with
+``pixelshuffle``; sid-unet-srgb 7,764,492. Any input size works (reflect padding to a multiple of
 16 at the U-Net's resolution, cropped back).
 """
 

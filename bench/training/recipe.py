@@ -23,6 +23,7 @@ from bench.tasks import Task, TaskError, get_task
 
 TRAIN_DATA_ENV = "BENCH_TRAIN_DATA"
 DEFAULT_TRAIN_DATA = "../shared/datasets/CSun_Hays80"
+RECIPES_DIR = CHECKOUT / "recipes"
 
 
 class RecipeError(ValueError):
@@ -55,12 +56,20 @@ class DataSpec(Strict):
         description=f"folder of clean training images; relative paths are resolved against the checkout; "
         f"default ${TRAIN_DATA_ENV}, else {DEFAULT_TRAIN_DATA}",
     )
-    patch_size: int = Field(ge=4, description="model-input patch size; the clean crop is patch_size x the input/target ratio")
+    patch_size: int = Field(
+        ge=4, description="model-input patch size; the clean crop is patch_size x the input/target ratio"
+    )
     batch_size: int = Field(ge=1)
     augmentation: Augmentation = Field(default_factory=Augmentation)
-    patches_per_epoch: int = Field(1000, ge=1, description="one epoch visits every image equally often, in a seeded order")
-    degradation: DegradationSpec | None = Field(None, description="replaces the task's degradation (e.g. a raw variant)")
-    workers: int | None = Field(None, ge=0, description="data-loader processes; default 0 on CPU, up to 8 on CUDA")
+    patches_per_epoch: int = Field(
+        1000, ge=1, description="one epoch visits every image equally often, in a seeded order"
+    )
+    degradation: DegradationSpec | None = Field(
+        None, description="replaces the task's degradation (e.g. a raw variant)"
+    )
+    workers: int | None = Field(
+        None, ge=0, description="data-loader processes; default 0 on CPU, CPUs - 1 (at most 16) on CUDA"
+    )
 
 
 class OptimizerSpec(Strict):
@@ -74,7 +83,9 @@ class OptimizerSpec(Strict):
 class ScheduleSpec(Strict):
     steps: int = Field(ge=1, description="optimiser steps in the whole run")
     kind: Literal["cosine", "step", "constant"] = "cosine"
-    milestones: list[int] = Field(default_factory=list, description="kind step: multiply the lr by gamma at these steps")
+    milestones: list[int] = Field(
+        default_factory=list, description="kind step: multiply the lr by gamma at these steps"
+    )
     gamma: float = Field(0.5, gt=0)
     warmup_steps: int = Field(0, ge=0, description="linear warm-up from lr / warmup_steps")
     min_lr: float = Field(0.0, ge=0, description="kind cosine: the lr at the last step")
@@ -86,7 +97,9 @@ class ScheduleSpec(Strict):
         if self.kind == "step" and not self.milestones:
             raise ValueError("kind step needs milestones")
         if self.milestones != sorted(set(self.milestones)) or any(not 0 < m < self.steps for m in self.milestones):
-            raise ValueError(f"milestones must be increasing steps between 1 and {self.steps - 1}, got {self.milestones}")
+            raise ValueError(
+                f"milestones must be increasing steps between 1 and {self.steps - 1}, got {self.milestones}"
+            )
         return self
 
 
@@ -200,10 +213,13 @@ def parse_recipe(raw: Any, where: str = "recipe") -> Recipe:
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read, validate and check a recipe YAML file (raises :class:`RecipeError`)."""
+    """Read, validate and check a recipe YAML file, or a recipe shipped in ``recipes/`` by name."""
     path = Path(path)
+    if not path.is_file() and path.suffix == "" and (RECIPES_DIR / f"{path.name}.yaml").is_file():
+        path = RECIPES_DIR / f"{path.name}.yaml"
     if not path.is_file():
-        raise RecipeError(f"recipe file not found: {path}")
+        shipped = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+        raise RecipeError(f"recipe file not found: {path} (shipped recipes, usable by name: {shipped or 'none'})")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
