@@ -1,0 +1,52 @@
+"""The trained reference submissions in submissions/reference: loadable, documented, and scoring
+what their model cards and docs/training.md record."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.runtime.protocol import LatencySettings
+from bench.scoring import evaluate
+from bench.submission import load_submission
+from bench.tasks import get_task
+from tests.conftest import REPO
+
+REFERENCES = sorted((REPO / "submissions" / "reference").glob("*/submission.yaml"))
+FAST = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, stable_blocks=1, max_blocks=1)
+
+
+def test_there_are_references() -> None:
+    assert {p.parent.name for p in REFERENCES} >= {"fsrcnn-x2", "edsr-baseline-x2", "dncnn-color-s25"}
+
+
+@pytest.mark.parametrize("manifest", REFERENCES, ids=lambda p: p.parent.name)
+def test_reference_loads_and_matches_its_model_card(manifest: Path) -> None:
+    submission = load_submission(manifest.parent)
+    card = (manifest.parent / "MODEL_CARD.md").read_text()
+    weights = manifest.parent / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert f"sha256 `{digest}`" in card, "MODEL_CARD.md names another weights file"
+    assert re.search(r"\| hardware \| NVIDIA H100", card) and "## Command" in card and "## Recipe" in card
+    assert weights.stat().st_size < 8 * 2**20  # small enough for the repository
+    task = next(t for t in ("sr-set5-x2", "denoise-demo-s25", "deblur-demo-motion") if submission.manifest.declares(t))
+    model = submission.model({"scale": get_task(task).scale})
+    assert isinstance(model, torch.nn.Module)
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        y = model.eval()(x)
+    scale = get_task(task).scale or 1
+    assert y.shape == (1, 3, 24 * scale, 24 * scale) and bool(torch.isfinite(y).all())
+
+
+def test_fsrcnn_reference_scores_what_docs_record() -> None:
+    """Set5 x2 (Y, crop 2) on the embedded Set5: 35.750 dB, as in docs/training.md."""
+    result = evaluate(load_submission(REPO / "submissions/reference/fsrcnn-x2"), get_task("sr-set5-x2"), latency=FAST)
+    assert result.metrics.psnr == pytest.approx(35.750, abs=5e-4)
+    assert result.metrics.psnr > 33.678 + 2.0  # well above bicubic
+    assert np.isfinite(result.metrics.ssim) and result.complexity.params == 10_292
