@@ -100,7 +100,7 @@ def _from_nchw(batch: np.ndarray) -> np.ndarray:
 
 def _crops(sample: Sample, output: np.ndarray, task: Task, position: int) -> SampleCrops:
     """The sample crops of one scored image (see :mod:`bench.samples`)."""
-    return make_crops(sample.input, output, sample.target, task.scale, image_id=sample.id, position=position)
+    return make_crops(sample.input, output, sample.target, task.size_ratio, image_id=sample.id, position=position)
 
 
 def check_declared(submission: Submission, task: Task) -> None:

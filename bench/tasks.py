@@ -88,6 +88,9 @@ class Task(Strict):
     title: str
     description: str = ""
     scale: int | None = Field(None, ge=1, description="SR factor (sr tasks only)")
+    output_scale: int | None = Field(
+        None, ge=2, description="output size / input size of a non-SR task whose model upsamples (SID packed raw: 2)"
+    )
     seed: int = 0
     data: DataSpec
     degradation: DegradationSpec | None = Field(
@@ -102,6 +105,8 @@ class Task(Strict):
     def _consistent(self) -> Task:
         if (self.kind == "sr") != (self.scale is not None):
             raise ValueError("sr tasks must set scale, and only sr tasks may")
+        if self.kind == "sr" and self.output_scale is not None:
+            raise ValueError("sr tasks give their size ratio as scale, not output_scale")
         if self.demo and self.data.embedded is None:
             raise ValueError("a demo task must have embedded data")
         paired = SOURCES[self.data.source].paired
@@ -114,6 +119,11 @@ class Task(Strict):
     @property
     def input_channels(self) -> int:
         return self.latency.input_shape[1]
+
+    @property
+    def size_ratio(self) -> int:
+        """Output size / input size: the SR scale, ``output_scale`` (packed raw: 2), else 1."""
+        return self.scale or self.output_scale or 1
 
 
 class TaskError(ValueError):

@@ -195,6 +195,7 @@ def lowlight() -> None:
                     "white_level": 16383,
                 },
             },
+            "output_scale": 2,
             "metric": RGB,
             "latency": {"input_shape": [1, 4, 1424, 2128]},
             "references": [

@@ -308,3 +308,28 @@ def test_check_reports_unexpected_bayer_pattern(tmp_path: Path, rng: np.random.G
     source = SIDSony(tmp_path)
     problems = source.check(source.index())
     assert [p.path for p in problems] == [grbg] and "expected RGBG" in problems[0].message
+
+
+def test_packed_raw_model_passes_the_probe_checks(tmp_path: Path) -> None:
+    """A SID U-Net returns twice its packed input's size (``output_scale: 2``): the probe expects that."""
+    import yaml
+    from safetensors.torch import save_file
+
+    from bench.models import build_model
+    from bench.submission import load_submission
+    from bench.tasks import get_task
+    from bench.validation import check_task
+
+    task = get_task("lowlight-sid-sony")
+    assert task.size_ratio == 2 and get_task("lowlight-demo").size_ratio == 1 and get_task("sr-set5-x3").size_ratio == 3
+    model = build_model("sid-unet", {"width": 8}, {})
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    manifest = {"schema_version": 1, "name": "tiny-sid", "team": "t", "tasks": ["lowlight-sid-sony"],
+                "format": "safetensors", "architecture": {"name": "sid-unet", "args": {"width": 8}},
+                "files": {"weights": "model.safetensors"},
+                "io": {"range": [0.0, 1.0], "layout": "NCHW", "colour": "RGB"}, "precision": "fp32", "tags": [],
+                "training_data": "none", "licence": "MIT"}  # fmt: skip
+    (tmp_path / "submission.yaml").write_text(yaml.safe_dump(manifest))
+    checks = {c.name: c for c in check_task(load_submission(tmp_path), task)}
+    assert checks["output shape"].ok, checks["output shape"].detail
+    assert "(1, 3, 96, 96)" in checks["output shape"].detail
