@@ -1,4 +1,5 @@
-"""Loading YAML definition files (tasks, tracks): validated by a pydantic model, id = file name."""
+"""YAML definition files (tasks, tracks, manifests, recipes): the strict schema base, and loading
+a file validated by a pydantic model whose id must equal the file name."""
 
 from __future__ import annotations
 
@@ -6,9 +7,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base of every definition schema: unknown keys are errors, and a loaded definition is frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def load_definition(path: Path, model: type[M], error: type[Exception], kind: str) -> M:

@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from bench.definitions import Strict
 from bench.models import build_model
 from bench.registry import UnknownName
 
@@ -28,10 +29,6 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 
 class SubmissionError(ValueError):
     """A submission is missing, malformed or unsafe; the message names the problem in one paragraph."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Architecture(Strict):

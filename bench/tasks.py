@@ -12,12 +12,12 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 import bench.data  # noqa: F401  (registers every source layout)
 from bench.data.degradations import DEGRADATIONS
 from bench.data.sources import SOURCES
-from bench.definitions import load_definition, load_folder
+from bench.definitions import Strict, load_definition, load_folder
 from bench.paths import TASKS_DIR
 from bench.registry import Registry, UnknownName
 
@@ -34,10 +34,6 @@ def _registered(registry: Registry[Any], value: str) -> str:
 
 SourceName = Annotated[str, AfterValidator(lambda value: _registered(SOURCES, value))]
 DegradationName = Annotated[str, AfterValidator(lambda value: _registered(DEGRADATIONS, value))]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataSpec(Strict):

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench.pareto import pareto_front
+from bench.store.board_rows import BOARD_FIELDS
 
 Row = Mapping[str, Any]
 
@@ -49,35 +50,7 @@ COSTS: dict[str, Axis] = {
     "params_k": Axis("params_k", "params (K)", False, 1),
 }
 
-FRAME_COLUMNS: tuple[str, ...] = (
-    "result_id",
-    "task",
-    "task_version",
-    "submission",
-    "team",
-    "sha256",
-    "format",
-    "architecture",
-    "tags",
-    "precision",
-    "psnr",
-    "ssim",
-    "lpips",
-    "macs",
-    "params",
-    "created_at",
-    "device",
-    "backend",
-    "latency_precision",
-    "threads",
-    "input_shape",
-    "median_ms",
-    "p90_ms",
-    "mean_ms",
-    "cv",
-    "stable",
-    "latency_kind",
-)
+FRAME_COLUMNS = BOARD_FIELDS  # the store's board rows, as read
 
 #: The task table's columns (frame column -> header), in order.
 TABLE_COLUMNS: dict[str, str] = {

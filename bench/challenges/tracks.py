@@ -6,10 +6,10 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from bench.challenges.formulas import FORMULAS
-from bench.definitions import load_folder
+from bench.definitions import Strict, load_folder
 from bench.registry import UnknownName
 from bench.tasks import tasks_dir
 
@@ -19,10 +19,6 @@ def _formula(name: str) -> str:
         return FORMULAS.check(name)
     except UnknownName as exc:
         raise ValueError(str(exc)) from None
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Timing(Strict):

@@ -152,29 +152,10 @@ class Store:
         return queries.runs_of(self.engine, submission)
 
     def leaderboard_rows(self, task: str | None = None) -> list[dict[str, Any]]:
-        """Flat rows for the board: one per (complete run, measured device)."""
-        query = (
-            select(RunRow, SubmissionRow, LatencyRow)
-            .join(SubmissionRow, RunRow.submission_id == SubmissionRow.id)
-            .join(LatencyRow, LatencyRow.run_id == RunRow.id)
-            .where(RunRow.status == "complete")
-            .order_by(RunRow.id, LatencyRow.id)
-        )
-        if task is not None:
-            query = query.where(RunRow.task == task)
-        with Session(self.engine) as session:
-            return [_board_row(run, sub, lat) for run, sub, lat in session.execute(query).all()]
+        """Flat rows for the board: one per (complete run, latency); see :mod:`bench.store.board_rows`."""
+        from bench.store.board_rows import leaderboard_rows
 
-
-def _board_row(run: RunRow, sub: SubmissionRow, lat: LatencyRow) -> dict[str, Any]:
-    return {
-        "result_id": run.id, "task": run.task, "task_version": run.task_version,
-        "submission": sub.name, "team": sub.team, "sha256": sub.sha256[:12],
-        "tags": ", ".join(sub.tags), "precision": sub.precision, "psnr": run.psnr, "ssim": run.ssim,
-        "lpips": run.lpips, "macs": run.macs, "params": run.params, "created_at": run.finished_at,
-        "device": lat.device, "backend": lat.backend, "median_ms": lat.median_ms, "p90_ms": lat.p90_ms,
-        "latency_kind": lat.kind,
-    }  # fmt: skip
+        return leaderboard_rows(self.engine, task)
 
 
 class RunHandle:

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from bench.data.degradations import DEGRADATIONS
+from bench.definitions import Strict
 from bench.models import MODELS, build_model
 from bench.paths import CHECKOUT
 from bench.registry import UnknownName
+from bench.submission import Architecture
 from bench.tasks import Task, TaskError, get_task
 
 TRAIN_DATA_ENV = "BENCH_TRAIN_DATA"
@@ -28,15 +30,6 @@ RECIPES_DIR = CHECKOUT / "recipes"
 
 class RecipeError(ValueError):
     """A recipe file is missing, malformed or inconsistent; the message names the problem."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ArchitectureSpec(Strict):
-    name: str = Field(description="an architecture registered in bench.models")
-    args: dict[str, Any] = Field(default_factory=dict)
 
 
 class DegradationSpec(Strict):
@@ -123,7 +116,7 @@ class Recipe(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
     task: str = Field(description="task id: its degradation makes the training inputs, its scale the model's")
-    architecture: ArchitectureSpec
+    architecture: Architecture  # the same {name, args} as a submission manifest
     data: DataSpec
     loss: Literal["l1", "l2", "charbonnier"] = "l1"
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
