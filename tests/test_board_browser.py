@@ -83,8 +83,10 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]
                 time.sleep(0.5)
         yield f"http://127.0.0.1:{port}", run_id
     finally:
-        process.terminate()
-        process.communicate(timeout=20)  # drains and closes the pipe
+        process.terminate()  # bench board execs the server: this stops it
+        process.wait(timeout=20)
+        if process.stdout:
+            process.stdout.close()
 
 
 def wait_for_texts(page: Page, texts: list[str]) -> None:

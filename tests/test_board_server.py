@@ -35,5 +35,7 @@ def test_bench_board_serves(tmp_path: Path) -> None:
         assert answer == "ok", process.stdout.read() if process.poll() is not None and process.stdout else answer
         assert (tmp_path / "b.db").exists()  # the store was created where --db said
     finally:
-        process.terminate()
+        process.terminate()  # bench board execs the server: this stops it
         process.wait(timeout=20)
+        if process.stdout:
+            process.stdout.close()

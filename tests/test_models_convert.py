@@ -38,7 +38,8 @@ PARAMETER_FREE = {"bicubic", "identity"}  # converted in test_convert.py
 
 
 def test_every_registered_architecture_has_a_conversion_case() -> None:
-    assert set(MODELS) - PARAMETER_FREE == set(CASES)
+    shipped = {name for name, spec in MODELS.items() if spec.factory.__module__.startswith("bench.models.")}
+    assert shipped - PARAMETER_FREE == set(CASES)  # (other tests register throwaway architectures)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

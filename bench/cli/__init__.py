@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -176,10 +175,10 @@ def cmd_board(args: argparse.Namespace) -> int:
         f"leaderboard on http://localhost:{args.port}  (store: {describe_url(store.url)}; Ctrl-C stops it)",
         highlight=False,
     )
-    try:
-        return subprocess.call(command, env=os.environ.copy())
-    except KeyboardInterrupt:
-        return 0
+    sys.stdout.flush()
+    # exec, not a child process: Ctrl-C and SIGTERM reach the server itself, and none is orphaned
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
