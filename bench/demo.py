@@ -28,7 +28,7 @@ class DemoRun:
 
 
 def baseline_submissions(root: Path = SUBMISSIONS_DIR / "baselines") -> list[Submission]:
-    """Every submission folder under ``root``."""
+    """Every submission folder under ``root`` (by default the parameter-free baselines)."""
     if not root.is_dir():
         raise FileNotFoundError(
             f"baseline submissions not found at {root} (install bench from its checkout: pip install -e .)"
@@ -36,19 +36,23 @@ def baseline_submissions(root: Path = SUBMISSIONS_DIR / "baselines") -> list[Sub
     return [load_submission(p.parent) for p in sorted(root.glob(f"*/{MANIFEST}"))]
 
 
-def demo_plan() -> list[tuple[Task, Submission]]:
-    """(task, submission) pairs the demo scores: each demo task with each baseline declaring it."""
-    baselines = baseline_submissions()
-    return [(t, s) for t in all_tasks().values() if t.demo for s in baselines if s.manifest.declares(t.id)]
+def demo_plan(references: bool = False) -> list[tuple[Task, Submission]]:
+    """(task, submission) pairs the demo scores: each demo task with each baseline declaring it, and
+    with ``references`` also each trained reference in ``submissions/reference`` declaring it."""
+    submissions = baseline_submissions()
+    if references:
+        submissions += baseline_submissions(SUBMISSIONS_DIR / "reference")
+    return [(t, s) for t in all_tasks().values() if t.demo for s in submissions if s.manifest.declares(t.id)]
 
 
 def run_demo(
     store: Store,
     latency: LatencySettings = QUICK,
     on_start: Callable[[Task, Submission], None] | None = None,
+    references: bool = False,
 ) -> Iterator[DemoRun]:
     """Score and store every pair of :func:`demo_plan`, yielding each run as it finishes."""
-    for task, submission in demo_plan():
+    for task, submission in demo_plan(references):
         if on_start:
             on_start(task, submission)
         result, result_id = score_into(store, submission, task, ("cpu-torch",), latency, data_root=None)

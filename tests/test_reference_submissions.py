@@ -50,3 +50,13 @@ def test_fsrcnn_reference_scores_what_docs_record() -> None:
     assert result.metrics.psnr == pytest.approx(35.750, abs=5e-4)
     assert result.metrics.psnr > 33.678 + 2.0  # well above bicubic
     assert np.isfinite(result.metrics.ssim) and result.complexity.params == 10_292
+
+
+def test_demo_with_references_plans_them_on_the_demo_tasks() -> None:
+    from bench.demo import demo_plan
+
+    plain = {(t.id, s.manifest.name) for t, s in demo_plan()}
+    extended = {(t.id, s.manifest.name) for t, s in demo_plan(references=True)}
+    assert plain < extended
+    assert {("sr-set5-x2", "fsrcnn-x2"), ("denoise-demo-s25", "dncnn-color-s25"),
+            ("deblur-demo-motion", "unet-deblur")} <= extended - plain  # fmt: skip

@@ -132,10 +132,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bench.demo import run_demo
 
     store = Store(args.db)
-    out.print(f"bench {__version__} demo: embedded data, baselines from submissions/baselines, device cpu-torch")
+    folders = "submissions/baselines" + (" and submissions/reference" if args.references else "")
+    out.print(f"bench {__version__} demo: embedded data, submissions from {folders}, device cpu-torch")
     results = []
     with out.status("starting") as status:
-        for run in run_demo(store, on_start=lambda t, s: status.update(f"scoring {s.manifest.name} on {t.id}")):
+        progress = lambda t, s: status.update(f"scoring {s.manifest.name} on {t.id}")  # noqa: E731
+        for run in run_demo(store, on_start=progress, references=args.references):
             results.append(run.result)
             out.print(f"  done: {run.task.id} / {run.submission.manifest.name}  PSNR {run.result.metrics.psnr:.3f} dB")
     out.print(result_table("Demo results", results))
@@ -229,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole flow on the embedded default data")
     demo.add_argument("--db", help="store URL or SQLite path")
+    demo.add_argument("--references", action="store_true",
+                      help="also score the trained reference models on the demo tasks (minutes on CPU)")  # fmt: skip
     demo.set_defaults(func=cmd_demo)
 
     board = sub.add_parser("board", help="start the Streamlit leaderboard")
