@@ -54,8 +54,7 @@ def register_formula(name: str, higher_is_better: bool) -> Callable[[Formula], F
 
 @register_formula("ntire2020-fps", higher_is_better=True)
 def ntire2020_fps(entry: Entry, base_fps: float, fps_cap: float, weight: float) -> float:
-    fps = 1000.0 / entry.runtime_ms
-    return entry.psnr + weight * math.log2(min(fps, fps_cap) / base_fps)
+    return sum(ntire2020_fps_terms(entry, base_fps, fps_cap, weight).values())
 
 
 @register_formula("mai-sr", higher_is_better=True)
@@ -73,17 +72,7 @@ def ntire_esr(
     w_flops: float = 0.15,
     w_params: float = 0.15,
 ) -> float:
-    if entry.flops is None or entry.params is None:
-        raise ValueError("the ntire-esr score needs the entry's FLOPs and parameter count")
-    if min(runtime_ms, flops, params) <= 0:
-        raise ValueError(
-            f"the ntire-esr baseline needs positive runtime, FLOPs and params (got {runtime_ms}, {flops}, {params})"
-        )
-    return (
-        w_runtime * math.exp(2 * entry.runtime_ms / runtime_ms)
-        + w_flops * math.exp(2 * entry.flops / flops)
-        + w_params * math.exp(2 * entry.params / params)
-    )
+    return sum(ntire_esr_terms(entry, runtime_ms, flops, params, w_runtime, w_flops, w_params).values())
 
 
 def score(formula: str, entry: Entry, constants: dict[str, float]) -> float:
@@ -120,15 +109,17 @@ def ntire_esr_terms(
     w_params: float = 0.15,
 ) -> dict[str, float]:
     """score = ``runtime term`` + ``FLOPs term`` + ``params term`` (each w exp(2 x / x0))."""
-    total = ntire_esr(entry, runtime_ms, flops, params, w_runtime, w_flops, w_params)  # validates the inputs
-    assert entry.flops is not None and entry.params is not None
-    terms = {
+    if entry.flops is None or entry.params is None:
+        raise ValueError("the ntire-esr score needs the entry's FLOPs and parameter count")
+    if min(runtime_ms, flops, params) <= 0:
+        raise ValueError(
+            f"the ntire-esr baseline needs positive runtime, FLOPs and params (got {runtime_ms}, {flops}, {params})"
+        )
+    return {
         "runtime term": w_runtime * math.exp(2 * entry.runtime_ms / runtime_ms),
         "FLOPs term": w_flops * math.exp(2 * entry.flops / flops),
         "params term": w_params * math.exp(2 * entry.params / params),
     }
-    assert math.isclose(sum(terms.values()), total)
-    return terms
 
 
 def breakdown(formula: str, entry: Entry, constants: dict[str, float]) -> dict[str, float]:

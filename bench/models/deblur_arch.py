@@ -18,10 +18,9 @@ from itertools import pairwise
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from bench.models.layers import crop_to, pad_to_multiple
+from bench.models.layers import crop_to, pad_to_multiple, unet_up
 from bench.models.lightweight import ConvKind, ResizeLIST, conv3x3
 from bench.models.registry import register_model
 
@@ -35,18 +34,6 @@ def _level(channels: int, blocks: int, kind: ConvKind) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class _BilinearUp(nn.Module):
-    """x2 bilinear resize, then a 1x1 conv to ``c_out`` channels."""
-
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = (x.shape[2] * 2, x.shape[3] * 2)
-        return self.conv(F.interpolate(x, size=size, mode="bilinear", align_corners=False))
-
-
 def _down(c_in: int, c_out: int, kind: ConvKind) -> nn.Module:
     if kind == "list":
         return nn.Sequential(ResizeLIST(c_in, c_out, 0.5), nn.ReLU())
@@ -54,13 +41,7 @@ def _down(c_in: int, c_out: int, kind: ConvKind) -> nn.Module:
 
 
 def _up(c_in: int, c_out: int, kind: ConvKind, up: UpKind) -> nn.Module:
-    if kind == "list":
-        return ResizeLIST(c_in, c_out, 2.0)
-    if up == "pixelshuffle":
-        return nn.Sequential(nn.Conv2d(c_in, 4 * c_out, 1), nn.PixelShuffle(2))
-    if up == "bilinear":
-        return _BilinearUp(c_in, c_out)
-    raise ValueError(f"unknown up-sampling {up!r}; expected pixelshuffle or bilinear")
+    return ResizeLIST(c_in, c_out, 2.0) if kind == "list" else unet_up(c_in, c_out, up)
 
 
 class MobileUNet(nn.Module):

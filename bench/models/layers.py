@@ -128,3 +128,30 @@ def upsampler(kind: UpsamplerKind, channels: int, scale: int) -> nn.Sequential:
         conv = nn.Conv2d(channels, out, 3, padding=1) if kind == "conv" else DepthwiseSeparableConv(channels, out, 3)
         layers += [conv, nn.PixelShuffle(s)]
     return nn.Sequential(*layers)
+
+
+UNetUpKind = Literal["pixelshuffle", "deconv", "bilinear"]
+
+
+class BilinearUp(nn.Module):
+    """x2 bilinear resize, then a 1x1 conv to ``c_out`` channels."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = (x.shape[2] * 2, x.shape[3] * 2)
+        return self.conv(F.interpolate(x, size=size, mode="bilinear", align_corners=False))
+
+
+def unet_up(c_in: int, c_out: int, kind: UNetUpKind) -> nn.Module:
+    """A U-Net's x2 up-sampling to ``c_out`` channels: 1x1 conv + PixelShuffle(2) (depth-to-space),
+    a 2x2 stride-2 transposed conv, or bilinear resize + 1x1 conv."""
+    if kind == "pixelshuffle":
+        return nn.Sequential(nn.Conv2d(c_in, 4 * c_out, 1), nn.PixelShuffle(2))
+    if kind == "deconv":
+        return nn.ConvTranspose2d(c_in, c_out, 2, stride=2)
+    if kind == "bilinear":
+        return BilinearUp(c_in, c_out)
+    raise ValueError(f"unknown up-sampling {kind!r}; expected pixelshuffle, deconv or bilinear")

@@ -22,16 +22,15 @@ Parameters: sid-unet 7,760,748 with ``deconv`` (the paper's network), 7,762,188 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.models.layers import crop_to, pad_to_multiple
+from bench.models.layers import UNetUpKind, crop_to, pad_to_multiple, unet_up
 from bench.models.registry import register_model
 
-UpKind = Literal["pixelshuffle", "deconv", "bilinear"]
+UpKind = UNetUpKind
 
 
 def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
@@ -41,26 +40,6 @@ def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
         nn.Conv2d(c_out, c_out, 3, padding=1),
         nn.LeakyReLU(0.2),
     )
-
-
-class _BilinearUp(nn.Module):
-    def __init__(self, c_in: int, c_out: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = (x.shape[2] * 2, x.shape[3] * 2)
-        return self.conv(F.interpolate(x, size=size, mode="bilinear", align_corners=False))
-
-
-def _up(c_in: int, c_out: int, kind: UpKind) -> nn.Module:
-    if kind == "pixelshuffle":
-        return nn.Sequential(nn.Conv2d(c_in, 4 * c_out, 1), nn.PixelShuffle(2))
-    if kind == "deconv":
-        return nn.ConvTranspose2d(c_in, c_out, 2, stride=2)
-    if kind == "bilinear":
-        return _BilinearUp(c_in, c_out)
-    raise ValueError(f"unknown up-sampling {kind!r}; expected pixelshuffle, deconv or bilinear")
 
 
 class SIDUNet(nn.Module):
@@ -76,7 +55,7 @@ class SIDUNet(nn.Module):
         first = in_channels * 4 if unshuffle else in_channels
         self.multiple = 2 ** (levels - 1) * (2 if unshuffle else 1)
         self.encoders = nn.ModuleList(_double_conv(a, b) for a, b in zip([first, *widths[:-1]], widths, strict=True))
-        self.ups = nn.ModuleList(_up(b, a, up) for a, b in pairwise(widths))
+        self.ups = nn.ModuleList(unet_up(b, a, up) for a, b in pairwise(widths))
         self.decoders = nn.ModuleList(_double_conv(2 * w, w) for w in widths[:-1])
         self.out = nn.Sequential(nn.Conv2d(widths[0], 12, 1), nn.PixelShuffle(2))
 
