@@ -26,7 +26,7 @@ from bench.submission import load_submission
 from bench.training import RecipeError, TrainingError, TrainOptions, load_recipe, train
 from bench.training.checkpoint import CheckpointError, latest_checkpoint, sha256_file
 from bench.training.data import ImageCache, PatchSampler, TrainingDataError
-from bench.training.loop import learning_rate
+from bench.training.loop import learning_rate, loss_function, luma
 from bench.training.recipe import parse_recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -197,11 +197,26 @@ def test_schedule() -> None:
         ({"schedule": {"steps": 10, "kind": "step"}}, "kind step needs milestones"),
         ({"schedule": {"steps": 10, "milestones": [12]}}, "milestones must be increasing"),
         ({"data": {"patch_size": 16, "batch_size": 4, "degradation": {"name": "fog"}}}, "unknown degradation 'fog'"),
+        ({"task": "denoise-bsd68-s25", "architecture": {"name": "dncnn", "args": {"channels": 1}}, "loss_space": "y"},
+         "loss_space y needs an RGB task"),
     ],
 )
 def test_bad_recipes_fail_with_a_clear_message(change: dict[str, Any], message: str) -> None:
     with pytest.raises(RecipeError, match=message):
         parse_recipe(tiny(**change))
+
+
+def test_luma_loss_space_matches_skimage_ycbcr() -> None:
+    """The training loss's luma is skimage's rgb2ycbcr Y (MATLAB's convention), on [0, 1] instead of [0, 255]."""
+    from skimage.color import rgb2ycbcr
+
+    rgb = np.random.default_rng(3).random((2, 3, 5, 7))
+    expected = np.stack([rgb2ycbcr(image.transpose(1, 2, 0))[..., 0] / 255.0 for image in rgb])[:, None]
+    assert np.abs(luma(torch.from_numpy(rgb)).numpy() - expected).max() < 1e-12
+    out, target = torch.from_numpy(rgb[:1]), torch.from_numpy(rgb[1:])
+    y_mse = float(((expected[0] - expected[1]) ** 2).mean())
+    assert float(loss_function("l2", "y")(out, target)) == pytest.approx(y_mse)
+    assert float(loss_function("l1", "rgb")(out, target)) == pytest.approx(float(np.abs(rgb[0] - rgb[1]).mean()))
 
 
 def test_cli_reports_user_errors_in_one_paragraph(

@@ -128,6 +128,7 @@ def export_submission(
     except (RuntimeError, ValueError) as exc:  # a count must not lose a finished run
         macs = f"not counted ({type(exc).__name__}: {exc})"
     env = environment()
+    loss_name = recipe.loss + (" on Y" if recipe.loss_space == "y" else "")
     final_loss = "-" if result.loss is None else f"{result.loss:.5f}"
     validation = "not run"
     if result.validation is not None and recipe.validation is not None:
@@ -145,7 +146,7 @@ def export_submission(
 | MACs | {macs} at input {"x".join(map(str, input_shape))} (task {task.id} latency size) |
 | training task | `{recipe.task}` (degradation `{degradation}` {params}) |
 | training data | {training_data} |
-| steps | {result.step} x batch {recipe.data.batch_size}, loss {recipe.loss}, final loss {final_loss} |
+| steps | {result.step} x batch {recipe.data.batch_size}, loss {loss_name}, final loss {final_loss} |
 | validation | {validation} |
 | wall time | {result.wall_s:.1f} s |
 | hardware | {hardware(device)} |

@@ -106,12 +106,33 @@ def learning_rate(spec: OptimizerSpec, schedule: ScheduleSpec, step: int) -> flo
     return spec.lr * factor
 
 
-def loss_function(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if kind == "l1":
-        return F.l1_loss
-    if kind == "l2":
-        return F.mse_loss
-    return lambda out, target: torch.sqrt((out - target) ** 2 + 1e-6).mean()  # charbonnier, eps = 1e-3
+_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "l1": F.l1_loss,
+    "l2": F.mse_loss,
+    "charbonnier": lambda out, target: torch.sqrt((out - target) ** 2 + 1e-6).mean(),  # eps = 1e-3
+}
+_Y_WEIGHTS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)  # MATLAB rgb2ycbcr on [0, 1] input, / 255
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """MATLAB's Y of N x 3 x H x W RGB in [0, 1], on [0, 1]: Y = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255."""
+    if image.shape[1] != 3:
+        raise TrainingError(f"loss_space y needs RGB outputs; the model returned {image.shape[1]} channel(s)")
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return 16.0 / 255.0 + _Y_WEIGHTS[0] * r + _Y_WEIGHTS[1] * g + _Y_WEIGHTS[2] * b
+
+
+def loss_function(kind: str, space: str = "rgb") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The recipe's loss, on RGB or (``space='y'``, as the SR papers score) on MATLAB luma.
+
+    On luma, a Y-only model (``LumaSR``) gets gradients from the luma error alone: on RGB, the
+    bicubic chroma's error, which it cannot change, is added to every channel's error and
+    flips the sign of the L1 gradient wherever it is the larger.
+    """
+    base = _LOSSES[kind]
+    if space == "y":
+        return lambda out, target: base(luma(out), luma(target))
+    return base
 
 
 def make_optimizer(spec: OptimizerSpec, model: nn.Module) -> torch.optim.Optimizer:
@@ -212,7 +233,7 @@ def train(recipe: Recipe, options: TrainOptions) -> TrainResult:
     torch.manual_seed(recipe.seed)
     model = build_model(recipe.architecture.name, recipe.architecture.args, {"scale": task.scale}).to(device)
     optimizer = make_optimizer(recipe.optimizer, model)
-    loss_fn = loss_function(recipe.loss)
+    loss_fn = loss_function(recipe.loss, recipe.loss_space)
     total = recipe.schedule.steps
     with _deterministic(device):
         start, wall_before = _start(recipe, options, model, optimizer)

@@ -119,6 +119,9 @@ class Recipe(Strict):
     architecture: Architecture  # the same {name, args} as a submission manifest
     data: DataSpec
     loss: Literal["l1", "l2", "charbonnier"] = "l1"
+    loss_space: Literal["rgb", "y"] = Field(
+        "rgb", description="y: the loss compares MATLAB luma (BT.601, [16, 235] / 255) of output and target"
+    )
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec
     seed: int = Field(0, ge=0)
@@ -191,6 +194,8 @@ def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
         build_model(recipe.architecture.name, recipe.architecture.args, {"scale": task.scale})
     except (UnknownName, ValueError) as exc:
         raise RecipeError(f"{where}: architecture: {exc}") from None
+    if recipe.loss_space == "y" and task.data.colour == "grey":
+        raise RecipeError(f"{where}: loss_space y needs an RGB task; {task.id!r} is greyscale (its loss is on grey)")
     return recipe
 
 
