@@ -197,8 +197,14 @@ def test_schedule() -> None:
         ({"schedule": {"steps": 10, "kind": "step"}}, "kind step needs milestones"),
         ({"schedule": {"steps": 10, "milestones": [12]}}, "milestones must be increasing"),
         ({"data": {"patch_size": 16, "batch_size": 4, "degradation": {"name": "fog"}}}, "unknown degradation 'fog'"),
-        ({"task": "denoise-bsd68-s25", "architecture": {"name": "dncnn", "args": {"channels": 1}}, "loss_space": "y"},
-         "loss_space y needs an RGB task"),
+        (
+            {
+                "task": "denoise-bsd68-s25",
+                "architecture": {"name": "dncnn", "args": {"channels": 1}},
+                "loss_space": "y",
+            },
+            "loss_space y needs an RGB task",
+        ),
     ],
 )
 def test_bad_recipes_fail_with_a_clear_message(change: dict[str, Any], message: str) -> None:
