@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -34,3 +35,20 @@ def isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("BENCH_DB", url)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     return url
+
+
+@pytest.fixture
+def train_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Three small structured colour photos-to-be (gradients, edges, noise), 72 x 88 PNG."""
+    monkeypatch.delenv("BENCH_DATA", raising=False)  # validation tasks read their embedded copies
+    monkeypatch.delenv("BENCH_TRAIN_DATA", raising=False)
+    folder = tmp_path / "train"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:72, 0:88]
+    for i in range(3):
+        base = np.stack([xx * (2 + i), yy * 3, (xx + yy) * (1 + i)], axis=-1) % 256
+        base[(xx // 11 + yy // 9) % 2 == 0] //= 2
+        image = np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(folder / f"img{i}.png")
+    return folder

@@ -24,6 +24,7 @@ CASES: dict[str, tuple[dict[str, Any], tuple[int, int, int, int]]] = {
     "edsr-baseline": ({"scale": 4, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "edsr-dsconv": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "edsr-resize-list": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
+    "edsr-list": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "wdsr-b": ({"scale": 3, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "dncnn": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),
     "dncnn-list": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),

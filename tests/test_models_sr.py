@@ -12,9 +12,10 @@ from bench.models.layers import LumaSR, UpsamplerKind, rgb_to_ycbcr, upsampler, 
 from bench.models.sr_arch import FSRCNN
 from bench.runtime.complexity import count_complexity
 
-SR = ("fsrcnn", "fsrcnn-list", "espcn", "edsr-baseline", "edsr-dsconv", "edsr-resize-list", "wdsr-b")
+SR = ("fsrcnn", "fsrcnn-list", "espcn", "edsr-baseline", "edsr-dsconv", "edsr-resize-list", "edsr-list", "wdsr-b")
 SMALL = {"edsr-baseline": {"n_resblocks": 1, "n_feats": 16}, "edsr-dsconv": {"n_resblocks": 1, "n_feats": 16},
-         "edsr-resize-list": {"n_resblocks": 1, "n_feats": 16}, "wdsr-b": {"n_resblocks": 1}}  # fmt: skip
+         "edsr-resize-list": {"n_resblocks": 1, "n_feats": 16}, "edsr-list": {"n_resblocks": 1, "n_feats": 16},
+         "wdsr-b": {"n_resblocks": 1}}  # fmt: skip
 
 
 def params(module: nn.Module) -> int:
@@ -42,6 +43,7 @@ def test_sr_output_is_scale_times_the_input(name: str, scale: int) -> None:
         ("edsr-baseline", {"scale": 4}, 1_517_571),
         ("edsr-dsconv", {}, 1_239_427),
         ("edsr-resize-list", {}, 1_224_435),
+        ("edsr-list", {}, 115_955),  # 32 LIST(64, 64) of 2,288 + head, body conv, resize-LIST, tail
         ("wdsr-b", {}, 299_564),
     ],
 )

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
 from safetensors.torch import load_file
 
 from bench.cli import main
@@ -32,23 +31,6 @@ from bench.training.recipe import parse_recipe
 REPO = Path(__file__).resolve().parent.parent
 TINY = REPO / "recipes" / "tiny-dncnn.yaml"
 TINY_SR = REPO / "recipes" / "tiny-fsrcnn-x2.yaml"
-
-
-@pytest.fixture
-def train_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Three small structured colour photos-to-be (gradients, edges, noise), 72 x 88 PNG."""
-    monkeypatch.delenv("BENCH_DATA", raising=False)  # validation tasks read their embedded copies
-    monkeypatch.delenv("BENCH_TRAIN_DATA", raising=False)
-    folder = tmp_path / "train"
-    folder.mkdir()
-    rng = np.random.default_rng(7)
-    yy, xx = np.mgrid[0:72, 0:88]
-    for i in range(3):
-        base = np.stack([xx * (2 + i), yy * 3, (xx + yy) * (1 + i)], axis=-1) % 256
-        base[(xx // 11 + yy // 9) % 2 == 0] //= 2
-        image = np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(image).save(folder / f"img{i}.png")
-    return folder
 
 
 def tiny(path: Path = TINY, **changes: Any) -> dict[str, Any]:

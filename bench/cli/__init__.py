@@ -17,6 +17,7 @@ from bench.cli import challenge as challenge_commands
 from bench.cli import data as data_commands
 from bench.cli import export as export_commands
 from bench.cli import many as many_commands
+from bench.cli import optimize as optimize_commands
 from bench.cli import runtime as runtime_commands
 from bench.cli import train as train_commands
 from bench.cli.common import err, fail, out, result_table
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtime_commands.add_parser(sub)
     many_commands.add_parser(sub)
     export_commands.add_parser(sub)
+    optimize_commands.add_parser(sub)
     challenge_commands.add_parser(sub)
     train_commands.add_parser(sub)
     return parser

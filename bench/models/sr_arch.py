@@ -13,6 +13,7 @@ espcn (y)           21,284      5x5 -> 64, 3x3 -> 32, 3x3 -> s^2, tanh, PixelShu
 edsr-baseline       1,369,859   16 resblocks, 64 ch, res_scale 1 (EDSR-PyTorch's count)
 edsr-dsconv         1,239,427   upsampler conv replaced by a depthwise-separable conv
 edsr-resize-list    1,224,435   upsampler = bilinear x2 + LIST (64 -> 64)
+edsr-list           115,955     LIST resblocks + bilinear x2 + LIST upsampler (bench optimize lightweight)
 wdsr-b              299,564     16 blocks, 32 ch, expansion 6, low-rank 0.8, no weight norm
 ==================  ==========  ===========================================================
 
@@ -235,6 +236,12 @@ def edsr_baseline(
 def edsr_dsconv(scale: int, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0) -> nn.Module:
     """EDSR-baseline whose pixel shuffle is fed by a depthwise-separable conv (negative control)."""
     return EDSR(scale, n_resblocks, n_feats, res_scale, "dsconv")
+
+
+@register_model("edsr-list", task_args=("scale",))
+def edsr_list(scale: int, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0) -> nn.Module:
+    """EDSR-baseline with LIST resblocks and bilinear + LIST upsampling (Lahiri et al.'s full rewrite)."""
+    return EDSR(scale, n_resblocks, n_feats, res_scale, "resize-list", block="list")
 
 
 @register_model("edsr-resize-list", task_args=("scale",))

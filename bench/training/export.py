@@ -3,7 +3,8 @@
 ``model.safetensors`` (the state dict, no pickle), ``submission.yaml`` (format safetensors, the
 registered architecture with its full arguments, tags, ``derived_from``, ``training_data``) and
 ``MODEL_CARD.md`` (recipe, data and its fingerprint, the exact command, wall time, hardware,
-params / MACs, validation scores, sha256 of the weights). The folder is read back with
+params / MACs, validation scores, sha256 of the weights) and ``recipe.yaml`` (the effective recipe,
+which ``bench optimize`` starts from). The folder is read back with
 :func:`bench.submission.load_submission` before this returns, so what is written always loads.
 """
 
@@ -26,6 +27,7 @@ from bench.submission import MANIFEST, load_submission
 from bench.tasks import Task
 from bench.training.checkpoint import sha256_file
 from bench.training.data import ImageCache
+from bench.training.init import resolve_weights
 from bench.training.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 WEIGHTS = "model.safetensors"
 MODEL_CARD = "MODEL_CARD.md"
+RECIPE_FILE = "recipe.yaml"  # the effective recipe, for retraining and for bench optimize
 
 
 def macs_at(model: nn.Module, shape: tuple[int, ...]) -> int:
@@ -129,6 +132,10 @@ def export_submission(
         macs = f"not counted ({type(exc).__name__}: {exc})"
     env = environment()
     loss_name = recipe.loss + (" on Y" if recipe.loss_space == "y" else "")
+    start = f"the architecture's initialisation, seed {recipe.seed}"
+    if recipe.init is not None:
+        source = resolve_weights(recipe.init.weights)
+        start = f"`{recipe.init.weights}` (match {recipe.init.match}; sha256 `{sha256_file(source)[:16]}`)"
     final_loss = "-" if result.loss is None else f"{result.loss:.5f}"
     validation = "not run"
     if result.validation is not None and recipe.validation is not None:
@@ -146,6 +153,7 @@ def export_submission(
 | MACs | {macs} at input {"x".join(map(str, input_shape))} (task {task.id} latency size) |
 | training task | `{recipe.task}` (degradation `{degradation}` {params}) |
 | training data | {training_data} |
+| initialised from | {start} |
 | steps | {result.step} x batch {recipe.data.batch_size}, loss {loss_name}, final loss {final_loss} |
 | validation | {validation} |
 | wall time | {result.wall_s:.1f} s |
@@ -172,5 +180,6 @@ bench score {folder} --task {recipe.task}
 ```
 """
     (folder / MODEL_CARD).write_text(card)
+    (folder / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     load_submission(folder).build({"scale": task.scale})  # what was written must load, strictly
     return folder

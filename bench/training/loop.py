@@ -35,6 +35,7 @@ from bench.models import build_model
 from bench.tasks import Task
 from bench.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
 from bench.training.data import ImageCache, PatchDataset, PatchSampler, batch_indices
+from bench.training.init import InitError, load_initial_weights
 from bench.training.progress import Progress
 from bench.training.recipe import OptimizerSpec, Recipe, ScheduleSpec, training_folder
 from bench.training.validate import ValidationSet, evaluate, load_validation
@@ -237,6 +238,13 @@ def train(recipe: Recipe, options: TrainOptions) -> TrainResult:
     total = recipe.schedule.steps
     with _deterministic(device):
         start, wall_before = _start(recipe, options, model, optimizer)
+        if start == 0 and recipe.init is not None:
+            try:
+                report = load_initial_weights(model, recipe.init.weights, recipe.init.match)
+            except InitError as exc:
+                raise TrainingError(str(exc)) from exc
+            if options.progress is not None:
+                options.progress.note(f"initialised {report.copied} of {report.total} tensors from {report.source}")
         (out / RECIPE_COPY).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
         log = MetricsLog(out / METRICS_LOG, start if start else None)
         end = total if options.stop_after is None else max(min(total, options.stop_after), start)

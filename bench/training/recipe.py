@@ -65,6 +65,15 @@ class DataSpec(Strict):
     )
 
 
+class InitSpec(Strict):
+    weights: str = Field(
+        description="a .safetensors file or a submission folder; relative paths resolve against the checkout"
+    )
+    match: Literal["all", "matching"] = Field(
+        "all", description="all: every tensor must fit; matching: copy the tensors whose name and shape match"
+    )
+
+
 class OptimizerSpec(Strict):
     name: Literal["adam", "adamw"] = "adam"
     lr: float = Field(1e-3, gt=0)
@@ -117,6 +126,7 @@ class Recipe(Strict):
     description: str = ""
     task: str = Field(description="task id: its degradation makes the training inputs, its scale the model's")
     architecture: Architecture  # the same {name, args} as a submission manifest
+    init: InitSpec | None = Field(None, description="start from these weights instead of the architecture's init")
     data: DataSpec
     loss: Literal["l1", "l2", "charbonnier"] = "l1"
     loss_space: Literal["rgb", "y"] = Field(

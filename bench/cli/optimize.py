@@ -1,0 +1,90 @@
+"""``bench optimize METHOD BASELINE``: derive a new submission from a baseline; parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from bench.cli.common import fail, out
+from bench.optimize import REWRITES, OptimizeError, plan_lightweight, run_lightweight
+from bench.training import TRAINING_ERRORS
+from bench.training.command import summary
+from bench.training.loop import TrainOptions
+from bench.training.progress import default_progress
+
+
+def _complexity_table(before: dict[str, Any], after: dict[str, Any]) -> Table:
+    table = Table(title="lightweight rewrite", title_justify="left")
+    for column in ("", "architecture", "params", "G MACs", "at input"):
+        table.add_column(column)
+    for label, row in (("baseline", before), ("lightweight", after)):
+        shape = "x".join(map(str, row["input_shape"]))
+        table.add_row(label, row["architecture"], f"{row['params']:,}", f"{row['macs'] / 1e9:.3f}", shape)
+    table.add_row("ratio", "", f"{before['params'] / max(after['params'], 1):.1f}x fewer",
+                  f"{before['macs'] / max(after['macs'], 1):.1f}x fewer", "")  # fmt: skip
+    return table
+
+
+def cmd_lightweight(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, rewrite in sorted(REWRITES.items()):
+            out.print(f"{name} -> {rewrite.variant}: {rewrite.replaces}", highlight=False)
+        return 0
+    if not args.baseline:
+        return fail("give a baseline submission folder: bench optimize lightweight BASELINE (see --list)")
+    try:
+        plan = plan_lightweight(args.baseline, name=args.name, recipe_path=args.recipe, warm_start=args.warm_start,
+                                steps=args.steps, device=args.device)  # fmt: skip
+        out.print(_complexity_table(plan.before, plan.after))
+        if args.dry_run:
+            out.print(f"would train {plan.recipe.name} for {plan.recipe.schedule.steps} steps (dry run)")
+            return 0
+        options = TrainOptions(
+            out_dir=Path(args.work) if args.work else Path("runs") / plan.recipe.name,
+            resume=args.resume,
+            data_folder=Path(args.data) if args.data else None,
+            data_root=Path(args.data_root) if args.data_root else None,
+            workers=args.workers,
+            command=shlex.join(["bench", *sys.argv[1:]]),
+            progress=None if args.quiet else default_progress(plan.recipe.log_every),
+        )
+        result = run_lightweight(plan, options, Path(args.out) if args.out else None, force=args.force)
+    except (OptimizeError, *TRAINING_ERRORS) as exc:
+        return fail(str(exc))
+    for line in summary(result.training):
+        out.print(line, highlight=False, soft_wrap=True)
+    if result.submission is not None:
+        out.print(f"lightweight submission: {result.submission} (derived from {plan.baseline.manifest.name}; "
+                  f"report in {result.submission / 'lightweight.json'})", highlight=False, soft_wrap=True)  # fmt: skip
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    optimize = sub.add_parser("optimize", help="derive an optimised submission from a baseline")
+    methods = optimize.add_subparsers(dest="method", required=True)
+    light = methods.add_parser(
+        "lightweight", help="rewrite a baseline with LIST / GSAT / bilinear + LIST layers and retrain it"
+    )
+    light.add_argument("baseline", nargs="?", help="baseline submission folder (safetensors, registered architecture)")
+    light.add_argument("--list", action="store_true", help="list the architectures that have a rewrite")
+    light.add_argument("--name", help="new submission name (default <baseline>-lightweight)")
+    light.add_argument("--recipe", help="recipe to retrain with (default the baseline's recipe.yaml)")
+    light.add_argument("--warm-start", action="store_true",
+                       help="copy every baseline tensor whose name and shape match before training")  # fmt: skip
+    light.add_argument("--steps", type=int, help="optimiser steps (default the recipe's)")
+    light.add_argument("--device", choices=["auto", "cpu", "cuda"], help="replaces the recipe's device")
+    light.add_argument("--out", help="copy the new submission folder here (default: leave it in the run folder)")
+    light.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    light.add_argument("--work", help="run folder for checkpoints and metrics (default runs/<name>)")
+    light.add_argument("--resume", action="store_true", help="continue an interrupted run in --work")
+    light.add_argument("--data", help="folder of clean training images (default as bench train)")
+    light.add_argument("--data-root", help="data root for the validation task")
+    light.add_argument("--workers", type=int, help="data-loader processes")
+    light.add_argument("--dry-run", action="store_true", help="show the rewrite and its cost; train nothing")
+    light.add_argument("--quiet", action="store_true", help="no progress bar")
+    light.set_defaults(func=cmd_lightweight)
