@@ -18,6 +18,7 @@ from bench.tasks import get_task
 from tests.conftest import REPO
 
 REFERENCES = sorted((REPO / "submissions" / "reference").glob("*/submission.yaml"))
+TASKS = ("sr-set5-x2", "denoise-demo-s25", "deblur-demo-motion", "lowlight-demo", "inpaint-demo")
 FAST = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, stable_blocks=1, max_blocks=1)
 
 
@@ -34,7 +35,7 @@ def test_reference_loads_and_matches_its_model_card(manifest: Path) -> None:
     assert f"sha256 `{digest}`" in card, "MODEL_CARD.md names another weights file"
     assert re.search(r"\| hardware \| NVIDIA H100", card) and "## Command" in card and "## Recipe" in card
     assert weights.stat().st_size < 8 * 2**20  # small enough for the repository
-    task = next(t for t in ("sr-set5-x2", "denoise-demo-s25", "deblur-demo-motion") if submission.manifest.declares(t))
+    task = next(t for t in TASKS if submission.manifest.declares(t))
     model = submission.model({"scale": get_task(task).scale})
     assert isinstance(model, torch.nn.Module)
     x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
@@ -42,6 +43,18 @@ def test_reference_loads_and_matches_its_model_card(manifest: Path) -> None:
         y = model.eval()(x)
     scale = get_task(task).scale or 1
     assert y.shape == (1, 3, 24 * scale, 24 * scale) and bool(torch.isfinite(y).all())
+
+
+@pytest.mark.parametrize("manifest", REFERENCES, ids=lambda p: p.parent.name)
+def test_reference_converts_to_tflite_within_1e4(manifest: Path, tmp_path: Path) -> None:
+    """The trained weights, not only the architecture, survive litert-torch: max |TFLite - PyTorch| < 1e-4."""
+    from bench.runtime.convert import to_tflite
+
+    submission = load_submission(manifest.parent)
+    task = next(get_task(t) for t in TASKS if submission.manifest.declares(t))
+    model = submission.build({"scale": task.scale}).eval()
+    report = to_tflite(model, (1, task.latency.input_shape[1], 24, 28), tmp_path / "model.tflite")
+    assert report.max_abs_error < 1e-4
 
 
 def test_fsrcnn_reference_scores_what_docs_record() -> None:
