@@ -25,6 +25,13 @@ CASES: dict[str, tuple[dict[str, Any], tuple[int, int, int, int]]] = {
     "edsr-dsconv": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "edsr-resize-list": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "edsr-list": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
+    "pruned": (
+        {
+            "base": {"name": "edsr-baseline", "args": {"scale": 2, "n_resblocks": 1, "n_feats": 16}},
+            "layers": {"body.0.body.0": [8, 16], "body.0.body.2": [16, 8]},
+        },
+        (1, 3, 10, 12),
+    ),
     "wdsr-b": ({"scale": 3, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "dncnn": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),
     "dncnn-list": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),

@@ -88,3 +88,57 @@ def add_parser(sub: Any) -> None:
     light.add_argument("--dry-run", action="store_true", help="show the rewrite and its cost; train nothing")
     light.add_argument("--quiet", action="store_true", help="no progress bar")
     light.set_defaults(func=cmd_lightweight)
+    add_prune_parser(methods)
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from bench.optimize.prune import PruneSettings
+    from bench.optimize.prune_run import round_line, run_prune
+
+    settings = PruneSettings(
+        tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
+        max_rounds=args.rounds, target_macs=args.target_macs, finetune_steps=args.finetune_steps,
+        final_steps=args.final_steps, lr=args.lr,
+    )  # fmt: skip
+    shape = tuple(int(v) for v in args.latency_shape.split("x")) if args.latency_shape else None
+    out_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.submission).name}-pruned"
+    try:
+        outcome, folder = run_prune(
+            args.submission, args.task, out_dir, settings, name=args.name,
+            device=None if args.device == "none" else args.device, latency_shape=shape,
+            data_folder=Path(args.data) if args.data else None, validation_images=args.held_out,
+            validation_crop=args.held_out_crop, force=args.force,
+            on_round=lambda row: out.print(round_line(row), highlight=False),
+        )  # fmt: skip
+    except (OptimizeError, *TRAINING_ERRORS) as exc:
+        return fail(str(exc))
+    before, after = outcome.before, outcome.after
+    out.print(f"MACs {before['macs'] / 1e9:.3f} G -> {after['macs'] / 1e9:.3f} G "
+              f"({(after['macs'] / before['macs'] - 1) * 100:+.1f} %); held-out PSNR {outcome.baseline_psnr:.3f} -> "
+              f"{outcome.final_psnr:.3f} dB", highlight=False)  # fmt: skip
+    out.print(f"pruned submission: {folder} (report: {folder / 'prune-report.json'})", highlight=False, soft_wrap=True)
+    return 0
+
+
+def add_prune_parser(methods: Any) -> None:
+    prune = methods.add_parser("prune", help="architecture-aware iterative pruning to a smaller dense model")
+    prune.add_argument("submission", help="baseline submission folder (safetensors, registered architecture)")
+    prune.add_argument("--task", required=True, help="task whose latency shape and declaration are used")
+    prune.add_argument("--out", help="new submission folder (default runs/<baseline>-pruned)")
+    prune.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    prune.add_argument("--name", help="new submission name (default <baseline>-pruned)")
+    prune.add_argument("--tolerance", type=float, default=0.05, help="largest held-out PSNR drop in dB (0.05)")
+    prune.add_argument("--multiple", "-g", type=int, default=8, help="kept channels are multiples of g (8)")
+    prune.add_argument("--target-macs", type=float, help="stop at this fraction of the original MACs (e.g. 0.7)")
+    prune.add_argument("--q-start", type=float, default=0.5, help="first threshold factor (x std of filter norms)")
+    prune.add_argument("--q-step", type=float, default=0.5, help="q increase after a kept round (halved on a drop)")
+    prune.add_argument("--rounds", type=int, default=12, help="most pruning rounds (12)")
+    prune.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps after each cut (200)")
+    prune.add_argument("--final-steps", type=int, default=1000, help="fine-tuning steps at the end (1000)")
+    prune.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (1e-4)")
+    prune.add_argument("--device", default="cpu-tflite", help="latency device per round, or none (cpu-tflite)")
+    prune.add_argument("--latency-shape", help="NCHW timing shape, e.g. 1x3x180x320 (default the task's)")
+    prune.add_argument("--data", help="clean training photos (default as bench train)")
+    prune.add_argument("--held-out", type=int, default=8, help="training photos held out for validation (8)")
+    prune.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
+    prune.set_defaults(func=cmd_prune)

@@ -1,0 +1,100 @@
+"""Fine-tuning and in-the-loop validation for the optimisers, on the training side only (never a test set).
+
+``TrainingSide.from_recipe`` splits the clean training photos of a recipe: the last
+``validation_images`` (in name order) become the validation split and are never trained on; the
+rest feed a :class:`~bench.training.data.PatchSampler` with the recipe's patch size, batch size,
+augmentation and degradation. The validation split is a centred crop of each held-out photo
+(``crop`` clean pixels, a multiple of the size ratio), degraded by the same code seeded per image,
+and scored with the task's own metric protocol (:func:`bench.training.validate.evaluate`).
+
+``finetune`` runs Adam on the recipe's loss for a number of steps; its sample counter carries on
+across calls, so each round of an optimiser sees new patches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from bench.data.degradations import apply_degradation
+from bench.data.pipeline import Sample, model_view
+from bench.data.seeding import image_rng
+from bench.training.data import ImageCache, PatchDataset, PatchSampler, TrainingDataError
+from bench.training.loop import StepBatches, loss_function
+from bench.training.recipe import Recipe, training_folder
+from bench.training.validate import ValidationSet, evaluate
+
+
+@dataclass
+class TrainingSide:
+    """Fine-tuning batches and a held-out validation split, both from the recipe's training photos."""
+
+    recipe: Recipe
+    sampler: PatchSampler
+    validation: ValidationSet
+    device: torch.device
+    next_sample: int = 0  # global index of the next training sample (carries on across fine-tunes)
+    held_out: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_recipe(
+        cls, recipe: Recipe, data_folder: Path | None = None, validation_images: int = 8, crop: int = 192,
+        device: str = "auto",
+    ) -> TrainingSide:  # fmt: skip
+        task = recipe.training_task()
+        cache = ImageCache.load(training_folder(recipe, data_folder), task.data.colour)
+        if len(cache.images) <= validation_images:
+            raise TrainingDataError(
+                f"{cache.folder} has {len(cache.images)} images: too few to hold {validation_images} out for validation"
+            )
+        split = len(cache.images) - validation_images
+        train_cache = ImageCache(cache.folder, cache.names[:split], cache.images[:split])
+        name, params = recipe.degradation()
+        sampler = PatchSampler(train_cache, (name, params), recipe.data.patch_size, recipe.data.augmentation,
+                               recipe.seed, recipe.data.patches_per_epoch, task.data.colour)  # fmt: skip
+        size = crop // sampler.ratio * sampler.ratio
+        samples = []
+        for image_name, image in zip(cache.names[split:], cache.images[split:], strict=True):
+            if min(image.shape[:2]) < size:
+                raise TrainingDataError(f"held-out image {image_name} is smaller than the {size}px validation crop")
+            top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+            clean = np.ascontiguousarray(image[top : top + size, left : left + size])
+            model_input, target = apply_degradation(name, clean, image_rng(recipe.seed, image_name, "held-out"), params)
+            samples.append(
+                Sample(image_name, model_view(np.asarray(model_input, np.float32), task.data.colour), target, {})
+            )
+        chosen = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                              ("cpu" if device == "auto" else device))  # fmt: skip
+        return cls(recipe, sampler, ValidationSet(task, tuple(samples)), chosen, 0, cache.names[split:])
+
+    def score(self, model: nn.Module) -> float:
+        """Mean PSNR (dB) of ``model`` on the held-out split, by the task's protocol."""
+        model.to(self.device)
+        return evaluate(model, self.validation, self.device)["psnr"]
+
+    def finetune(self, model: nn.Module, steps: int, lr: float) -> float | None:
+        """``steps`` Adam steps at a constant ``lr`` on new training patches; the mean loss (None if no step)."""
+        if steps <= 0:
+            return None
+        model.to(self.device).train()
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        loss_fn = loss_function(self.recipe.loss, self.recipe.loss_space)
+        batch = self.recipe.data.batch_size
+        first = self.next_sample // batch
+        loader = DataLoader(PatchDataset(self.sampler), batch_sampler=StepBatches(first, first + steps, batch))
+        total = torch.zeros(())
+        for x, y in loader:
+            x, y = x.to(self.device), y.to(self.device)
+            loss = loss_fn(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach().cpu()
+        self.next_sample = (first + steps) * batch
+        model.eval()
+        return float(total) / steps

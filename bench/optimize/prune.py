@@ -1,0 +1,219 @@
+"""Architecture-aware iterative pruning (after Wang et al., ICIP 2019), judged on a held-out split.
+
+Each round:
+
+1. **Groups.** ``torch-pruning``'s dependency graph splits the output channels of the prunable
+   convs into groups of coupled layers. The trunk of a residual network is one group: its head,
+   every block's last conv and the input of the upsampler. A U-Net's concat skips are coupled
+   the same way, and batch norms and PReLUs follow their convs. The layers that feed a pixel
+   shuffle or the model's output keep their outputs, so sub-pixel groups and the image stay
+   whole; their inputs are still pruned.
+2. **Saliency and threshold.** Channel saliency is the L2 norm of its filters, averaged over the
+   group. In a group of saliencies ``s``, channel *i* is a candidate when
+   ``s_i - min(s) < q * std(s)``. This is the adaptive per-layer threshold: *q* times the spread
+   of the layer's filter norms, measured up from its weakest filter. The plain ``s_i < q std(s)``
+   would leave a layer whose norms are tightly bunched untouched until *q* reached its mean/std
+   ratio (often 10 to 50 in a trained layer). Measured from the minimum, a given *q* cuts
+   roughly the same share of a bell-shaped layer, whatever its scale: about 8 % at *q* = 1,
+   30 % at 2 and 60 % at 3 for 64 normal-ish norms.
+3. **Hardware multiple.** The kept count is rounded *up* to a multiple of ``g`` (at least ``g``,
+   at most the current count), and the lowest-saliency channels go. Every kept width is
+   therefore a multiple of g, unless a layer was left untouched at its original width.
+4. **Fine-tune and check.** The model is fine-tuned for ``finetune_steps`` on training patches,
+   then scored on the held-out split (:mod:`bench.optimize.finetune`). If the PSNR is at least
+   the baseline's minus ``tolerance_db``, the round is kept and *q* rises by ``q_step``.
+   Otherwise the round is reverted, the step halves and *q* goes back to the last kept value
+   plus the new step. The search ends when the step falls below ``q_step_min``, after
+   ``max_rounds`` rounds, or once MACs fall to ``target_macs`` of the original.
+
+Then comes a final fine-tune of ``final_steps``. The result is a dense, physically smaller model,
+not masks: the ``pruned`` architecture of :mod:`bench.models.pruned_arch`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.optimize.finetune import TrainingSide
+from bench.runtime.complexity import count_complexity
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    tolerance_db: float = 0.05  # largest PSNR drop (dB) on the held-out split that a round may cause
+    multiple: int = 8  # g: kept channel counts are multiples of this
+    q_start: float = 0.5  # threshold factor of the first round (times the std of a group's filter norms)
+    q_step: float = 0.5
+    q_step_min: float = 0.1
+    max_rounds: int = 12
+    target_macs: float | None = None  # stop once MACs <= this fraction of the original (None: as far as quality allows)
+    finetune_steps: int = 200
+    final_steps: int = 1000
+    lr: float = 1e-4  # fine-tuning learning rate (constant)
+
+
+@dataclass
+class RoundLog:
+    round: int
+    q: float
+    accepted: bool
+    macs: int
+    params: int
+    traffic_bytes: int
+    psnr: float
+    latency_ms: float | None
+    pruned_channels: int
+    wall_s: float
+    note: str = ""
+
+
+@dataclass
+class PruneOutcome:
+    model: nn.Module
+    baseline_psnr: float
+    final_psnr: float
+    rounds: list[RoundLog] = field(default_factory=list)
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    def log_rows(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.rounds]
+
+
+def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
+    """Convs whose outputs must stay whole: those feeding a PixelShuffle, and those producing the output."""
+    keep: list[nn.Module] = []
+    for module in model.modules():
+        children = list(module.children())
+        for previous, current in itertools.pairwise(children):
+            if isinstance(current, nn.PixelShuffle):
+                keep += [m for m in previous.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        out_channels = model.eval()(example).shape[1]
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    keep += [m for m in convs if m.out_channels == out_channels]
+    return list({id(m): m for m in keep}.values())
+
+
+@dataclass(frozen=True)
+class ChannelCut:
+    root: str  # the root conv's module name
+    channels: int  # before the cut
+    kept: int
+    drop: tuple[int, ...]  # indices of the channels removed
+
+
+def plan_cuts(model: nn.Module, example: torch.Tensor, q: float, multiple: int) -> list[ChannelCut]:
+    """The cut of every coupled group at threshold ``q`` (see the module docstring); groups left whole are omitted."""
+    import torch_pruning as tp
+
+    names = {m: n for n, m in model.named_modules()}
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    importance = tp.importance.GroupMagnitudeImportance(p=2, group_reduction="mean", normalizer=None)
+    cuts = []
+    for group in graph.get_all_groups(ignored_layers=output_layers(model, example), root_module_types=[nn.Conv2d]):
+        root = group[0].dep.target.module
+        saliency = importance(group)
+        if saliency is None:
+            continue
+        channels = int(saliency.numel())
+        below = int((saliency - saliency.min() < q * saliency.std()).sum()) if channels > 1 else 0
+        kept = min(channels, max(multiple, math.ceil((channels - below) / multiple) * multiple))
+        if kept >= channels:
+            continue
+        order = torch.argsort(saliency)  # lowest saliency first
+        cuts.append(ChannelCut(names[root], channels, kept, tuple(sorted(int(i) for i in order[: channels - kept]))))
+    return cuts
+
+
+def apply_cuts(model: nn.Module, example: torch.Tensor, cuts: list[ChannelCut]) -> None:
+    """Remove the planned channels (in place) through a fresh dependency graph of ``model``."""
+    import torch_pruning as tp
+
+    modules = dict(model.named_modules())
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    for cut in cuts:
+        group = graph.get_pruning_group(modules[cut.root], tp.prune_conv_out_channels, idxs=list(cut.drop))
+        if not graph.check_pruning_group(group):
+            raise RuntimeError(f"torch-pruning refused to prune {cut.root} to {cut.kept} channels")
+        group.prune()
+
+
+def conv_widths(model: nn.Module) -> dict[str, int]:
+    return {n: m.out_channels for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+def summary(row: RoundLog, model: nn.Module) -> dict[str, Any]:
+    """The before / after record of the report: a round's costs, its PSNR and the conv output widths."""
+    return {"macs": row.macs, "params": row.params, "traffic_bytes": row.traffic_bytes, "latency_ms": row.latency_ms,
+            "psnr": row.psnr, "widths": conv_widths(model)}  # fmt: skip
+
+
+def prune_model(
+    model: nn.Module,
+    side: TrainingSide,
+    settings: PruneSettings,
+    example: torch.Tensor,
+    cost_shape: tuple[int, ...],
+    latency: Callable[[nn.Module], float | None] | None = None,
+    on_round: Callable[[RoundLog], None] | None = None,
+) -> PruneOutcome:
+    """Run the iterative search on a copy of ``model``; see the module docstring."""
+    current = copy.deepcopy(model).cpu().eval()
+    began = time.perf_counter()
+
+    def log(
+        index: int, q: float, accepted: bool, candidate: nn.Module, psnr: float, pruned: int, note: str = ""
+    ) -> RoundLog:
+        cost = count_complexity(candidate.cpu().eval(), cost_shape)
+        macs, params, traffic = int(cost.macs or 0), int(cost.params or 0), int(cost.conv_traffic_bytes or 0)
+        row = RoundLog(index, q, accepted, macs, params, traffic, psnr,
+                       latency(candidate) if latency is not None else None, pruned,
+                       round(time.perf_counter() - began, 1), note)  # fmt: skip
+        outcome.rounds.append(row)
+        if on_round is not None:
+            on_round(row)
+        return row
+
+    base_psnr = side.score(current)
+    outcome = PruneOutcome(current, base_psnr, base_psnr)
+    start = log(0, 0.0, True, current, base_psnr, 0, "baseline")
+    outcome.before = summary(start, current)
+    q_kept, step = settings.q_start - settings.q_step, settings.q_step
+    for index in range(1, settings.max_rounds + 1):
+        q = q_kept + step
+        candidate = copy.deepcopy(current).cpu()
+        cuts = plan_cuts(candidate, example, q, settings.multiple)
+        if not cuts:  # nothing under this threshold: raise q without spending a fine-tune
+            log(index, q, False, candidate, outcome.rounds[-1].psnr, 0, "nothing below the threshold")
+            q_kept = q
+            continue
+        apply_cuts(candidate, example, cuts)
+        side.finetune(candidate, settings.finetune_steps, settings.lr)
+        psnr = side.score(candidate)
+        pruned = sum(c.channels - c.kept for c in cuts)
+        accepted = psnr >= base_psnr - settings.tolerance_db
+        row = log(index, q, accepted, candidate, psnr, pruned, "" if accepted else "reverted")
+        if accepted:
+            current, q_kept = candidate.cpu(), q
+            if settings.target_macs is not None and row.macs <= settings.target_macs * start.macs:
+                break
+        else:
+            step /= 2
+            if step < settings.q_step_min:
+                break
+    side.finetune(current, settings.final_steps, settings.lr)
+    outcome.model = current.cpu().eval()
+    outcome.final_psnr = side.score(outcome.model)
+    end = log(len(outcome.rounds), q_kept, True, outcome.model, outcome.final_psnr, 0, "final fine-tune")
+    outcome.after = summary(end, outcome.model)
+    return outcome

@@ -1,0 +1,212 @@
+"""``bench optimize prune``: load a baseline submission, prune it (:mod:`bench.optimize.prune`), write the result.
+
+The new submission is a ``pruned`` architecture: the original base architecture plus the sizes of
+the layers that shrank, with safetensors weights. It records ``derived_from`` and is tagged
+``pruned``, and the folder holds:
+
+* ``recipe.yaml``, the baseline's recipe, so that the result can be optimised again;
+* ``prune-report.json``, with the settings, every round (q, kept or reverted, MACs, params,
+  conv memory traffic, held-out PSNR, measured latency) and the per-layer channel counts before
+  and after;
+* ``MODEL_CARD.md``, which summarises the report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import save_file
+from torch import nn
+
+from bench.models.pruned_arch import changed_layers
+from bench.models.registry import build_model
+from bench.optimize.finetune import TrainingSide
+from bench.optimize.lightweight import OptimizeError
+from bench.optimize.prune import PruneOutcome, PruneSettings, RoundLog, prune_model
+from bench.runtime.devices import get_device
+from bench.runtime.latency import measure_on
+from bench.runtime.protocol import QUICK
+from bench.submission import MANIFEST, Submission, SubmissionError, load_submission
+from bench.tasks import Task, get_task
+from bench.training.export import RECIPE_FILE
+from bench.training.recipe import RecipeError, load_recipe
+
+REPORT_FILE = "prune-report.json"
+
+
+def _base_of(submission: Submission) -> dict[str, Any]:
+    """The original architecture {name, args} (through any earlier pruning)."""
+    arch = submission.manifest.architecture
+    if submission.manifest.format != "safetensors" or arch is None:
+        raise OptimizeError(f"{submission.folder}: pruning needs a registered architecture with safetensors weights")
+    if arch.name == "pruned":
+        return dict(arch.args["base"])
+    return {"name": arch.name, "args": dict(arch.args)}
+
+
+def latency_probe(device_id: str | None, shape: tuple[int, ...]) -> Any:
+    """A function measuring a module's median latency (ms) on ``device_id`` at ``shape`` (quick protocol)."""
+    if device_id is None:
+        return None
+    device = get_device(device_id)
+
+    def measure(model: nn.Module) -> float:
+        result, _ = measure_on(device, model.cpu().eval(), shape, QUICK)
+        return float(result.median_ms)
+
+    return measure
+
+
+def run_prune(
+    baseline_folder: str | Path,
+    task_id: str,
+    out: Path,
+    settings: PruneSettings,
+    *,
+    name: str | None = None,
+    device: str | None = "cpu-tflite",
+    latency_shape: tuple[int, ...] | None = None,
+    data_folder: Path | None = None,
+    validation_images: int = 8,
+    validation_crop: int = 192,
+    force: bool = False,
+    on_round: Any = None,
+) -> tuple[PruneOutcome, Path]:
+    if out.exists() and not force:
+        raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
+    try:
+        baseline = load_submission(baseline_folder)
+    except SubmissionError as exc:
+        raise OptimizeError(str(exc)) from exc
+    task = get_task(task_id)
+    if not baseline.manifest.declares(task.id):
+        raise OptimizeError(f"{baseline.folder} does not declare task {task.id}")
+    recipe_path = baseline.folder / RECIPE_FILE
+    if not recipe_path.is_file():
+        raise OptimizeError(f"{baseline.folder} has no {RECIPE_FILE}: pruning fine-tunes with the baseline's recipe")
+    try:
+        recipe = load_recipe(recipe_path)
+    except RecipeError as exc:
+        raise OptimizeError(str(exc)) from exc
+    base = _base_of(baseline)
+    model = baseline.build({"scale": task.scale}).eval()
+    side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop)
+    shape = tuple(latency_shape or task.latency.input_shape)
+    sample = side.validation.samples[0].input
+    example = torch.from_numpy(sample.transpose(2, 0, 1).copy())[None, :, :32, :32]
+    outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round)
+    folder = _export(outcome, baseline, base, task, out, name, settings, device, shape, side)
+    return outcome, folder
+
+
+def _export(
+    outcome: PruneOutcome, baseline: Submission, base: dict[str, Any], task: Task, out: Path, name: str | None,
+    settings: PruneSettings, device: str | None, shape: tuple[int, ...], side: TrainingSide,
+) -> Path:  # fmt: skip
+    new_name = name or f"{baseline.manifest.name}-pruned"
+    layers = changed_layers(build_model(base["name"], base["args"], {"scale": task.scale}), outcome.model)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in outcome.model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"), metadata={"derived_from": baseline.manifest.name})
+    manifest = baseline.manifest.model_dump(mode="json", exclude_none=True)
+    manifest.update({
+        "name": new_name, "architecture": {"name": "pruned", "args": {"base": base, "layers": layers}},
+        "files": {"weights": "model.safetensors"}, "derived_from": baseline.manifest.name,
+        "tags": list(dict.fromkeys([*baseline.manifest.tags, "pruned"])),
+        "description": f"{baseline.manifest.name} pruned by bench optimize prune (g={settings.multiple}, "
+                       f"tolerance {settings.tolerance_db} dB on {len(side.validation.samples)} held-out photos).",
+    })  # fmt: skip
+    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+    shutil.copy(baseline.folder / RECIPE_FILE, out / RECIPE_FILE)
+    report = {
+        "baseline": str(baseline.folder), "baseline_name": baseline.manifest.name, "task": task.id,
+        "settings": asdict(settings), "latency_device": device, "latency_shape": list(shape),
+        "held_out_images": list(side.held_out), "baseline_psnr": outcome.baseline_psnr,
+        "final_psnr": outcome.final_psnr, "before": outcome.before, "after": outcome.after,
+        "rounds": outcome.log_rows(),
+    }  # fmt: skip
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    (out / "MODEL_CARD.md").write_text(model_card(new_name, report))
+    load_submission(out).build({"scale": task.scale})  # what was written must load, strictly
+    return out
+
+
+def _ratio(before: float | None, after: float | None) -> str:
+    return "-" if not before or after is None else f"{(after / before - 1) * 100:+.1f} %"
+
+
+def model_card(name: str, report: dict[str, Any]) -> str:
+    before, after = report["before"], report["after"]
+    rows = "\n".join(
+        f"| {r['round']} | {r['q']:.2f} | {'kept' if r['accepted'] else 'reverted'} | {r['macs'] / 1e9:.3f} | "
+        f"{r['params']:,} | {r['traffic_bytes'] / 2**20:.1f} | {r['psnr']:.3f} | "
+        f"{'-' if r['latency_ms'] is None else format(r['latency_ms'], '.1f')} | {r['note']} |"
+        for r in report["rounds"]
+    )
+    widths = "\n".join(
+        f"| `{layer}` | {before['widths'][layer]} | {after['widths'].get(layer, '-')} |"
+        for layer in before["widths"] if before["widths"][layer] != after["widths"].get(layer)
+    )  # fmt: skip
+    lat = (
+        "-"
+        if after["latency_ms"] is None
+        else (
+            f"{before['latency_ms']:.1f} -> {after['latency_ms']:.1f} ms "
+            f"({_ratio(before['latency_ms'], after['latency_ms'])})"
+        )
+    )
+    cells = [
+        (
+            f"MACs (G, at {'x'.join(map(str, report['latency_shape']))})",
+            before["macs"] / 1e9,
+            after["macs"] / 1e9,
+            "3f",
+        ),
+        ("params", before["params"], after["params"], ","),
+        ("conv memory traffic (MiB)", before["traffic_bytes"] / 2**20, after["traffic_bytes"] / 2**20, "1f"),
+    ]
+    table = "\n".join(f"| {label} | {a:.{fmt}} | {b:.{fmt}} | {_ratio(a, b)} |" if fmt != "," else
+                      f"| {label} | {a:,} | {b:,} | {_ratio(a, b)} |" for label, a, b, fmt in cells)  # fmt: skip
+    drop = report["final_psnr"] - report["baseline_psnr"]
+    table += f"\n| held-out PSNR (dB) | {report['baseline_psnr']:.3f} | {report['final_psnr']:.3f} | {drop:+.3f} dB |"
+    return f"""# {name}
+
+`{report["baseline_name"]}` pruned by `bench optimize prune` on `{report["task"]}`.
+
+| | before | after | change |
+|---|---|---|---|
+{table}
+| latency on {report["latency_device"]} (median, quick protocol) | | | {lat} |
+
+The held-out split is {len(report["held_out_images"])} training photos never fine-tuned on (not a test set).
+Settings: `{json.dumps(report["settings"])}`
+
+## Rounds
+
+| round | q | result | G MACs | params | traffic MiB | PSNR | latency ms | note |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+
+## Channel counts that changed (conv outputs)
+
+| layer | before | after |
+|---|---|---|
+{widths}
+
+Score it with `bench score <this folder> --task {report["task"]}`.
+"""
+
+
+def round_line(row: RoundLog) -> str:
+    latency = "" if row.latency_ms is None else f", {row.latency_ms:.1f} ms"
+    state = "kept" if row.accepted else "reverted"
+    return (f"round {row.round}: q {row.q:.2f} {state}: {row.macs / 1e9:.3f} G MACs, {row.params:,} params, "
+            f"PSNR {row.psnr:.3f} dB{latency} {row.note}").rstrip()  # fmt: skip

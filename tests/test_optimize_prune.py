@@ -1,0 +1,129 @@
+"""``bench optimize prune``: threshold and hardware multiple against hand computations, coupled layers, the
+search's keep / revert logic, and a real (tiny) EDSR pruned end to end into a dense submission that loads.
+
+The baseline is a tiny EDSR trained here by ``bench train`` on the ``train_folder`` photos (no
+../shared, no GPU).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from bench.cli import main
+from bench.models import build_model
+from bench.models.pruned_arch import apply_layer_sizes, changed_layers
+from bench.optimize.prune import PruneSettings, apply_cuts, output_layers, plan_cuts
+from bench.optimize.prune_run import run_prune
+from bench.submission import load_submission
+from bench.training import TrainOptions, train
+from bench.training.recipe import parse_recipe
+from tests.conftest import REPO
+
+SMALL_EDSR = {"name": "edsr-baseline", "args": {"n_resblocks": 2, "n_feats": 16}}
+FAST = {"finetune_steps": 1, "final_steps": 1}
+
+
+def tiny_edsr(scale: int = 2) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("edsr-baseline", {"scale": scale, "n_resblocks": 2, "n_feats": 16}, {}).eval()
+
+
+@pytest.fixture
+def sr_baseline(train_folder: Path, tmp_path: Path) -> Path:
+    raw = yaml.safe_load((REPO / "recipes" / "tiny-fsrcnn-x2.yaml").read_text())
+    raw.update(name="tiny-edsr-x2", architecture=SMALL_EDSR)
+    result = train(parse_recipe(raw), TrainOptions(out_dir=tmp_path / "base-run", data_folder=train_folder))
+    assert result.submission is not None
+    return result.submission
+
+
+def test_threshold_and_multiple_match_a_hand_computation() -> None:
+    """Resblock 0's inner conv: 12 strong filters and 4 near zero. q = 1 marks exactly the 4 weak ones
+    (within 1 std of the norms above the weakest); g = 4 keeps 12, g = 8 rounds 12 up to 16: no cut."""
+    model, example = tiny_edsr(), torch.rand(1, 3, 12, 12)
+    conv = model.body[0].body[0]
+    with torch.no_grad():
+        conv.weight.normal_(0, 1.0)
+        conv.weight[[1, 5, 9, 14]] = 1e-4
+    cuts = {c.root: c for c in plan_cuts(model, example, q=1.0, multiple=4)}
+    assert cuts["body.0.body.0"].kept == 12 and cuts["body.0.body.0"].drop == (1, 5, 9, 14)
+    assert "body.0.body.0" not in {c.root for c in plan_cuts(model, example, q=1.0, multiple=8)}
+    norms = conv.weight.flatten(1).norm(dim=1)
+    assert int((norms - norms.min() < norms.std()).sum()) == 4  # its group: itself and the next conv's inputs
+
+
+def test_coupled_trunk_is_cut_together_and_shuffle_outputs_stay_whole() -> None:
+    model, example = tiny_edsr(), torch.rand(1, 3, 12, 12)
+    assert {id(m) for m in output_layers(model, example)} == {id(model.tail[0][0]), id(model.tail[1])}
+    cuts = plan_cuts(model, example, q=5.0, multiple=4)  # a high threshold: every group is cut to 4
+    apply_cuts(model, example, cuts)
+    trunk = [model.head, model.body[0].body[2], model.body[1].body[2], model.body[2]]
+    assert {c.out_channels for c in trunk} == {4} and model.tail[0][0].in_channels == 4
+    assert model.tail[0][0].out_channels == 64 and model.tail[1].out_channels == 3  # 16 x 2^2 sub-pixels, RGB
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 9, 11)).shape == (1, 3, 18, 22)
+
+
+def test_pruned_architecture_rebuilds_the_dense_model_exactly() -> None:
+    model, example = tiny_edsr(), torch.rand(1, 3, 12, 12)
+    apply_cuts(model, example, plan_cuts(model, example, q=1.5, multiple=4))
+    layers = changed_layers(tiny_edsr(), model)
+    assert layers and all(size[0] % 4 == 0 for name, size in layers.items() if len(size) == 2)
+    base = {"name": "edsr-baseline", "args": {"scale": 2, "n_resblocks": 2, "n_feats": 16}}
+    rebuilt = build_model("pruned", {"base": base, "layers": layers}, {})
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.rand(1, 3, 10, 10)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))
+    with pytest.raises(ValueError, match=r"no layer 'body\.9'"):
+        apply_layer_sizes(tiny_edsr(), {"body.9": [8, 8]})
+
+
+def test_prune_end_to_end_writes_a_smaller_dense_submission(
+    sr_baseline: Path, train_folder: Path, tmp_path: Path
+) -> None:
+    settings = PruneSettings(tolerance_db=100.0, multiple=4, q_start=2.0, q_step=1.0, max_rounds=2, **FAST)
+    out = tmp_path / "pruned"
+    outcome, folder = run_prune(sr_baseline, "sr-set5-x2", out, settings, device=None, data_folder=train_folder,
+                                validation_images=1, validation_crop=32)  # fmt: skip
+    assert folder == out and outcome.after["macs"] < outcome.before["macs"]
+    assert [r.accepted for r in outcome.rounds[1:-1]] == [True, True] and outcome.rounds[-1].note == "final fine-tune"
+    changed = {k: v for k, v in outcome.after["widths"].items() if v != outcome.before["widths"][k]}
+    assert changed and all(width % 4 == 0 for width in changed.values())
+    submission = load_submission(out)
+    manifest = submission.manifest
+    assert manifest.architecture is not None and manifest.architecture.name == "pruned"
+    assert manifest.derived_from == "tiny-edsr-x2" and "pruned" in manifest.tags
+    model = submission.build({"scale": 2})
+    x = torch.rand(1, 3, 10, 10)
+    with torch.no_grad():
+        assert torch.equal(model(x), outcome.model(x))
+    report = json.loads((out / "prune-report.json").read_text())
+    assert len(report["rounds"]) == len(outcome.rounds) and report["settings"]["multiple"] == 4
+    assert "## Rounds" in (out / "MODEL_CARD.md").read_text() and (out / "recipe.yaml").is_file()
+
+
+def test_a_drop_reverts_the_round_and_halves_the_step(sr_baseline: Path, train_folder: Path, tmp_path: Path) -> None:
+    settings = PruneSettings(tolerance_db=-100.0, multiple=4, q_start=3.0, q_step=0.5, q_step_min=0.2, **FAST)
+    outcome, _ = run_prune(sr_baseline, "sr-set5-x2", tmp_path / "p", settings, device=None,
+                           data_folder=train_folder, validation_images=1, validation_crop=32)  # fmt: skip
+    tried = [r for r in outcome.rounds if r.note == "reverted"]
+    assert [r.q for r in tried] == [3.0, 2.75]  # step 0.5 -> 0.25 -> 0.125 < 0.2: stop
+    assert outcome.after["widths"] == outcome.before["widths"] and outcome.after["macs"] == outcome.before["macs"]
+
+
+def test_cli(sr_baseline: Path, train_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["optimize", "prune", str(sr_baseline), "--task", "sr-set5-x2", "--out", str(tmp_path / "o"),
+            "--device", "none", "--data", str(train_folder), "--held-out", "1", "--held-out-crop", "32",
+            "--rounds", "1", "--finetune-steps", "1", "--final-steps", "1", "-g", "4", "--tolerance", "99"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "round 1:" in printed and "pruned submission" in printed
+    assert main(argv) == 2 and "already exists" in capsys.readouterr().err
+    assert main([*argv[:3], "--task", "denoise-demo-s25", "--out", str(tmp_path / "x")]) == 2
+    assert "does not declare task denoise-demo-s25" in capsys.readouterr().err
