@@ -130,7 +130,7 @@ def add_prune_parser(methods: Any) -> None:
     prune.add_argument("--tolerance", type=float, default=0.05, help="largest held-out PSNR drop in dB (0.05)")
     prune.add_argument("--multiple", "-g", type=int, default=8, help="kept channels are multiples of g (8)")
     prune.add_argument("--target-macs", type=float, help="stop at this fraction of the original MACs (e.g. 0.7)")
-    prune.add_argument("--q-start", type=float, default=0.5, help="first threshold factor (x std of filter norms)")
+    prune.add_argument("--q-start", type=float, default=1.0, help="first threshold factor (x std of filter norms)")
     prune.add_argument("--q-step", type=float, default=0.5, help="q increase after a kept round (halved on a drop)")
     prune.add_argument("--rounds", type=int, default=12, help="most pruning rounds (12)")
     prune.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps after each cut (200)")
