@@ -139,6 +139,10 @@ def _export(
     return out
 
 
+def _state(accepted: bool, pruned_channels: int) -> str:
+    return "kept" if accepted else ("no cut" if pruned_channels == 0 else "reverted")
+
+
 def _ratio(before: float | None, after: float | None) -> str:
     return "-" if not before or after is None else f"{(after / before - 1) * 100:+.1f} %"
 
@@ -146,7 +150,7 @@ def _ratio(before: float | None, after: float | None) -> str:
 def model_card(name: str, report: dict[str, Any]) -> str:
     before, after = report["before"], report["after"]
     rows = "\n".join(
-        f"| {r['round']} | {r['q']:.2f} | {'kept' if r['accepted'] else 'reverted'} | {r['macs'] / 1e9:.3f} | "
+        f"| {r['round']} | {r['q']:.2f} | {_state(r['accepted'], r['pruned_channels'])} | {r['macs'] / 1e9:.3f} | "
         f"{r['params']:,} | {r['traffic_bytes'] / 2**20:.1f} | {r['psnr']:.3f} | "
         f"{'-' if r['latency_ms'] is None else format(r['latency_ms'], '.1f')} | {r['note']} |"
         for r in report["rounds"]
@@ -207,6 +211,6 @@ Score it with `bench score <this folder> --task {report["task"]}`.
 
 def round_line(row: RoundLog) -> str:
     latency = "" if row.latency_ms is None else f", {row.latency_ms:.1f} ms"
-    state = "kept" if row.accepted else "reverted"
+    state = _state(row.accepted, row.pruned_channels)
     return (f"round {row.round}: q {row.q:.2f} {state}: {row.macs / 1e9:.3f} G MACs, {row.params:,} params, "
             f"PSNR {row.psnr:.3f} dB{latency} {row.note}").rstrip()  # fmt: skip
