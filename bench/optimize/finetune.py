@@ -25,7 +25,7 @@ from bench.data.degradations import apply_degradation
 from bench.data.pipeline import Sample, model_view
 from bench.data.seeding import image_rng
 from bench.training.data import ImageCache, PatchDataset, PatchSampler, TrainingDataError
-from bench.training.loop import StepBatches, loss_function
+from bench.training.loop import StepBatches, loss_function, resolve_device
 from bench.training.recipe import Recipe, training_folder
 from bench.training.validate import ValidationSet, evaluate
 
@@ -68,9 +68,8 @@ class TrainingSide:
             samples.append(
                 Sample(image_name, model_view(np.asarray(model_input, np.float32), task.data.colour), target, {})
             )
-        chosen = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                              ("cpu" if device == "auto" else device))  # fmt: skip
-        return cls(recipe, sampler, ValidationSet(task, tuple(samples)), chosen, 0, cache.names[split:])
+        validation = ValidationSet(task, tuple(samples))
+        return cls(recipe, sampler, validation, resolve_device(device), 0, cache.names[split:])
 
     def score(self, model: nn.Module) -> float:
         """Mean PSNR (dB) of ``model`` on the held-out split, by the task's protocol."""
