@@ -31,11 +31,11 @@ from bench.results import (
 )
 from bench.runtime.calibration import calibration_images
 from bench.runtime.complexity import count_complexity, file_complexity
-from bench.runtime.devices import get_device
+from bench.runtime.devices import Device, get_device
 from bench.runtime.latency import load_on, measure_on
 from bench.runtime.protocol import LatencySettings
 from bench.samples import SampleCrops, make_crops
-from bench.submission import Submission, SubmissionError
+from bench.submission import QUANTIZED_DEVICE, Submission, SubmissionError
 from bench.tasks import Task
 
 Progress = Callable[[str, int], None]
@@ -65,6 +65,22 @@ def resolve_devices(
     """(quality device, latency devices): by default the submission format's native device for both."""
     quality = quality_device or submission.default_device
     return quality, list(devices or [quality])
+
+
+def quantized_profiles(submission: Submission, devices: list[Device]) -> list[Device]:
+    """A quantised safetensors submission (fp16 / int8) runs only on TFLite profiles of its precision,
+    int8 with its own stored activation ranges; any other submission's profiles are returned as they are."""
+    if not submission.quantized:
+        return devices
+    precision = submission.manifest.precision
+    wrong = [d.id for d in devices if d.backend != "tflite" or d.settings.precision != precision]
+    if wrong:
+        raise ScoringError(
+            f"submission {submission.manifest.name!r} is {precision} (quantised from its fp32 weights): it runs on "
+            f"TFLite {precision} profiles such as {QUANTIZED_DEVICE[precision]}, not on {', '.join(wrong)}"
+        )
+    ranges = submission.quantization_ranges()
+    return [d.with_quantization(ranges) for d in devices] if ranges is not None else devices
 
 
 def plan_key(
@@ -167,6 +183,7 @@ def evaluate(
         images = calibration_images(calibration, task.latency.input_shape)
         resolved = [d.with_calibration(images) for d in resolved]
         quality = quality.with_calibration(images)
+    quality, *resolved = quantized_profiles(submission, [quality, *resolved])
     folder = data_folder(task, data_root)
     model = submission.model({"scale": task.scale})
     reference = load_on(quality, model)

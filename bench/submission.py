@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,9 +43,13 @@ class Files(Strict):
     timing_model: str | None = Field(
         None, description="a second, fixed-shape file used only for latency (tracks such as Mobile AI ask for two)"
     )
+    quantization: str | None = Field(
+        None, description="int8 activation ranges (JSON, from bench optimize quantize) of a safetensors submission"
+    )
 
 
 FORMAT_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "torch-export": ".pt2"}
+QUANTIZED_DEVICE = {"fp16": "cpu-tflite-fp16", "int8": "cpu-tflite-int8"}
 FORMAT_DEVICE = {
     "safetensors": "cpu-torch",
     "onnx": "cpu-onnxruntime",
@@ -93,6 +98,13 @@ class Manifest(Strict):
             or not self.files.timing_model.lower().endswith(FORMAT_SUFFIX[self.format])
         ):
             raise ValueError("files.timing_model must be a file of the submission's own format (onnx or tflite)")
+        if self.format == "safetensors" and (self.precision == "int8") != (self.files.quantization is not None):
+            raise ValueError(
+                "a safetensors submission with precision int8 names its activation ranges in files.quantization "
+                "(bench optimize quantize writes both); an fp32 or fp16 one names none"
+            )
+        if self.files.quantization is not None and self.format != "safetensors":
+            raise ValueError(f"files.quantization is for safetensors submissions; a {self.format} file carries its own")
         return self
 
     def declares(self, task_id: str) -> bool:
@@ -131,8 +143,29 @@ class Submission(BaseModel):
 
     @property
     def default_device(self) -> str:
-        """The device that runs this format natively (used for quality when none is given)."""
+        """The device that runs this format natively (used for quality when none is given): a quantised
+        safetensors submission runs through TFLite at its precision (cpu-tflite-fp16 / cpu-tflite-int8)."""
+        if self.quantized:
+            return QUANTIZED_DEVICE[self.manifest.precision]
         return FORMAT_DEVICE[self.manifest.format]
+
+    @property
+    def quantized(self) -> bool:
+        """A safetensors submission declaring fp16 or int8: its weights are fp32, its deployed model is not."""
+        return self.manifest.format == "safetensors" and self.manifest.precision != "fp32"
+
+    def quantization_ranges(self) -> dict[str, Any] | None:
+        """The stored int8 activation ranges (files.quantization), checked; None when there are none."""
+        relative = self.manifest.files.quantization
+        if relative is None:
+            return None
+        from bench.runtime.quantize import ranges_from_json
+
+        path = safe_path(self.folder, relative)
+        try:
+            return ranges_from_json(json.loads(path.read_text()))
+        except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+            raise SubmissionError(f"submission {self.folder}: {relative} is not valid int8 ranges: {exc}") from exc
 
     def build(self, task_values: dict[str, Any]) -> nn.Module:
         """The model with its weights, from the project's registry; never code from the folder."""

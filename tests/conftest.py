@@ -52,3 +52,18 @@ def train_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         image = np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
         Image.fromarray(image).save(folder / f"img{i}.png")
     return folder
+
+
+@pytest.fixture
+def sr_baseline(train_folder: Path, tmp_path: Path) -> Path:
+    """A tiny EDSR x2 (2 resblocks, 16 features) trained here by ``bench train`` on ``train_folder``."""
+    import yaml
+
+    from bench.training import TrainOptions, train
+    from bench.training.recipe import parse_recipe
+
+    raw = yaml.safe_load((REPO / "recipes" / "tiny-fsrcnn-x2.yaml").read_text())
+    raw.update(name="tiny-edsr-x2", architecture={"name": "edsr-baseline", "args": {"n_resblocks": 2, "n_feats": 16}})
+    result = train(parse_recipe(raw), TrainOptions(out_dir=tmp_path / "base-run", data_folder=train_folder))
+    assert result.submission is not None
+    return result.submission

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import torch
-import yaml
 
 from bench.cli import main
 from bench.models import build_model
@@ -21,9 +20,6 @@ from bench.models.pruned_arch import apply_layer_sizes, changed_layers
 from bench.optimize.prune import PruneSettings, apply_cuts, output_layers, plan_cuts
 from bench.optimize.prune_run import run_prune
 from bench.submission import load_submission
-from bench.training import TrainOptions, train
-from bench.training.recipe import parse_recipe
-from tests.conftest import REPO
 
 SMALL_EDSR = {"name": "edsr-baseline", "args": {"n_resblocks": 2, "n_feats": 16}}
 FAST = {"finetune_steps": 1, "final_steps": 1}
@@ -32,15 +28,6 @@ FAST = {"finetune_steps": 1, "final_steps": 1}
 def tiny_edsr(scale: int = 2) -> Any:  # an EDSR module (attribute access to its layers)
     torch.manual_seed(0)
     return build_model("edsr-baseline", {"scale": scale, "n_resblocks": 2, "n_feats": 16}, {}).eval()
-
-
-@pytest.fixture
-def sr_baseline(train_folder: Path, tmp_path: Path) -> Path:
-    raw = yaml.safe_load((REPO / "recipes" / "tiny-fsrcnn-x2.yaml").read_text())
-    raw.update(name="tiny-edsr-x2", architecture=SMALL_EDSR)
-    result = train(parse_recipe(raw), TrainOptions(out_dir=tmp_path / "base-run", data_folder=train_folder))
-    assert result.submission is not None
-    return result.submission
 
 
 def test_threshold_and_multiple_match_a_hand_computation() -> None:

@@ -89,6 +89,7 @@ def add_parser(sub: Any) -> None:
     light.add_argument("--quiet", action="store_true", help="no progress bar")
     light.set_defaults(func=cmd_lightweight)
     add_prune_parser(methods)
+    add_quantize_parser(methods)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -142,3 +143,57 @@ def add_prune_parser(methods: Any) -> None:
     prune.add_argument("--held-out", type=int, default=8, help="training photos held out for validation (8)")
     prune.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
     prune.set_defaults(func=cmd_prune)
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from bench.optimize.quantize import QuantizeSettings, run_quantize
+
+    settings = QuantizeSettings(
+        precision=args.precision, calibration_images=args.calibration_images, calibration_crop=args.calibration_crop,
+        uint8_io=args.uint8_io, qat_steps=args.qat_steps, qat_lr=args.qat_lr,
+    )  # fmt: skip
+    out_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.submission).name}-{args.precision}"
+    try:
+        outcome = run_quantize(
+            args.submission, args.task, out_dir, settings, name=args.name, recipe_path=args.recipe,
+            data_folder=Path(args.data) if args.data else None,
+            data_root=Path(args.data_root) if args.data_root else None, score=not args.no_score, force=args.force,
+            say=lambda line: out.print(line, highlight=False, soft_wrap=True),
+        )  # fmt: skip
+    except (OptimizeError, *TRAINING_ERRORS) as exc:
+        return fail(str(exc))
+    report = outcome.report
+    if "fp32" in report:
+        table = Table(title=f"{report['baseline_name']} -> {args.precision} on {report['task']}", title_justify="left")
+        for column in ("", "device", "PSNR (dB)", "SSIM", "latency (ms)"):
+            table.add_column(column)
+        for label in ("fp32", "quantized"):
+            row = report[label]
+            table.add_row(label, row["device"], f"{row['psnr']:.3f}", f"{row['ssim']:.4f}", f"{row['latency_ms']:.1f}")
+        a, b = report["fp32"], report["quantized"]
+        table.add_row("change", "", f"{b['psnr'] - a['psnr']:+.3f}", f"{b['ssim'] - a['ssim']:+.4f}",
+                      f"{(b['latency_ms'] / a['latency_ms'] - 1) * 100:+.1f} %")  # fmt: skip
+        out.print(table)
+    out.print(f"quantised submission: {outcome.folder} (report: {outcome.folder / 'quantize-report.json'})",
+              highlight=False, soft_wrap=True)  # fmt: skip
+    return 0
+
+
+def add_quantize_parser(methods: Any) -> None:
+    quant = methods.add_parser("quantize", help="TFLite fp16 / int8 quantisation, with the PSNR and latency change")
+    quant.add_argument("submission", help="fp32 baseline submission folder (safetensors, registered architecture)")
+    quant.add_argument("--task", required=True, help="task to score on and whose latency shape the deployable file has")
+    quant.add_argument("--precision", required=True, choices=["fp16", "int8"])
+    quant.add_argument("--out", help="new submission folder (default runs/<baseline>-<precision>)")
+    quant.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    quant.add_argument("--name", help="new submission name (default <baseline>-<precision>)")
+    quant.add_argument("--recipe", help="recipe naming the training data (default the baseline's recipe.yaml)")
+    quant.add_argument("--data", help="clean training photos (default as bench train)")
+    quant.add_argument("--data-root", help="data root for scoring the task")
+    quant.add_argument("--calibration-images", type=int, default=16, help="training photos for calibration (16)")
+    quant.add_argument("--calibration-crop", type=int, default=256, help="clean-pixel crop of each (256)")
+    quant.add_argument("--uint8-io", action="store_true", help="int8: the deployable file has uint8 input and output")
+    quant.add_argument("--qat-steps", type=int, default=0, help="quantisation-aware fine-tuning steps first (0)")
+    quant.add_argument("--qat-lr", type=float, default=1e-5, help="its learning rate (1e-5)")
+    quant.add_argument("--no-score", action="store_true", help="write the submission without scoring it")
+    quant.set_defaults(func=cmd_quantize)

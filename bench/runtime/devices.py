@@ -39,6 +39,12 @@ class Device:
         options = self.settings.options | {"representative": images}
         return replace(self, settings=replace(self.settings, options=options))
 
+    def with_quantization(self, ranges: dict[str, Any]) -> Device:
+        """This int8 profile with stored activation ranges (a quantised submission's) instead of calibrating."""
+        if self.settings.precision != "int8":
+            raise ValueError(f"device {self.id!r} is {self.settings.precision}; int8 ranges need an int8 profile")
+        return replace(self, settings=replace(self.settings, options=self.settings.options | {"ranges": ranges}))
+
     def available(self) -> tuple[bool, str]:
         if self.backend not in BACKENDS:
             return False, f"backend {self.backend!r} is not installed in this build"

@@ -13,6 +13,13 @@ fp32 flatbuffer that :func:`bench.runtime.convert.to_tflite` produced:
   at each end (uint8 <-> int8 with the same scale, zero point + 128: an exact requantisation),
   giving the uint8-in / uint8-out interface the Mobile AI challenges ask for.
 
+Activation ranges are portable: :func:`calibrate_int8` returns them keyed by tensor name, and
+litert-torch names a module's tensors the same at every input shape, so ranges calibrated once
+(at one shape, on training-side inputs) quantise the model converted for any other shape to the
+same scales and zero points (``quantize_int8(..., ranges=...)``). A quantised submission stores
+them as JSON (:func:`ranges_to_json` / :func:`ranges_from_json`), which is how one int8 model is
+scored on test images of many sizes and timed at a fixed shape.
+
 :func:`to_tensor` / :func:`from_tensor` quantise and dequantise at an integer model's boundary.
 Imports of the quantiser and the flatbuffer schema stay inside the functions (``import bench``
 stays fast).
@@ -48,11 +55,11 @@ def quantize_fp16(model: bytes) -> bytes:
     return bytes(q.quantize(enable_progress_report=False).quantized_model)
 
 
-def quantize_int8(model: bytes, calibration_nhwc: Iterable[np.ndarray], uint8_io: bool = False) -> bytes:
-    """fp32 .tflite bytes -> full-integer int8 (int8 I/O, or uint8 I/O with ``uint8_io``).
+Ranges = dict[str, dict[str, Any]]  # tensor name -> {"min", "max", "num_samples"} (ai-edge-quantizer's calibration)
 
-    ``calibration_nhwc``: float32 NHWC arrays of the model's (static) input shape.
-    """
+
+def calibrate_int8(model: bytes, calibration_nhwc: Iterable[np.ndarray]) -> Ranges:
+    """Activation ranges (min / max per tensor) of an fp32 .tflite over float32 NHWC inputs of its shape."""
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer, recipe
 
@@ -68,9 +75,55 @@ def quantize_int8(model: bytes, calibration_nhwc: Iterable[np.ndarray], uint8_io
     q = quantizer.Quantizer(bytearray(model), recipe.static_wi8_ai8())
     with warnings.catch_warnings():  # calibration keeps all tensors on purpose; its debug-only warning is noise
         warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
-        calibration = q.calibrate({key: samples}, num_threads=1)
-        quantized = bytes(q.quantize(calibration, enable_progress_report=False).quantized_model)
+        return dict(q.calibrate({key: samples}, num_threads=1))
+
+
+def quantize_int8(
+    model: bytes, calibration_nhwc: Iterable[np.ndarray] = (), uint8_io: bool = False, ranges: Ranges | None = None
+) -> bytes:
+    """fp32 .tflite bytes -> full-integer int8 (int8 I/O, or uint8 I/O with ``uint8_io``).
+
+    ``calibration_nhwc``: float32 NHWC arrays of the model's (static) input shape, calibrated here;
+    or ``ranges`` from an earlier :func:`calibrate_int8` of the same module (at any input shape).
+    """
+    from ai_edge_quantizer import quantizer, recipe
+
+    if ranges is None:
+        ranges = calibrate_int8(model, calibration_nhwc)
+    q = quantizer.Quantizer(bytearray(model), recipe.static_wi8_ai8())
+    try:
+        quantized = bytes(q.quantize(ranges, enable_progress_report=False).quantized_model)
+    except (KeyError, ValueError) as exc:
+        raise ConversionError(
+            f"the int8 ranges do not fit this model ({type(exc).__name__}: {exc}); were they calibrated on "
+            "another architecture or weights?"
+        ) from exc
     return with_uint8_io(quantized) if uint8_io else quantized
+
+
+def ranges_to_json(ranges: Ranges) -> dict[str, Any]:
+    """JSON-ready ranges: per tensor its min and max (nested lists, float32 values) and sample count."""
+    return {
+        name: {key: np.asarray(value).tolist() for key, value in stats.items() if key in ("min", "max", "num_samples")}
+        for name, stats in sorted(ranges.items())
+    }
+
+
+def ranges_from_json(data: Any) -> Ranges:
+    """The inverse of :func:`ranges_to_json` (raises ``ValueError`` on anything else)."""
+    if not isinstance(data, dict) or not data:
+        raise ValueError("int8 ranges must be a non-empty mapping of tensor name -> {min, max}")
+    ranges: Ranges = {}
+    for name, stats in data.items():
+        if not isinstance(stats, dict) or "min" not in stats or "max" not in stats:
+            raise ValueError(f"int8 ranges of tensor {name!r} need 'min' and 'max'")
+        low, high = np.asarray(stats["min"], np.float32), np.asarray(stats["max"], np.float32)
+        if low.shape != high.shape or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+            raise ValueError(f"int8 ranges of tensor {name!r} must be finite arrays of one shape")
+        if np.any(low > high):
+            raise ValueError(f"int8 ranges of tensor {name!r} have min above max")
+        ranges[str(name)] = {"min": low, "max": high, "num_samples": np.asarray(stats.get("num_samples", 1))}
+    return ranges
 
 
 def with_uint8_io(model: bytes) -> bytes:

@@ -4,7 +4,9 @@ Settings: ``threads`` -> ``num_threads``; ``options["xnnpack"]`` (default True; 
 ``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``, i.e. no XNNPACK); ``precision`` fp32 /
 fp16 / int8 for converted modules; ``options["uint8_io"]`` (int8: uint8 in / out, as the Mobile
 AI challenges ask); ``options["representative"]``: NCHW float32 images for int8 calibration and
-the quality report (centre-cropped to each input shape; random inputs when none fit).
+the quality report (centre-cropped to each input shape; random inputs when none fit);
+``options["ranges"]``: stored int8 activation ranges (a quantised submission's), used for every
+input shape instead of calibrating.
 
 PyTorch modules convert to static-shape models, so each input shape is converted on first use
 and cached (with its :class:`ConversionReport`). ``.tflite`` files with dynamic height / width
@@ -82,6 +84,9 @@ class TFLiteModel(LoadedModel):
         if self.uint8_io and settings.precision != "int8" and module is not None:
             raise ConversionError("uint8_io needs precision int8")
         self.representative = [np.asarray(r, np.float32) for r in settings.options.get("representative") or ()]
+        self.ranges = settings.options.get("ranges")
+        if self.ranges is not None and settings.precision != "int8":
+            raise ConversionError("stored int8 ranges need precision int8")
         self.module, self.path = module, path
         self.file_model = path.read_bytes() if path is not None else None
         self.reports: dict[tuple[int, ...], ConversionReport] = {}
@@ -100,7 +105,7 @@ class TFLiteModel(LoadedModel):
         path = Path(self._tmp.name) / f"model-{self.settings.precision}-{'x'.join(map(str, shape))}.tflite"
         reps = [r for r in self.representative if r.shape[-2] >= shape[2] and r.shape[-1] >= shape[3]]
         report = to_tflite(
-            self.module, shape, path, self.settings.precision, reps or None, uint8_io=self.uint8_io
+            self.module, shape, path, self.settings.precision, reps or None, uint8_io=self.uint8_io, ranges=self.ranges
         )  # fmt: skip
         self.reports[shape] = report
         return path.read_bytes()
