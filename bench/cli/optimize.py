@@ -136,7 +136,7 @@ def add_prune_parser(methods: Any) -> None:
     prune.add_argument("--rounds", type=int, default=12, help="most pruning rounds (12)")
     prune.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps after each cut (200)")
     prune.add_argument("--final-steps", type=int, default=1000, help="fine-tuning steps at the end (1000)")
-    prune.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (1e-4)")
+    prune.add_argument("--lr", type=float, default=1e-4, help="fine-tuning peak learning rate, cosine to 1/100 (1e-4)")
     prune.add_argument("--device", default="cpu-tflite", help="latency device per round, or none (cpu-tflite)")
     prune.add_argument("--latency-shape", help="NCHW timing shape, e.g. 1x3x180x320 (default the task's)")
     prune.add_argument("--data", help="clean training photos (default as bench train)")

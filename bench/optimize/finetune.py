@@ -7,7 +7,7 @@ augmentation and degradation. The validation split is a centred crop of each hel
 (``crop`` clean pixels, a multiple of the size ratio), degraded by the same code seeded per image,
 and scored with the task's own metric protocol (:func:`bench.training.validate.evaluate`).
 
-``finetune`` runs Adam on the recipe's loss for a number of steps; its sample counter carries on
+``finetune`` runs Adam on the recipe's loss for a number of steps (cosine learning rate); its sample counter carries on
 across calls, so each round of an optimiser sees new patches.
 """
 
@@ -77,11 +77,13 @@ class TrainingSide:
         return evaluate(model, self.validation, self.device)["psnr"]
 
     def finetune(self, model: nn.Module, steps: int, lr: float) -> float | None:
-        """``steps`` Adam steps at a constant ``lr`` on new training patches; the mean loss (None if no step)."""
+        """``steps`` Adam steps on new training patches, the learning rate falling from ``lr`` to ``lr / 100``
+        on a cosine (recover fast, then settle); the mean loss (None if no step)."""
         if steps <= 0:
             return None
         model.to(self.device).train()
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr / 100)
         loss_fn = loss_function(self.recipe.loss, self.recipe.loss_space)
         batch = self.recipe.data.batch_size
         first = self.next_sample // batch
@@ -93,6 +95,7 @@ class TrainingSide:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             total += loss.detach().cpu()
         self.next_sample = (first + steps) * batch
         model.eval()

@@ -58,7 +58,7 @@ class PruneSettings:
     target_macs: float | None = None  # stop once MACs <= this fraction of the original (None: as far as quality allows)
     finetune_steps: int = 200
     final_steps: int = 1000
-    lr: float = 1e-4  # fine-tuning learning rate (constant)
+    lr: float = 1e-4  # fine-tuning learning rate (peak of each fine-tune's cosine, down to lr / 100)
 
 
 @dataclass
