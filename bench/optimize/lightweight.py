@@ -84,7 +84,7 @@ def _complexity(name: str, args: dict[str, Any], task: Task, shape: tuple[int, .
             "input_shape": list(shape)}  # fmt: skip
 
 
-def _baseline_recipe(baseline: Submission, recipe_path: str | Path | None) -> Recipe:
+def baseline_recipe(baseline: Submission, recipe_path: str | Path | None) -> Recipe:
     path = Path(recipe_path) if recipe_path else baseline.folder / RECIPE_FILE
     if not path.is_file():
         raise OptimizeError(
@@ -122,7 +122,7 @@ def plan_lightweight(
             f"no lightweight rewrite for architecture {arch.name!r}; rewrites exist for: {', '.join(sorted(REWRITES))}"
         )
     rewrite = REWRITES[arch.name]
-    base = _baseline_recipe(baseline, recipe_path)
+    base = baseline_recipe(baseline, recipe_path)
     new_name = name or f"{baseline.manifest.name}-lightweight"
     args = rewrite.variant_args(dict(arch.args))
     export = ExportSpec.model_validate(

@@ -36,7 +36,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from bench.optimize.finetune import TrainingSide
-from bench.optimize.lightweight import OptimizeError, _baseline_recipe
+from bench.optimize.lightweight import OptimizeError, baseline_recipe
 from bench.results import Result
 from bench.runtime.convert import to_tflite
 from bench.runtime.protocol import QUICK, LatencySettings
@@ -147,7 +147,7 @@ def run_quantize(
         raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
     task = get_task(task_id)
     baseline = _check_baseline(baseline_folder, task)
-    recipe = _baseline_recipe(baseline, recipe_path)
+    recipe = baseline_recipe(baseline, recipe_path)
     model = baseline.build({"scale": task.scale}).eval()
     side = TrainingSide.from_recipe(recipe, data_folder, settings.calibration_images, settings.calibration_crop)
     say(f"calibration: {len(side.held_out)} training photos, {settings.calibration_crop}px crops, "
