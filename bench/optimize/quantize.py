@@ -158,12 +158,12 @@ def run_quantize(
 
         say(f"quantisation-aware fine-tuning: {settings.qat_steps} steps at lr {settings.qat_lr:g}")
         qat = quantization_aware_finetune(model, side, settings.qat_steps, settings.qat_lr)
-    ranges = calibrate_module(model, calibration_inputs(side)) if settings.precision == "int8" else None
+    inputs = calibration_inputs(side)
+    ranges = calibrate_module(model, inputs) if settings.precision == "int8" else None
     folder = _write(baseline, model, ranges, task, out, name, settings)
     shape = tuple(task.latency.input_shape)
     deployable = folder / f"model-{settings.precision}.tflite"
     say(f"deployable model: {deployable.name} at {'x'.join(map(str, shape))}")
-    inputs = calibration_inputs(side)
     conversion = to_tflite(model, shape, deployable, settings.precision, [mirrored_to(x, shape) for x in inputs[:4]],
                            uint8_io=settings.uint8_io, ranges=ranges)  # fmt: skip
     report: dict[str, Any] = {
