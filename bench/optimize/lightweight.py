@@ -84,6 +84,17 @@ def _complexity(name: str, args: dict[str, Any], task: Task, shape: tuple[int, .
             "input_shape": list(shape)}  # fmt: skip
 
 
+def load_baseline(folder: str | Path, task: Task) -> Submission:
+    """The baseline submission at ``folder``, which must declare ``task`` (any problem as :class:`OptimizeError`)."""
+    try:
+        baseline = load_submission(folder)
+    except SubmissionError as exc:
+        raise OptimizeError(str(exc)) from exc
+    if not baseline.manifest.declares(task.id):
+        raise OptimizeError(f"{baseline.folder} does not declare task {task.id}")
+    return baseline
+
+
 def baseline_recipe(baseline: Submission, recipe_path: str | Path | None) -> Recipe:
     path = Path(recipe_path) if recipe_path else baseline.folder / RECIPE_FILE
     if not path.is_file():

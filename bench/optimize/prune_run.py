@@ -27,15 +27,14 @@ from torch import nn
 from bench.models.pruned_arch import changed_layers
 from bench.models.registry import build_model
 from bench.optimize.finetune import TrainingSide
-from bench.optimize.lightweight import OptimizeError
+from bench.optimize.lightweight import OptimizeError, baseline_recipe, load_baseline
 from bench.optimize.prune import PruneOutcome, PruneSettings, RoundLog, prune_model
 from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
 from bench.runtime.protocol import QUICK
-from bench.submission import MANIFEST, Submission, SubmissionError, load_submission
+from bench.submission import MANIFEST, Submission, load_submission
 from bench.tasks import Task, get_task
 from bench.training.export import RECIPE_FILE
-from bench.training.recipe import RecipeError, load_recipe
 
 REPORT_FILE = "prune-report.json"
 
@@ -80,20 +79,9 @@ def run_prune(
 ) -> tuple[PruneOutcome, Path]:
     if out.exists() and not force:
         raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
-    try:
-        baseline = load_submission(baseline_folder)
-    except SubmissionError as exc:
-        raise OptimizeError(str(exc)) from exc
     task = get_task(task_id)
-    if not baseline.manifest.declares(task.id):
-        raise OptimizeError(f"{baseline.folder} does not declare task {task.id}")
-    recipe_path = baseline.folder / RECIPE_FILE
-    if not recipe_path.is_file():
-        raise OptimizeError(f"{baseline.folder} has no {RECIPE_FILE}: pruning fine-tunes with the baseline's recipe")
-    try:
-        recipe = load_recipe(recipe_path)
-    except RecipeError as exc:
-        raise OptimizeError(str(exc)) from exc
+    baseline = load_baseline(baseline_folder, task)
+    recipe = baseline_recipe(baseline, None)  # pruning fine-tunes with the baseline's own recipe
     base = _base_of(baseline)
     model = baseline.build({"scale": task.scale}).eval()
     side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop)

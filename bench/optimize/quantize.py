@@ -36,7 +36,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from bench.optimize.finetune import TrainingSide
-from bench.optimize.lightweight import OptimizeError, baseline_recipe
+from bench.optimize.lightweight import OptimizeError, baseline_recipe, load_baseline
 from bench.results import Result
 from bench.runtime.convert import to_tflite
 from bench.runtime.protocol import QUICK, LatencySettings
@@ -99,17 +99,12 @@ def calibrate_module(model: nn.Module, inputs_nhwc: list[np.ndarray]) -> Ranges:
 
 
 def _check_baseline(folder: str | Path, task: Task) -> Submission:
-    try:
-        baseline = load_submission(folder)
-    except SubmissionError as exc:
-        raise OptimizeError(str(exc)) from exc
+    baseline = load_baseline(folder, task)
     manifest = baseline.manifest
     if manifest.format != "safetensors" or manifest.architecture is None:
         raise OptimizeError(f"{baseline.folder}: quantisation needs a registered architecture with safetensors weights")
     if manifest.precision != "fp32":
         raise OptimizeError(f"{baseline.folder} is already {manifest.precision}; quantise its fp32 parent instead")
-    if not manifest.declares(task.id):
-        raise OptimizeError(f"{baseline.folder} does not declare task {task.id}")
     return baseline
 
 
