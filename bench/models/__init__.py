@@ -10,6 +10,7 @@ from bench.models import (  # noqa: F401  (each registers its architectures)
     inpaint_arch,
     interp_arch,
     lowlight_arch,
+    nas_arch,
     pruned_arch,
     sr_arch,
 )

@@ -13,6 +13,7 @@ across calls, so each round of an optimiser sees new patches.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,9 +77,12 @@ class TrainingSide:
         model.to(self.device)
         return evaluate(model, self.validation, self.device)["psnr"]
 
-    def finetune(self, model: nn.Module, steps: int, lr: float) -> float | None:
+    def finetune(
+        self, model: nn.Module, steps: int, lr: float, on_step: Callable[[int, float], None] | None = None
+    ) -> float | None:
         """``steps`` Adam steps on new training patches, the learning rate falling from ``lr`` to ``lr / 100``
-        on a cosine (recover fast, then settle); the mean loss (None if no step)."""
+        on a cosine (recover fast, then settle); the mean loss (None if no step). ``on_step(step, loss)``
+        is called after every step (a progress bar)."""
         if steps <= 0:
             return None
         model.to(self.device).train()
@@ -89,7 +93,7 @@ class TrainingSide:
         first = self.next_sample // batch
         loader = DataLoader(PatchDataset(self.sampler), batch_sampler=StepBatches(first, first + steps, batch))
         total = torch.zeros(())
-        for x, y in loader:
+        for step, (x, y) in enumerate(loader, 1):
             x, y = x.to(self.device), y.to(self.device)
             loss = loss_fn(model(x).float(), y)
             optimizer.zero_grad(set_to_none=True)
@@ -97,6 +101,8 @@ class TrainingSide:
             optimizer.step()
             schedule.step()
             total += loss.detach().cpu()
+            if on_step is not None:
+                on_step(step, float(loss.detach()))
         self.next_sample = (first + steps) * batch
         model.eval()
         return float(total) / steps

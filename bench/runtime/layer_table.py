@@ -12,7 +12,11 @@ Such a model costs ``t_unit + t_call`` (``t_call``: one empty inference, measure
 
 Predicted numbers are predictions: they are never stored or shown as measured latencies.
 Units this decomposition does not know (e.g. functional additions in residual blocks) are
-reported as ``unmodelled`` so a user can see what the prediction leaves out.
+reported as ``unmodelled`` so a user can see what the prediction leaves out. A module may declare
+itself one unit, measured whole with everything its forward does (a residual cell with its
+addition): it sets ``latency_unit = True`` and gives ``unit_key()``; if it takes more than one
+input it also gives ``latency_probe()``, a one-input module doing the same work. A module whose
+forward only passes tensors between its children says so with ``latency_routing_only = True``.
 """
 
 from __future__ import annotations
@@ -71,9 +75,16 @@ def decompose(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Unit
     calls: list[tuple[nn.Module, tuple[int, ...]]] = []
     unmodelled: list[str] = []
     hooks = []
-    for module in model.modules():
+    inside: list[str] = []  # names of declared units: their submodules are theirs
+    for name, module in model.named_modules():
+        if any(name.startswith(f"{outer}.") for outer in inside):
+            continue
+        if getattr(module, "latency_unit", False):
+            inside.append(name)
+            hooks.append(module.register_forward_hook(lambda m, args, _out: calls.append((m, tuple(args[0].shape)))))
+            continue
         if next(module.children(), None) is not None:
-            if not isinstance(module, CONTAINERS):  # its own forward may compute outside modules
+            if not isinstance(module, CONTAINERS) and not getattr(module, "latency_routing_only", False):
                 unmodelled.append(f"{type(module).__name__} (operations in its forward)")
             continue
         if isinstance(module, UNIT_TYPES):
@@ -90,6 +101,13 @@ def decompose(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[Unit
     i = 0
     while i < len(calls):
         module, shape = calls[i]
+        if getattr(module, "latency_unit", False):
+            make_probe = getattr(module, "latency_probe", None)
+            probe: nn.Module = make_probe() if make_probe is not None else module
+            key = getattr(module, "unit_key")()  # noqa: B009  (declared by the unit, not by nn.Module)
+            units.append(Unit(f"{key}@{'x'.join(map(str, shape))}", shape, probe))
+            i += 1
+            continue
         key = _describe(module)
         fused: nn.Module = module
         if isinstance(module, nn.Conv2d | nn.ConvTranspose2d) and i + 1 < len(calls):

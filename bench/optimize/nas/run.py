@@ -1,0 +1,259 @@
+"""``bench optimize nas``: train a supernet, search it under a latency budget, fine-tune the winner, write it out.
+
+Steps (each timed; the times are the search cost in ``nas-report.json``):
+
+1. **Supernet**: single-path training on patches of the training photos, degraded as the task
+   degrades them (:class:`~bench.optimize.finetune.TrainingSide`; the last photos are held out).
+2. **Latency table**: every unit a candidate uses (head, each cell, output stage) is measured
+   once on the target device at the task's latency shape (cached across searches).
+3. **Search**: architecture and scheme search, then pruning-ratio search (:mod:`.search`).
+4. **Fine-tune**: the winner is copied out of the supernet and fine-tuned alone (masks fixed).
+5. **Latency-model check**: the final model and ``check_candidates`` evaluated candidates are
+   measured end to end on the device, next to their predictions.
+
+The output folder is a ``nas-sr`` submission with ``nas-report.json`` (settings, search cost,
+every evaluated candidate, the latency-model check), ``recipe.yaml`` and ``MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from bench.models.nas_arch import NasSR
+from bench.optimize.finetune import TrainingSide
+from bench.optimize.lightweight import OptimizeError
+from bench.optimize.nas.schemes import bake_masks
+from bench.optimize.nas.search import Evaluated, LatencyModel, Search
+from bench.optimize.nas.space import Candidate, SearchSpace
+from bench.optimize.nas.supernet import RandomPaths, SuperNet
+from bench.runtime.complexity import count_complexity
+from bench.runtime.devices import get_device
+from bench.runtime.latency import measure_on
+from bench.runtime.layer_table import default_table_path
+from bench.runtime.protocol import QUICK, LatencySettings
+from bench.submission import MANIFEST, load_submission
+from bench.tasks import Task, get_task
+from bench.training.export import RECIPE_FILE
+from bench.training.recipe import Recipe
+
+REPORT_FILE = "nas-report.json"
+
+
+@dataclass(frozen=True)
+class NasSettings:
+    space: SearchSpace = field(default_factory=SearchSpace)
+    supernet_steps: int = 3000
+    trials: int = 40  # architecture and scheme search
+    ratio_trials: int = 20  # pruning-ratio search
+    final_steps: int = 3000
+    lr: float = 1e-3  # peak of each cosine (supernet training, final fine-tune)
+    batch_size: int = 16
+    patch_size: int = 48  # model-input patch
+    seed: int = 0
+    check_candidates: int = 10
+    validation_images: int = 8
+    validation_crop: int = 192
+
+
+@dataclass
+class NasOutcome:
+    candidate: Candidate
+    model: NasSR
+    search: Search
+    final_psnr: float
+    predicted_ms: float
+    check: list[dict[str, Any]]
+    wall_s: dict[str, float]
+    folder: Path | None = None
+
+
+def nas_recipe(task: Task, settings: NasSettings, args: dict[str, Any] | None = None) -> Recipe:
+    """The training recipe of the search (supernet and fine-tune): L1 on RGB, the task's degradation."""
+    return Recipe.model_validate({
+        "name": f"nas-{task.id}", "task": task.id,
+        "description": f"bench optimize nas on {task.id}: supernet training and the winner's fine-tune",
+        "architecture": {"name": "nas-sr", "args": args or {}},
+        "data": {"patch_size": settings.patch_size, "batch_size": settings.batch_size, "patches_per_epoch": 6400},
+        "loss": "l1", "optimizer": {"name": "adam", "lr": settings.lr},
+        "schedule": {"steps": max(1, settings.final_steps), "kind": "cosine", "min_lr": settings.lr / 100},
+        "seed": settings.seed, "export": {"tasks": [f"sr-*-x{task.scale}"], "tags": ["nas", "efficient"]},
+    })  # fmt: skip
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def _timed(wall: dict[str, float], name: str, work: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    result = work()
+    wall[name] = round(time.perf_counter() - start, 2)
+    return result
+
+
+def latency_check(
+    latency: LatencyModel, final: NasSR, log: list[Evaluated], count: int, seed: int, settings: LatencySettings,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Predicted against measured end-to-end latency for ``final`` and ``count`` distinct evaluated candidates."""
+    distinct = {json.dumps(r.candidate, sort_keys=True): r for r in log}
+    chosen = random.Random(seed).sample(sorted(distinct), min(count, len(distinct)))
+    models: list[tuple[str, torch.nn.Module]] = [("final", final)]
+    for key in chosen:
+        candidate = Candidate.from_json(json.loads(key))
+        models.append((candidate.describe(), NasSR(latency.scale, **candidate.arch_args())))
+    rows = []
+    for n, (name, model) in enumerate(models, 1):
+        if progress:
+            progress(name, n, len(models))
+        predicted = latency.model(model)
+        measured, _ = measure_on(latency.device, model.cpu().eval(), latency.shape, settings)
+        error = (predicted - measured.median_ms) / measured.median_ms
+        rows.append({"model": name, "predicted_ms": round(predicted, 2), "measured_ms": round(measured.median_ms, 2),
+                     "error": round(error, 4)})  # fmt: skip
+    return rows
+
+
+def run_nas(
+    task_id: str,
+    device_id: str,
+    budget_ms: float,
+    settings: NasSettings,
+    *,
+    out: Path | None = None,
+    name: str | None = None,
+    data_folder: Path | None = None,
+    table_path: Path | None = None,
+    latency_shape: tuple[int, ...] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    on_trial: Callable[[Evaluated], None] | None = None,
+) -> NasOutcome:
+    """The whole search (see the module doc); writes the submission to ``out`` when given."""
+    if out is not None and out.exists() and not force:
+        raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
+    task = get_task(task_id)
+    if task.kind != "sr" or not task.scale:
+        raise OptimizeError(f"bench optimize nas searches super-resolution nets; {task_id} is a {task.kind} task")
+    device = get_device(device_id)
+    shape = tuple(latency_shape or task.latency.input_shape)
+    torch.manual_seed(settings.seed)
+    recipe = nas_recipe(task, settings)
+    side = TrainingSide.from_recipe(recipe, data_folder, settings.validation_images, settings.validation_crop)
+    wall: dict[str, float] = {}
+    supernet = SuperNet(settings.space, task.scale)
+
+    def train_step(step: int, _loss: float) -> None:
+        if progress:
+            progress("supernet", step, settings.supernet_steps)
+
+    paths = RandomPaths(supernet, settings.seed)
+    _timed(wall, "supernet_training", lambda: side.finetune(paths, settings.supernet_steps, settings.lr, train_step))
+
+    def measure_step(key: str, n: int, total: int) -> None:
+        if progress:
+            progress(f"measure {key}", n, total)
+
+    latency = LatencyModel(device, shape, task.scale, table_path or default_table_path(device.id), QUICK, measure_step)
+    search = Search(supernet, side, latency, budget_ms, settings.seed, on_trial)
+    best = _timed(wall, "search", lambda: search.run(settings.space, settings.trials, settings.ratio_trials))
+    model = supernet.extract(best)
+
+    def tune_step(step: int, _loss: float) -> None:
+        if progress:
+            progress("fine-tune", step, settings.final_steps)
+
+    _timed(wall, "final_finetune", lambda: side.finetune(model, settings.final_steps, settings.lr, tune_step))
+    bake_masks(model)
+    model.eval()
+    final_psnr = side.score(model)
+    predicted = latency.model(model)
+    check = _timed(wall, "latency_check", lambda: latency_check(
+        latency, model, search.log, settings.check_candidates, settings.seed, QUICK, progress))  # fmt: skip
+    wall["measured_units"] = latency.measured_units
+    outcome = NasOutcome(best, model, search, final_psnr, predicted, check, wall)
+    if out is not None:
+        outcome.folder = export_nas(outcome, task, device_id, budget_ms, shape, settings, side, out, name)
+    return outcome
+
+
+def export_nas(outcome: NasOutcome, task: Task, device_id: str, budget_ms: float, shape: tuple[int, ...],
+               settings: NasSettings, side: TrainingSide, out: Path, name: str | None) -> Path:  # fmt: skip
+    """Write the winner as a ``nas-sr`` submission with its report, recipe and model card."""
+    args = {"scale": task.scale, **outcome.candidate.arch_args()}
+    new_name = name or f"nas-sr-x{task.scale}-{device_id}-{budget_ms:g}ms"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in outcome.model.state_dict().items()}
+    save_file(state, str(out / "model.safetensors"), metadata={"architecture": "nas-sr"})
+    recipe = nas_recipe(task, settings, args)
+    manifest = {
+        "schema_version": 1, "name": new_name, "team": "bench reference models",
+        "tasks": recipe.export.tasks, "format": "safetensors", "architecture": {"name": "nas-sr", "args": args},
+        "files": {"weights": "model.safetensors"}, "io": {"range": [0.0, 1.0], "layout": "NCHW", "colour": "RGB"},
+        "precision": "fp32", "tags": ["reference", "nas", "efficient"], "derived_from": None,
+        "training_data": f"{side.sampler.cache.folder.name}: {len(side.sampler.cache.names)} training photos, "
+                         f"degraded as {task.id}; {len(side.held_out)} more held out for the search",
+        "licence": "Apache-2.0",
+        "description": f"Found by bench optimize nas for {device_id} under a {budget_ms:g} ms budget at "
+                       f"{'x'.join(map(str, shape))}: {outcome.candidate.describe()}.",
+    }  # fmt: skip
+    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+    (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    counted = count_complexity(outcome.model, shape)
+    report = {
+        "task": task.id, "device": device_id, "budget_ms": budget_ms, "latency_shape": list(shape),
+        "settings": asdict(settings), "held_out_images": list(side.held_out), "candidate": outcome.candidate.to_json(),
+        "description": outcome.candidate.describe(), "architecture": args, "params": counted.params,
+        "macs": counted.macs, "held_out_psnr": outcome.final_psnr, "predicted_ms": outcome.predicted_ms,
+        "search_cost_s": outcome.wall_s, "latency_check": outcome.check, "evaluated": outcome.search.rows(),
+    }  # fmt: skip
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
+    (out / "MODEL_CARD.md").write_text(model_card(new_name, report))
+    load_submission(out).build({"scale": task.scale})  # what was written must load, strictly
+    return out
+
+
+def model_card(name: str, report: dict[str, Any]) -> str:
+    cost = report["search_cost_s"]
+    check = "\n".join(
+        f"| {r['model']} | {r['predicted_ms']:.1f} | {r['measured_ms']:.1f} | {100 * r['error']:+.1f} % |"
+        for r in report["latency_check"]
+    )
+    feasible = sum(1 for r in report["evaluated"] if r["feasible"])
+    spent = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in cost.items() if k != "measured_units")
+    return f"""# {name}
+
+Found by `bench optimize nas` (supernet + Optuna TPE search of blocks, per-layer pruning schemes and ratios)
+for `{report["device"]}` under {report["budget_ms"]:g} ms at {"x".join(map(str, report["latency_shape"]))}.
+
+| | |
+|---|---|
+| architecture | `nas-sr` {report["architecture"]} |
+| path | {report["description"]} |
+| parameters | {report["params"]:,} |
+| MACs | {report["macs"] / 1e9:.3f} G |
+| held-out PSNR | {report["held_out_psnr"]:.3f} dB ({len(report["held_out_images"])} held-out training photos) |
+| predicted latency | {report["predicted_ms"]:.1f} ms |
+| candidates evaluated | {len(report["evaluated"])} ({feasible} within the budget) |
+| search cost | {spent} |
+
+## Latency model against measurement (end to end, quick protocol)
+
+| model | predicted ms | measured ms | error |
+|---|---|---|---|
+{check}
+
+Score it with `bench score <this folder> --task {report["task"]}`; every candidate is in `{REPORT_FILE}`.
+"""
