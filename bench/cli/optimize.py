@@ -11,7 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from bench.cli.common import fail, out
-from bench.cli.search import add_nas_parser
+from bench.cli.search import add_nas_parser, add_portable_parser
 from bench.optimize import REWRITES, OptimizeError, plan_lightweight, run_lightweight
 from bench.training import TRAINING_ERRORS
 from bench.training.command import summary
@@ -92,6 +92,7 @@ def add_parser(sub: Any) -> None:
     add_prune_parser(methods)
     add_quantize_parser(methods)
     add_nas_parser(methods)
+    add_portable_parser(methods)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``bench optimize nas``: architecture search commands; parsing and printing only."""
+"""``bench optimize nas`` and ``bench optimize portable``: architecture search commands; parsing and printing only."""
 
 from __future__ import annotations
 
@@ -111,3 +111,91 @@ def add_nas_parser(methods: Any) -> None:
     nas.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
     nas.add_argument("--quiet", action="store_true", help="no progress bars")
     nas.set_defaults(func=cmd_nas)
+
+
+def cmd_portable(args: argparse.Namespace) -> int:
+    from bench.optimize.portable.run import PortableSettings, run_portable
+    from bench.optimize.portable.search import Evaluated, PortableSearchError
+
+    settings = PortableSettings(
+        candidates=args.candidates, steps=args.steps, final_steps=args.final_steps, lr=args.lr, batch_size=args.batch,
+        patch_size=args.patch, tolerance_db=args.tolerance, seed=args.seed, validation_images=args.held_out,
+        validation_crop=args.held_out_crop,
+    )  # fmt: skip
+    devices = [d for d in args.devices.split(",") if d]
+    out_dir = Path(args.out) if args.out else Path("runs") / f"portable-{args.task}"
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=out, disable=args.quiet, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, n: int, total: int) -> None:
+            key = stage.split(" ")[0]
+            if key not in tasks:
+                tasks[key] = bar.add_task(key, total=total)
+            bar.update(tasks[key], completed=n, total=total, description=stage[:60])
+
+        def on_candidate(row: Evaluated) -> None:
+            times = " ".join(f"{d}={ms:.1f}" for d, ms in row.latency_ms.items())
+            out.print(f"{row.group[:5]} {'portable' if row.portable else 'not-port'} {row.psnr:7.3f} dB "
+                      f"worst {row.worst_ms:7.1f} ms  {row.description}  ({times})", markup=False)  # fmt: skip
+
+        try:
+            outcome = run_portable(
+                args.task, devices, settings, out=out_dir, name=args.name,
+                data_folder=Path(args.data) if args.data else None,
+                data_root=Path(args.data_root) if args.data_root else None,
+                latency_shape=_shape(args.latency_shape), force=args.force, progress=progress,
+                on_candidate=on_candidate,
+            )  # fmt: skip
+        except (OptimizeError, PortableSearchError, ValueError, *TRAINING_ERRORS) as exc:
+            return fail(str(exc))
+    probe = Table(title="per-op portability probe", title_justify="left")
+    probe.add_column("op")
+    for device in devices:
+        probe.add_column(device)
+    for op in dict.fromkeys(p.op for p in outcome.probes):
+        cells = []
+        for device in devices:
+            p = next(p for p in outcome.probes if p.op == op and p.device == device)
+            extra = f" ({', '.join(p.fallback_ops)})" if p.fallback_ops else ""
+            cells.append(Text(f"{p.status}{extra} {p.latency_ms or 0:.3f} ms" if p.latency_ms else p.status + extra))
+        probe.add_row(op, *cells)
+    out.print(probe)
+    final = Table(title=f"finalists on {args.task} (task data, {outcome.final['images']} images)", title_justify="left")
+    for column in ("", "architecture", "PSNR", "SSIM", *devices, "worst ms"):
+        final.add_column(column)
+    for label in ("unconstrained best", "portable result"):
+        row = outcome.final[label]
+        final.add_row(label, Text(row["description"]), f"{row['task_psnr']:.3f}", f"{row['task_ssim']:.4f}",
+                      *(f"{row['latency_ms'][d]:.1f}" for d in devices), f"{row['worst_ms']:.1f}")  # fmt: skip
+    out.print(final)
+    for device, front in outcome.fronts.items():
+        out.print(f"Pareto front on {device}: " + "; ".join(front), markup=False, highlight=False)
+    if outcome.folder:
+        out.print(f"portable submission: {outcome.folder} (report: {outcome.folder / 'portable-report.json'})",
+                  markup=False, highlight=False)  # fmt: skip
+    return 0
+
+
+def add_portable_parser(methods: Any) -> None:
+    port = methods.add_parser("portable", help="per-op portability probe and a U-Net search fast on every device")
+    port.add_argument("--task", required=True, help="deblurring task (its training degradation and latency shape)")
+    port.add_argument("--devices", required=True, help="comma-separated device ids, e.g. cpu-tflite,cpu-onnxruntime")
+    port.add_argument("--out", help="new submission folder (default runs/portable-<task>)")
+    port.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    port.add_argument("--name", help="submission name (default unet-portable-<task>)")
+    port.add_argument("--candidates", type=int, default=6, help="sampled from each of the whole and portable space (6)")
+    port.add_argument("--steps", type=int, default=400, help="training steps per candidate (400)")
+    port.add_argument("--final-steps", type=int, default=2000, help="extra steps for the two finalists (2000)")
+    port.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine to 1/100 (1e-3)")
+    port.add_argument("--batch", type=int, default=8, help="training batch (8)")
+    port.add_argument("--patch", type=int, default=96, help="training patch (96)")
+    port.add_argument("--tolerance", type=float, default=0.2, help="PSNR the portable result may give up (0.2 dB)")
+    port.add_argument("--seed", type=int, default=0)
+    port.add_argument("--latency-shape", help="NCHW timing shape (default the task's)")
+    port.add_argument("--data", help="clean training photos (default as bench train)")
+    port.add_argument("--data-root", help="data root for the task's own data")
+    port.add_argument("--held-out", type=int, default=8, help="training photos held out to rank candidates (8)")
+    port.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
+    port.add_argument("--quiet", action="store_true", help="no progress bars")
+    port.set_defaults(func=cmd_portable)

@@ -11,6 +11,7 @@ from bench.models import (  # noqa: F401  (each registers its architectures)
     interp_arch,
     lowlight_arch,
     nas_arch,
+    portable_arch,
     pruned_arch,
     sr_arch,
 )

@@ -37,6 +37,38 @@ from bench.runtime.convert import ConversionReport, seeded_input, summarize_repo
 from bench.runtime.quantize import from_tensor, to_tensor
 
 
+def fallback_ops(nodes: list[dict[str, Any]], graph_outputs: set[int]) -> list[str]:
+    """Names of the nodes a delegate did not take, from the interpreter's node list after delegation.
+
+    The list keeps every original node and appends one ``DELEGATE`` node per partition, whose inputs
+    and outputs are the partition's boundary tensors (the Python API does not expose the execution
+    plan). An original node runs outside the delegates when it reads a delegate's output, writes a
+    delegate's input or a graph output that no delegate writes, or feeds such a node (a fixed point).
+    A tensor that a partition both uses inside and exports would mark its inner readers as outside:
+    a corner case that single-op probes and chains do not have.
+    """
+    delegates = [n for n in nodes if n["op_name"] == "DELEGATE"]
+    originals = [n for n in nodes if n["op_name"] != "DELEGATE"]
+    if not delegates:
+        return [str(n["op_name"]) for n in originals]
+    d_in = {int(t) for n in delegates for t in n["inputs"]}
+    d_out = {int(t) for n in delegates for t in n["outputs"]}
+    outside: set[int] = set()
+    for i, node in enumerate(originals):
+        outs, ins = {int(t) for t in node["outputs"]}, {int(t) for t in node["inputs"]}
+        if (outs & d_in) - d_out or (outs & graph_outputs) - d_out or ins & d_out:
+            outside.add(i)
+    changed = True
+    while changed:  # a node feeding an outside node is outside too, unless a delegate writes that tensor
+        changed = False
+        feeds = {int(t) for i in outside for t in originals[i]["inputs"]} - d_out
+        for i, node in enumerate(originals):
+            if i not in outside and {int(t) for t in node["outputs"]} & feeds:
+                outside.add(i)
+                changed = True
+    return [str(originals[i]["op_name"]) for i in sorted(outside)]
+
+
 class _Runner:
     """One interpreter allocated for one NHWC input shape."""
 
@@ -62,7 +94,10 @@ class _Runner:
             self.interp.resize_tensor_input(inputs[0]["index"], want, strict=True)
         self.interp.allocate_tensors()
         self.input, self.output = self.interp.get_input_details()[0], self.interp.get_output_details()[0]
-        self.delegated = any(op["op_name"] == "DELEGATE" for op in self.interp._get_ops_details())
+        nodes = self.interp._get_ops_details()
+        self.delegated = any(node["op_name"] == "DELEGATE" for node in nodes)
+        outputs = {int(t["index"]) for t in self.interp.get_output_details()}
+        self.fallback_ops = fallback_ops(nodes, outputs) if xnnpack else []
 
     def set_input(self, x: np.ndarray) -> None:
         self.interp.set_tensor(self.input["index"], to_tensor(np.transpose(x, (0, 2, 3, 1)), self.input))
@@ -141,6 +176,8 @@ class TFLiteModel(LoadedModel):
         }
         if self._runners:
             info["delegate_applied"] = any(r.delegated for r in self._runners.values())
+            if self.xnnpack:  # the ops left outside the delegate, run by TFLite's own CPU kernels
+                info["fallback_ops"] = sorted({op for r in self._runners.values() for op in r.fallback_ops})
         if self.file_model is not None:
             assert self.path is not None
             runner = next(iter(self._runners.values()), None)

@@ -1,0 +1,208 @@
+"""``bench optimize portable``: probe ops on every device, search U-Nets, keep the one that is fast everywhere.
+
+1. **Probe** every op of the space on every device (:mod:`.probe`); the portable ops are those that
+   run on each device's accelerator (or on a device without one) exactly.
+2. **Search**: ``candidates`` configurations sampled from the whole space and as many from the
+   portable space, each trained ``steps`` steps from the same seed on the same patches, scored on
+   held-out training photos and timed on every device (:mod:`.search`).
+3. **Select** the unconstrained best and the portable result; build the Pareto fronts per device.
+4. **Fine-tune** both for ``final_steps`` and score both on the task's own data, so the report
+   compares them on the task protocol; the portable result is written out as a submission.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors.torch import save_file
+
+from bench.models.portable_arch import unet_portable
+from bench.optimize.finetune import TrainingSide
+from bench.optimize.lightweight import OptimizeError
+from bench.optimize.portable.probe import OpProbe, portable_ops, probe_ops, probe_rows
+from bench.optimize.portable.search import (
+    Evaluated,
+    ProgressFn,
+    UNetSpace,
+    evaluate,
+    fronts,
+    sample_distinct,
+    select,
+)
+from bench.runtime.devices import get_device
+from bench.submission import MANIFEST, load_submission
+from bench.tasks import Task, get_task
+from bench.training.export import RECIPE_FILE
+from bench.training.recipe import Recipe, ValidationSpec
+from bench.training.validate import evaluate as evaluate_on
+from bench.training.validate import load_validation
+
+REPORT_FILE = "portable-report.json"
+
+
+@dataclass(frozen=True)
+class PortableSettings:
+    space: UNetSpace = field(default_factory=UNetSpace)
+    candidates: int = 6  # sampled from each of the whole and the portable space
+    steps: int = 400  # training steps per candidate
+    final_steps: int = 2000  # fine-tuning of the two finalists
+    lr: float = 1e-3
+    batch_size: int = 8
+    patch_size: int = 96
+    tolerance_db: float = 0.2
+    probe_channels: int = 16
+    seed: int = 0
+    validation_images: int = 8
+    validation_crop: int = 192
+
+
+@dataclass
+class PortableOutcome:
+    probes: list[OpProbe]
+    portable: set[str]
+    evaluated: list[Evaluated]
+    best: Evaluated
+    result: Evaluated
+    final: dict[str, Any]
+    fronts: dict[str, list[str]]
+    wall_s: dict[str, float]
+    folder: Path | None = None
+
+
+def portable_recipe(task: Task, settings: PortableSettings, args: dict[str, Any] | None = None) -> Recipe:
+    return Recipe.model_validate({
+        "name": f"portable-{task.id}", "task": task.id,
+        "description": f"bench optimize portable on {task.id}: candidate training and the finalists' fine-tune",
+        "architecture": {"name": "unet-portable", "args": args or {}},
+        "data": {"patch_size": settings.patch_size, "batch_size": settings.batch_size, "patches_per_epoch": 1600},
+        "loss": "l1", "optimizer": {"name": "adam", "lr": settings.lr},
+        "schedule": {"steps": max(1, settings.final_steps), "kind": "cosine", "min_lr": settings.lr / 100},
+        "seed": settings.seed, "export": {"tasks": [f"{task.kind}-*"], "tags": ["portable", "efficient"]},
+    })  # fmt: skip
+
+
+def run_portable(
+    task_id: str, device_ids: list[str], settings: PortableSettings, *, out: Path | None = None,
+    name: str | None = None, data_folder: Path | None = None, data_root: Path | None = None,
+    latency_shape: tuple[int, ...] | None = None, force: bool = False, progress: ProgressFn | None = None,
+    on_candidate: Any = None,
+) -> PortableOutcome:  # fmt: skip
+    if out is not None and out.exists() and not force:
+        raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
+    if len(device_ids) < 1:
+        raise OptimizeError("give at least one device (--devices A,B,...)")
+    task = get_task(task_id)
+    if task.kind != "deblur":
+        raise OptimizeError(f"bench optimize portable searches deblurring U-Nets; {task_id} is a {task.kind} task")
+    devices = [get_device(d) for d in device_ids]
+    shape = tuple(latency_shape or task.latency.input_shape)
+    wall: dict[str, float] = {}
+    start = time.perf_counter()
+    probe_shape = (1, settings.probe_channels, max(2, shape[2] // 2), max(2, shape[3] // 2))
+    probes = probe_ops(devices, probe_shape, progress=progress)
+    portable = portable_ops(probes)
+    wall["probe"] = round(time.perf_counter() - start, 2)
+    restricted = settings.space.restricted(portable)
+    side = TrainingSide.from_recipe(portable_recipe(task, settings), data_folder, settings.validation_images,
+                                    settings.validation_crop)  # fmt: skip
+    rng, seen = random.Random(settings.seed), set[str]()
+    plan = [("unconstrained", a) for a in sample_distinct(settings.space, settings.candidates, rng, seen)]
+    plan += [("portable", a) for a in sample_distinct(restricted, settings.candidates, rng, seen)]
+    start = time.perf_counter()
+    evaluated: list[Evaluated] = []
+    for n, (group, args) in enumerate(plan, 1):
+        if progress:
+            progress("candidates", n, len(plan))
+        row, _ = evaluate(args, group, portable, side, devices, shape, settings.steps, settings.lr, settings.seed)
+        evaluated.append(row)
+        if on_candidate:
+            on_candidate(row)
+    wall["search"] = round(time.perf_counter() - start, 2)
+    best, result = select(evaluated, settings.tolerance_db)
+    start = time.perf_counter()
+    final, models = finalists(task, side, best, result, settings, data_root, progress)
+    wall["final_finetune"] = round(time.perf_counter() - start, 2)
+    outcome = PortableOutcome(probes, portable, evaluated, best, result, final,
+                              fronts(evaluated, device_ids), wall)  # fmt: skip
+    if out is not None:
+        outcome.folder = export_portable(outcome, models["portable result"], task, device_ids, shape, settings,
+                                         out, name)  # fmt: skip
+    return outcome
+
+
+Finalists = tuple[dict[str, Any], dict[str, torch.nn.Module]]
+
+
+def finalists(task: Task, side: TrainingSide, best: Evaluated, result: Evaluated, settings: PortableSettings,
+              data_root: Path | None, progress: ProgressFn | None) -> Finalists:  # fmt: skip
+    """Fine-tune the unconstrained best and the portable result alike, and score both on the task's data."""
+    validation = load_validation(ValidationSpec(task=task.id, images=10_000), None, data_root)
+    final: dict[str, Any] = {}
+    models: dict[str, torch.nn.Module] = {}
+    for label, row in (("unconstrained best", best), ("portable result", result)):
+        torch.manual_seed(settings.seed)
+        model = unet_portable(**row.args)
+        side.next_sample = 0
+        total = settings.steps + settings.final_steps  # the search's patches and seed, trained longer
+
+        def step(n: int, _loss: float, label: str = label, total: int = total) -> None:
+            if progress:
+                progress(f"fine-tune {label}", n, total)
+
+        side.finetune(model, total, settings.lr, step)
+        scores = evaluate_on(model, validation, side.device)
+        final[label] = {"description": row.description, "args": row.args, "task_psnr": scores["psnr"],
+                        "task_ssim": scores["ssim"], "latency_ms": row.latency_ms, "worst_ms": row.worst_ms,
+                        "geomean_ms": row.geomean_ms, "steps": total}  # fmt: skip
+        models[label] = model
+    final["images"] = len(validation.samples)
+    return final, models
+
+
+def export_portable(
+    outcome: PortableOutcome, model: torch.nn.Module, task: Task, device_ids: list[str], shape: tuple[int, ...],
+    settings: PortableSettings, out: Path, name: str | None,
+) -> Path:  # fmt: skip
+    args = dict(outcome.result.args)
+    new_name = name or f"unet-portable-{task.id}"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    save_file({k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
+              str(out / "model.safetensors"), metadata={"architecture": "unet-portable"})  # fmt: skip
+    recipe = portable_recipe(task, settings, args)
+    manifest = {
+        "schema_version": 1, "name": new_name, "team": "bench reference models", "tasks": recipe.export.tasks,
+        "format": "safetensors", "architecture": {"name": "unet-portable", "args": args},
+        "files": {"weights": "model.safetensors"}, "io": {"range": [0.0, 1.0], "layout": "NCHW", "colour": "RGB"},
+        "precision": "fp32", "tags": ["reference", "portable", "efficient"], "derived_from": None,
+        "training_data": f"training photos degraded as {task.id}; {settings.validation_images} held out for the search",
+        "licence": "Apache-2.0",
+        "description": f"Found by bench optimize portable for {', '.join(device_ids)} (worst-case latency within "
+                       f"{settings.tolerance_db} dB of the best): {outcome.result.description}.",
+    }  # fmt: skip
+    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+    (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    (out / REPORT_FILE).write_text(json.dumps(report(outcome, task, device_ids, shape, settings), indent=1) + "\n")
+    load_submission(out).build({})
+    return out
+
+
+def report(outcome: PortableOutcome, task: Task, device_ids: list[str], shape: tuple[int, ...],
+           settings: PortableSettings) -> dict[str, Any]:  # fmt: skip
+    settings_row = asdict(settings)
+    return {
+        "task": task.id, "devices": device_ids, "latency_shape": list(shape), "settings": settings_row,
+        "probes": probe_rows(outcome.probes), "portable_ops": sorted(outcome.portable),
+        "evaluated": [r.row() for r in outcome.evaluated], "unconstrained_best": outcome.best.row(),
+        "portable_result": outcome.result.row(), "final": outcome.final, "pareto_fronts": outcome.fronts,
+        "search_cost_s": outcome.wall_s,
+    }  # fmt: skip
