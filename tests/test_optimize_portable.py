@@ -109,7 +109,7 @@ def test_tiny_portable_search_end_to_end(
 ) -> None:
     out = tmp_path / "portable"
     code = main([
-        "optimize", "portable", "--task", "deblur-demo-motion", "--devices", "cpu-torch,cpu-tflite-ref",
+        "optimize", "portable", "--task", "deblur-demo-motion", "--devices", "cpu-torch,cpu-torch-cl",
         "--candidates", "1", "--steps", "2", "--final-steps", "2", "--batch", "2", "--patch", "32",
         "--latency-shape", "1x3x16x16", "--data", str(train_folder), "--held-out", "1", "--held-out-crop", "48",
         "--out", str(out), "--quiet",
@@ -119,12 +119,12 @@ def test_tiny_portable_search_end_to_end(
     report = json.loads((out / "portable-report.json").read_text())
     assert len(report["probes"]) == 2 * 16 and {p["device"] for p in report["probes"]} == {
         "cpu-torch",
-        "cpu-tflite-ref",
+        "cpu-torch-cl",
     }
     assert {row["group"] for row in report["evaluated"]} == {"unconstrained", "portable"}
-    assert all(set(row["latency_ms"]) == {"cpu-torch", "cpu-tflite-ref"} for row in report["evaluated"])
+    assert all(set(row["latency_ms"]) == {"cpu-torch", "cpu-torch-cl"} for row in report["evaluated"])
     assert report["final"]["images"] == 4 and report["portable_result"]["portable"] is True
-    assert set(report["pareto_fronts"]) == {"cpu-torch", "cpu-tflite-ref", "worst-case"}
+    assert set(report["pareto_fronts"]) == {"cpu-torch", "cpu-torch-cl", "worst-case"}
     submission = load_submission(out)
     assert submission.manifest.architecture is not None
     assert submission.manifest.architecture.args == report["portable_result"]["args"]
