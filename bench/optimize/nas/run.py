@@ -31,6 +31,7 @@ import yaml
 from safetensors.torch import save_file
 
 from bench.models.nas_arch import NasSR
+from bench.optimize.card import command_and_recipe, provenance_rows
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.nas.schemes import bake_masks
@@ -220,12 +221,15 @@ def export_nas(outcome: NasOutcome, task: Task, device_id: str, budget_ms: float
         "search_cost_s": outcome.wall_s, "latency_check": outcome.check, "evaluated": outcome.search.rows(),
     }  # fmt: skip
     (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
-    (out / "MODEL_CARD.md").write_text(model_card(new_name, report))
+    card = model_card(new_name, report).replace(
+        "\n## Latency model", provenance_rows(out / "model.safetensors", side.device) + "\n## Latency model", 1
+    )
+    (out / "MODEL_CARD.md").write_text(card + "\n" + command_and_recipe(recipe))
     load_submission(out).build({"scale": task.scale})  # what was written must load, strictly
     return out
 
 
-def model_card(name: str, report: dict[str, Any]) -> str:
+def model_card(name: str, report: dict[str, Any], provenance: str = "") -> str:
     cost = report["search_cost_s"]
     check = "\n".join(
         f"| {r['model']} | {r['predicted_ms']:.1f} | {r['measured_ms']:.1f} | {100 * r['error']:+.1f} % |"
@@ -248,7 +252,7 @@ for `{report["device"]}` under {report["budget_ms"]:g} ms at {"x".join(map(str, 
 | predicted latency | {report["predicted_ms"]:.1f} ms |
 | candidates evaluated | {len(report["evaluated"])} ({feasible} within the budget) |
 | search cost | {spent} |
-
+{provenance}
 ## Latency model against measurement (end to end, quick protocol)
 
 | model | predicted ms | measured ms | error |

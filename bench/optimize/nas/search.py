@@ -123,10 +123,15 @@ class Search:
         self.on_trial = on_trial
         self.log: list[Evaluated] = []
         self.wall_s: dict[str, float] = {}
+        self._psnr: dict[str, float] = {}
 
     def evaluate(self, candidate: Candidate, phase: str, number: int) -> Evaluated:
-        with torch.no_grad():
-            psnr = self.side.score(PathOf(self.supernet, candidate))
+        """Held-out PSNR of ``candidate``'s path and its predicted latency (a repeated candidate is not rescored)."""
+        key = json.dumps(candidate.to_json(), sort_keys=True)
+        if key not in self._psnr:
+            with torch.no_grad():
+                self._psnr[key] = self.side.score(PathOf(self.supernet, candidate))
+        psnr = self._psnr[key]
         latency = self.latency(candidate)
         row = Evaluated(phase, number, candidate.to_json(), candidate.describe(), psnr, latency,
                         latency <= self.budget_ms, _params(candidate))  # fmt: skip

@@ -25,6 +25,7 @@ import yaml
 from safetensors.torch import save_file
 
 from bench.models.portable_arch import unet_portable
+from bench.optimize.card import command_and_recipe, provenance_rows
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.portable.probe import OpProbe, portable_ops, probe_ops, probe_rows
@@ -134,7 +135,7 @@ def run_portable(
                               fronts(evaluated, device_ids), wall)  # fmt: skip
     if out is not None:
         outcome.folder = export_portable(outcome, models["portable result"], task, device_ids, shape, settings,
-                                         out, name)  # fmt: skip
+                                         out, name, side.device)  # fmt: skip
     return outcome
 
 
@@ -169,7 +170,7 @@ def finalists(task: Task, side: TrainingSide, best: Evaluated, result: Evaluated
 
 def export_portable(
     outcome: PortableOutcome, model: torch.nn.Module, task: Task, device_ids: list[str], shape: tuple[int, ...],
-    settings: PortableSettings, out: Path, name: str | None,
+    settings: PortableSettings, out: Path, name: str | None, device: torch.device,
 ) -> Path:  # fmt: skip
     args = dict(outcome.result.args)
     new_name = name or f"unet-portable-{task.id}"
@@ -191,7 +192,9 @@ def export_portable(
     }  # fmt: skip
     (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
     (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-    (out / REPORT_FILE).write_text(json.dumps(report(outcome, task, device_ids, shape, settings), indent=1) + "\n")
+    raw = report(outcome, task, device_ids, shape, settings)
+    (out / REPORT_FILE).write_text(json.dumps(raw, indent=1) + "\n")
+    (out / "MODEL_CARD.md").write_text(model_card(new_name, raw, out, device) + "\n" + command_and_recipe(recipe))
     load_submission(out).build({})
     return out
 
@@ -206,3 +209,35 @@ def report(outcome: PortableOutcome, task: Task, device_ids: list[str], shape: t
         "portable_result": outcome.result.row(), "final": outcome.final, "pareto_fronts": outcome.fronts,
         "search_cost_s": outcome.wall_s,
     }  # fmt: skip
+
+
+def model_card(name: str, raw: dict[str, Any], folder: Path, device: torch.device) -> str:
+    final, devices = raw["final"], raw["devices"]
+    rows = "\n".join(
+        f"| {label} | {final[label]['description']} | {final[label]['task_psnr']:.3f} | "
+        + " | ".join(f"{final[label]['latency_ms'][d]:.1f}" for d in devices)
+        + f" | {final[label]['worst_ms']:.1f} |"
+        for label in ("unconstrained best", "portable result")
+    )
+    non_portable = sorted({p["op"] for p in raw["probes"]} - set(raw["portable_ops"]))
+    spent = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in raw["search_cost_s"].items())
+    return f"""# {name}
+
+Found by `bench optimize portable` for {", ".join(f"`{d}`" for d in devices)} on `{raw["task"]}`, timed at
+{"x".join(map(str, raw["latency_shape"]))}.
+
+| | |
+|---|---|
+| architecture | `unet-portable` {raw["portable_result"]["args"]} |
+| ops not portable on these devices | {", ".join(non_portable) or "none"} |
+| candidates | {len(raw["evaluated"])} ({sum(r["portable"] for r in raw["evaluated"])} from portable ops only) |
+| search cost | {spent} |
+{provenance_rows(folder / "model.safetensors", device)}
+## Finalists on the task's data ({final["images"]} images, {final["portable result"]["steps"]} steps each)
+
+| | architecture | PSNR | {" | ".join(devices)} | worst ms |
+|---|---|---|{"---|" * len(devices)}---|
+{rows}
+
+Every probe, candidate and Pareto front is in `{REPORT_FILE}`.
+"""
