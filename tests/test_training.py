@@ -220,6 +220,8 @@ def test_cli_reports_user_errors_in_one_paragraph(
     assert "bf16" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.yaml")]) == 2
     assert "recipe file not found" in capsys.readouterr().err
+    assert main(["train", "espcn-x2", "--steps", "100", "--out", str(tmp_path / "o")]) == 2  # warm-up 500 steps
+    assert "with steps=100: schedule: Value error, warmup_steps (500) must be below steps" in capsys.readouterr().err
     assert load_recipe("tiny-dncnn") == load_recipe(TINY)  # shipped recipes by name
 
 

@@ -149,7 +149,11 @@ class Recipe(Strict):
         recipe = self.model_copy(update=changes)
         if steps is not None:
             recipe = recipe.model_copy(update={"schedule": self.schedule.model_copy(update={"steps": int(steps)})})
-        return Recipe.model_validate(recipe.model_dump())  # re-validate the combination
+        try:
+            return Recipe.model_validate(recipe.model_dump())  # re-validate the combination
+        except ValidationError as exc:
+            given = ", ".join(f"{k}={v}" for k, v in {"steps": steps, **changes}.items() if v is not None)
+            raise RecipeError(f"recipe {self.name} with {given}: {_explain(exc)}") from exc
 
     def training_task(self) -> Task:
         return get_task(self.task)
