@@ -33,10 +33,22 @@ CASES: dict[str, tuple[dict[str, Any], tuple[int, int, int, int]]] = {
         (1, 3, 10, 12),
     ),
     "wdsr-b": ({"scale": 3, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
+    "nas-sr": (
+        {
+            "scale": 2,
+            "width": 8,
+            "cells": [{"block": "edsr"}, {"block": "wdsr-a", "inner": 8}, {"block": "wdsr-b"}, {"block": "identity"}],
+        },
+        (1, 3, 10, 12),
+    ),
     "dncnn": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),
     "dncnn-list": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),
     "unet-mobile": ({"width": 8, "levels": 3, "blocks": 1}, (1, 3, 18, 22)),
     "unet-mobile-list": ({"width": 8, "levels": 2, "blocks": 1}, (1, 3, 16, 16)),
+    "unet-portable": (
+        {"width": 8, "levels": 3, "down": "space-to-depth", "up": "bilinear", "skip": "concat", "act": "prelu"},
+        (1, 3, 18, 22),
+    ),
     "sid-unet": ({"width": 4, "levels": 3}, (1, 4, 16, 16)),
     "sid-unet-srgb": ({"width": 4, "levels": 3}, (1, 3, 30, 26)),
     "inpaint-dilated": ({"width": 8, "dilations": [2, 4]}, (1, 4, 18, 18)),
