@@ -23,6 +23,28 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(v) for v in text.split("x")) if text else None
 
 
+class StageBars:
+    """Rich progress bars, one per stage (a stage is named by the first word of its description)."""
+
+    def __init__(self, quiet: bool) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        self.bars = Progress(*columns, console=out, disable=quiet, transient=True)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> StageBars:
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.__exit__(None, None, None)
+
+    def __call__(self, stage: str, n: int, total: int) -> None:
+        key = stage.split(" ")[0]
+        if key not in self.tasks:
+            self.tasks[key] = self.bars.add_task(key, total=total)
+        self.bars.update(self.tasks[key], completed=n, total=total, description=stage[:60])
+
+
 def cmd_nas(args: argparse.Namespace) -> int:
     from bench.optimize.nas.run import NasSettings, run_nas
     from bench.optimize.nas.search import Evaluated, SearchError
@@ -38,15 +60,7 @@ def cmd_nas(args: argparse.Namespace) -> int:
         check_candidates=args.check, validation_images=args.held_out, validation_crop=args.held_out_crop,
     )  # fmt: skip
     out_dir = Path(args.out) if args.out else Path("runs") / f"nas-{args.task}-{args.device}-{args.budget_ms:g}ms"
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=out, disable=args.quiet, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, n: int, total: int) -> None:
-            key = stage.split(" ")[0]
-            if key not in tasks:
-                tasks[key] = bar.add_task(key, total=total)
-            bar.update(tasks[key], completed=n, total=total, description=stage[:60])
+    with StageBars(args.quiet) as progress:
 
         def on_trial(row: Evaluated) -> None:
             mark = "ok  " if row.feasible else "over"
@@ -124,15 +138,7 @@ def cmd_portable(args: argparse.Namespace) -> int:
     )  # fmt: skip
     devices = [d for d in args.devices.split(",") if d]
     out_dir = Path(args.out) if args.out else Path("runs") / f"portable-{args.task}"
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=out, disable=args.quiet, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, n: int, total: int) -> None:
-            key = stage.split(" ")[0]
-            if key not in tasks:
-                tasks[key] = bar.add_task(key, total=total)
-            bar.update(tasks[key], completed=n, total=total, description=stage[:60])
+    with StageBars(args.quiet) as progress:
 
         def on_candidate(row: Evaluated) -> None:
             times = " ".join(f"{d}={ms:.1f}" for d, ms in row.latency_ms.items())

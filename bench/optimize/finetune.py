@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from torch.utils.data import DataLoader
 from bench.data.degradations import apply_degradation
 from bench.data.pipeline import Sample, model_view
 from bench.data.seeding import image_rng
+from bench.tasks import Task
 from bench.training.data import ImageCache, PatchDataset, PatchSampler, TrainingDataError
 from bench.training.loop import StepBatches, loss_function, resolve_device
 from bench.training.recipe import Recipe, training_folder
@@ -106,3 +108,30 @@ class TrainingSide:
         self.next_sample = (first + steps) * batch
         model.eval()
         return float(total) / steps
+
+
+@dataclass(frozen=True)
+class SearchTraining:
+    """How a search trains its models (supernet, candidates, the winner's fine-tune): L1 on RGB, Adam, cosine."""
+
+    patch_size: int
+    batch_size: int
+    lr: float
+    steps: int
+    seed: int
+    patches_per_epoch: int = 1600
+
+
+def search_recipe(method: str, task: Task, architecture: str, args: dict[str, Any], training: SearchTraining,
+                  declares: str, tags: list[str]) -> Recipe:  # fmt: skip
+    """The recipe a search trains with on ``task``'s degradation, written out with its result."""
+    return Recipe.model_validate({
+        "name": f"{method}-{task.id}", "task": task.id,
+        "description": f"bench optimize {method} on {task.id}: the training of its candidates and of its result",
+        "architecture": {"name": architecture, "args": args},
+        "data": {"patch_size": training.patch_size, "batch_size": training.batch_size,
+                 "patches_per_epoch": training.patches_per_epoch},
+        "loss": "l1", "optimizer": {"name": "adam", "lr": training.lr},
+        "schedule": {"steps": max(1, training.steps), "kind": "cosine", "min_lr": training.lr / 100},
+        "seed": training.seed, "export": {"tasks": [declares], "tags": tags},
+    })  # fmt: skip

@@ -32,7 +32,7 @@ from safetensors.torch import save_file
 
 from bench.models.nas_arch import NasSR
 from bench.optimize.card import command_and_recipe, provenance_rows
-from bench.optimize.finetune import TrainingSide
+from bench.optimize.finetune import SearchTraining, TrainingSide, search_recipe
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.nas.schemes import bake_masks
 from bench.optimize.nas.search import Evaluated, LatencyModel, Search
@@ -81,15 +81,9 @@ class NasOutcome:
 
 def nas_recipe(task: Task, settings: NasSettings, args: dict[str, Any] | None = None) -> Recipe:
     """The training recipe of the search (supernet and fine-tune): L1 on RGB, the task's degradation."""
-    return Recipe.model_validate({
-        "name": f"nas-{task.id}", "task": task.id,
-        "description": f"bench optimize nas on {task.id}: supernet training and the winner's fine-tune",
-        "architecture": {"name": "nas-sr", "args": args or {}},
-        "data": {"patch_size": settings.patch_size, "batch_size": settings.batch_size, "patches_per_epoch": 6400},
-        "loss": "l1", "optimizer": {"name": "adam", "lr": settings.lr},
-        "schedule": {"steps": max(1, settings.final_steps), "kind": "cosine", "min_lr": settings.lr / 100},
-        "seed": settings.seed, "export": {"tasks": [f"sr-*-x{task.scale}"], "tags": ["nas", "efficient"]},
-    })  # fmt: skip
+    training = SearchTraining(settings.patch_size, settings.batch_size, settings.lr, settings.final_steps,
+                              settings.seed, patches_per_epoch=6400)  # fmt: skip
+    return search_recipe("nas", task, "nas-sr", args or {}, training, f"sr-*-x{task.scale}", ["nas", "efficient"])
 
 
 Progress = Callable[[str, int, int], None]

@@ -26,7 +26,7 @@ from safetensors.torch import save_file
 
 from bench.models.portable_arch import unet_portable
 from bench.optimize.card import command_and_recipe, provenance_rows
-from bench.optimize.finetune import TrainingSide
+from bench.optimize.finetune import SearchTraining, TrainingSide, search_recipe
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.portable.probe import OpProbe, portable_ops, probe_ops, probe_rows
 from bench.optimize.portable.search import (
@@ -79,15 +79,12 @@ class PortableOutcome:
 
 
 def portable_recipe(task: Task, settings: PortableSettings, args: dict[str, Any] | None = None) -> Recipe:
-    return Recipe.model_validate({
-        "name": f"portable-{task.id}", "task": task.id,
-        "description": f"bench optimize portable on {task.id}: candidate training and the finalists' fine-tune",
-        "architecture": {"name": "unet-portable", "args": args or {}},
-        "data": {"patch_size": settings.patch_size, "batch_size": settings.batch_size, "patches_per_epoch": 1600},
-        "loss": "l1", "optimizer": {"name": "adam", "lr": settings.lr},
-        "schedule": {"steps": max(1, settings.final_steps), "kind": "cosine", "min_lr": settings.lr / 100},
-        "seed": settings.seed, "export": {"tasks": [f"{task.kind}-*"], "tags": ["portable", "efficient"]},
-    })  # fmt: skip
+    """The training recipe of the candidates and finalists: L1 on RGB, the task's degradation."""
+    training = SearchTraining(
+        settings.patch_size, settings.batch_size, settings.lr, settings.final_steps, settings.seed
+    )
+    return search_recipe("portable", task, "unet-portable", args or {}, training, f"{task.kind}-*",
+                         ["portable", "efficient"])  # fmt: skip
 
 
 def run_portable(
