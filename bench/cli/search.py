@@ -23,6 +23,18 @@ def _shape(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(v) for v in text.split("x")) if text else None
 
 
+def add_training_arguments(parser: argparse.ArgumentParser, batch: int, patch: int) -> None:
+    """The options every search shares: how it trains, on which photos, what it holds out, progress."""
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine to 1/100 (1e-3)")
+    parser.add_argument("--batch", type=int, default=batch, help=f"training batch ({batch})")
+    parser.add_argument("--patch", type=int, default=patch, help=f"model-input training patch ({patch})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", help="clean training photos (default as bench train)")
+    parser.add_argument("--held-out", type=int, default=8, help="training photos held out to rank candidates (8)")
+    parser.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 class StageBars:
     """Rich progress bars, one per stage (a stage is named by the first word of its description)."""
 
@@ -113,17 +125,10 @@ def add_nas_parser(methods: Any) -> None:
     nas.add_argument("--trials", type=int, default=40, help="architecture and scheme search trials (40)")
     nas.add_argument("--ratio-trials", type=int, default=20, help="pruning-ratio search trials (20)")
     nas.add_argument("--final-steps", type=int, default=3000, help="fine-tuning steps of the winner (3000)")
-    nas.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine to 1/100 (1e-3)")
-    nas.add_argument("--batch", type=int, default=16, help="training batch (16)")
-    nas.add_argument("--patch", type=int, default=48, help="model-input training patch (48)")
-    nas.add_argument("--seed", type=int, default=0)
     nas.add_argument("--check", type=int, default=10, help="evaluated candidates measured end to end (10)")
     nas.add_argument("--table", help="latency table JSON (default the device's cache file)")
     nas.add_argument("--latency-shape", help="NCHW shape of the latency model, e.g. 1x3x180x320 (default the task's)")
-    nas.add_argument("--data", help="clean training photos (default as bench train)")
-    nas.add_argument("--held-out", type=int, default=8, help="training photos held out for the search (8)")
-    nas.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
-    nas.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_training_arguments(nas, batch=16, patch=48)
     nas.set_defaults(func=cmd_nas)
 
 
@@ -193,15 +198,8 @@ def add_portable_parser(methods: Any) -> None:
     port.add_argument("--candidates", type=int, default=6, help="sampled from each of the whole and portable space (6)")
     port.add_argument("--steps", type=int, default=400, help="training steps per candidate (400)")
     port.add_argument("--final-steps", type=int, default=2000, help="extra steps for the two finalists (2000)")
-    port.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, cosine to 1/100 (1e-3)")
-    port.add_argument("--batch", type=int, default=8, help="training batch (8)")
-    port.add_argument("--patch", type=int, default=96, help="training patch (96)")
     port.add_argument("--tolerance", type=float, default=0.2, help="PSNR the portable result may give up (0.2 dB)")
-    port.add_argument("--seed", type=int, default=0)
     port.add_argument("--latency-shape", help="NCHW timing shape (default the task's)")
-    port.add_argument("--data", help="clean training photos (default as bench train)")
     port.add_argument("--data-root", help="data root for the task's own data")
-    port.add_argument("--held-out", type=int, default=8, help="training photos held out to rank candidates (8)")
-    port.add_argument("--held-out-crop", type=int, default=192, help="centre crop of each held-out photo (192 px)")
-    port.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_training_arguments(port, batch=8, patch=96)
     port.set_defaults(func=cmd_portable)

@@ -17,10 +17,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Literal
 
-import torch
 from torch import nn
 
-from bench.models.layers import crop_to, pad_to_multiple, unet_up
+from bench.models.layers import ResidualUNet, unet_up
 from bench.models.lightweight import ConvKind, ResizeLIST, conv3x3
 from bench.models.registry import register_model
 
@@ -44,7 +43,7 @@ def _up(c_in: int, c_out: int, kind: ConvKind, up: UpKind) -> nn.Module:
     return ResizeLIST(c_in, c_out, 2.0) if kind == "list" else unet_up(c_in, c_out, up)
 
 
-class MobileUNet(nn.Module):
+class MobileUNet(ResidualUNet):
     """U-Net with widths ``width * 2^i`` for i < ``levels``; ``kind='list'`` makes every inner 3x3 a LIST.
 
     head 3x3 (C -> w) ; per level: ``blocks`` x (3x3 + ReLU), then stride-2 3x3 to the next width ;
@@ -68,20 +67,6 @@ class MobileUNet(nn.Module):
         self.ups = nn.ModuleList(_up(b, a, kind, up) for a, b in pairwise(widths))
         self.decoders = nn.ModuleList(_level(w, blocks, kind) for w in widths[:-1])
         self.tail = nn.Conv2d(widths[0], channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[2], x.shape[3]
-        inp = pad_to_multiple(x, self.multiple)
-        y = self.head(inp)
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs, strict=True):
-            y = encoder(y)
-            skips.append(y)
-            y = down(y)
-        y = self.bottleneck(y)
-        for i in reversed(range(len(self.ups))):
-            y = self.decoders[i](self.ups[i](y) + skips[i])
-        return crop_to(inp + self.tail(y), height, width)
 
 
 @register_model("unet-mobile")

@@ -48,6 +48,42 @@ def crop_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[:, :, :height, :width]
 
 
+class ResidualUNet(nn.Module):
+    """The forward pass shared by the deblurring U-Nets; subclasses build the layers.
+
+    ``head`` ; per level: ``encoders[i]`` (kept as the skip), ``downs[i]`` ; ``bottleneck`` ; per level
+    back up: ``decoders[i](merge(i, ups[i](y), skip_i))`` ; output = input + ``tail``. The input is
+    reflect-padded to a multiple of ``multiple`` and the output cropped back.
+    """
+
+    multiple: int
+    head: nn.Module
+    encoders: nn.ModuleList
+    downs: nn.ModuleList
+    bottleneck: nn.Module
+    ups: nn.ModuleList
+    decoders: nn.ModuleList
+    tail: nn.Module
+
+    def merge(self, level: int, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """How a decoder level joins the up-sampled features and the skip (an addition by default)."""
+        return up + skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[2], x.shape[3]
+        inp = pad_to_multiple(x, self.multiple)
+        y = self.head(inp)
+        skips = []
+        for encoder, down in zip(self.encoders, self.downs, strict=True):
+            y = encoder(y)
+            skips.append(y)
+            y = down(y)
+        y = self.bottleneck(y)
+        for i in reversed(range(len(self.ups))):
+            y = self.decoders[i](self.merge(i, self.ups[i](y), skips[i]))
+        return crop_to(inp + self.tail(y), height, width)
+
+
 class FixedAffine(nn.Module):
     """A fixed per-pixel affine colour map (a 1x1 conv whose constants are buffers, not parameters)."""
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.models.layers import crop_to, pad_to_multiple
+from bench.models.layers import ResidualUNet
 from bench.models.registry import register_model
 
 ACTS: dict[str, Callable[[int], nn.Module]] = {
@@ -79,7 +79,7 @@ def _level(channels: int, blocks: int, act: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class PortableUNet(nn.Module):
+class PortableUNet(ResidualUNet):
     """head 3x3 ; per level: blocks, down ; bottleneck ; per level up: up, merge the skip, blocks ; tail ; + input."""
 
     def __init__(self, channels: int = 3, width: int = 16, levels: int = 3, blocks: int = 1, down: str = "conv",
@@ -102,21 +102,10 @@ class PortableUNet(nn.Module):
         self.decoders = nn.ModuleList(_level(w, blocks, act) for w in widths[:-1])
         self.tail = nn.Conv2d(width, channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[2], x.shape[3]
-        inp = pad_to_multiple(x, self.multiple)
-        y = self.head(inp)
-        skips = []
-        for encoder, down in zip(self.encoders, self.downs, strict=True):
-            y = encoder(y)
-            skips.append(y)
-            y = down(y)
-        y = self.bottleneck(y)
-        for i in reversed(range(len(self.ups))):
-            up = self.ups[i](y)
-            merged = torch.cat([up, skips[i]], dim=1) if self.skip == "concat" else up + skips[i]
-            y = self.decoders[i](self.merges[i](merged))
-        return crop_to(inp + self.tail(y), height, width)
+    def merge(self, level: int, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        if self.skip == "concat":
+            return self.merges[level](torch.cat([up, skip], dim=1))
+        return up + skip
 
 
 @register_model("unet-portable")
