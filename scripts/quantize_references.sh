@@ -5,7 +5,9 @@
 set -euo pipefail
 out=${1:-runs/quantized}
 bench=${BENCH:-.venv/bin/bench}
-for ref in fsrcnn-x2 fsrcnn-deconv-x2 edsr-baseline-x2 edsr-dsconv-x2 edsr-resize-list-x2; do
+for folder in submissions/reference/*/; do
+  ref=$(basename "$folder")
+  grep -q '"sr-\|- sr-' "$folder/submission.yaml" || continue  # the SR references (their tasks are sr-*)
   for precision in fp16 int8; do
     "$bench" optimize quantize "submissions/reference/$ref" --task sr-set5-x2 --precision "$precision" \
       --out "$out/$ref-$precision" --force
