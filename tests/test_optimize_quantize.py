@@ -178,3 +178,12 @@ def test_manifest_rules_for_quantised_safetensors(sr_baseline: Path) -> None:
     _rewrite(sr_baseline, precision="int8", files={"weights": "model.safetensors", "quantization": "q.json"})
     with pytest.raises(SubmissionError, match="not valid int8 ranges"):
         load_submission(sr_baseline).quantization_ranges()
+
+
+def test_cli_calibration_defaults_are_the_settings_defaults() -> None:
+    from bench.cli import build_parser
+    from bench.optimize.quantize import QuantizeSettings
+
+    args = build_parser().parse_args(["optimize", "quantize", "folder", "--task", "sr-set5-x2", "--precision", "int8"])
+    defaults = QuantizeSettings(precision="int8")
+    assert (args.calibration_images, args.calibration_crop) == (defaults.calibration_images, defaults.calibration_crop)

@@ -54,8 +54,10 @@ QuantPrecision = Literal["fp16", "int8"]
 @dataclass(frozen=True)
 class QuantizeSettings:
     precision: QuantPrecision
-    calibration_images: int = 16  # training photos held out for calibration
-    calibration_crop: int = 256  # clean pixels of each calibration crop (the model input is this / the size ratio)
+    # 40 photos x 640 px: with 16 x 256 px crops the ranges missed the darkest and brightest Y values of
+    # Set5 and int8 FSRCNN lost 1.80 dB to clipping; 40 x 640 lost 0.49 (docs/optimize.md, benchmarks/int8_scope.py)
+    calibration_images: int = 40  # training photos held out for calibration
+    calibration_crop: int = 640  # clean pixels of each calibration crop (the model input is this / the size ratio)
     uint8_io: bool = False  # int8: the deployable file takes and returns uint8 (the Mobile AI rule)
     qat_steps: int = 0  # quantisation-aware fine-tuning steps before calibration (0: post-training only)
     qat_lr: float = 1e-5
