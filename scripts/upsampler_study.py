@@ -52,6 +52,7 @@ class Run:
     lr: float
     patch: int
     batch: int
+    device: str
     out: Path
     extra_tasks: tuple[str, ...]
     data_root: str | None
@@ -73,7 +74,7 @@ def _recipe(run: Run) -> Any:
     raw["schedule"].update(steps=run.steps, warmup_steps=min(raw["schedule"].get("warmup_steps", 0), run.steps // 10))
     raw["optimizer"]["lr"] = run.lr
     raw["data"].update(patch_size=run.patch, batch_size=run.batch)
-    raw.update(name=f"study-{run.arm}-b{run.blocks}f{run.feats}-s{run.seed}", seed=run.seed, device="cpu",
+    raw.update(name=f"study-{run.arm}-b{run.blocks}f{run.feats}-s{run.seed}", seed=run.seed, device=run.device,
                precision="fp32", checkpoint_every=max(run.steps // 4, 1), log_every=100)  # fmt: skip
     raw.pop("validation", None)  # scored once, after the last step, from the exported submission
     return parse_recipe(raw, str(path))
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000, help="optimiser steps per run (batch 16, patch 48)")
     parser.add_argument("--patch", type=int, default=48, help="LR patch size (the HR crop is twice this)")
     parser.add_argument("--batch", type=int, default=16, help="patches per step")
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu", help="training device (cpu)")
     parser.add_argument("--lr", type=float, default=4e-4, help="peak learning rate (cosine, as the recipes)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
@@ -166,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     data_root, extra = os.environ.get("BENCH_DATA"), tuple(args.extra_tasks)
-    runs = [Run(arm, seed, args.blocks, args.feats, args.steps, args.lr, args.patch, args.batch, out, extra, data_root)
-            for seed in args.seeds for arm in args.arms]  # fmt: skip
+    sizes = (args.blocks, args.feats, args.steps, args.lr, args.patch, args.batch, args.device)
+    runs = [Run(arm, seed, *sizes, out, extra, data_root) for seed in args.seeds for arm in args.arms]
     records = []
     with ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else nullcontext() as pool:
         for record in pool.map(train_one, runs) if pool is not None else map(train_one, runs):
