@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,8 @@ import torch
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import baseline_recipe
 from bench.optimize.quantize import QuantizeSettings, calibrate_module, calibration_inputs
-from bench.runtime.convert import to_tflite
-from bench.runtime.quantize import Ranges, from_tensor, to_tensor
+from bench.runtime.convert import tflite_runner, to_tflite
+from bench.runtime.quantize import Ranges, quantize_int8
 from bench.submission import load_submission
 from bench.tasks import get_task
 from bench.training.recipe import ValidationSpec
@@ -40,33 +41,25 @@ from bench.training.validate import load_validation
 
 
 def quantized(fp32: bytes, ranges: Ranges, scope: str | None) -> bytes:
-    """Static int8 of every op (``scope`` None), or of the ops whose output names match ``scope`` only."""
+    """Static int8 of every op exactly as ``bench optimize quantize`` makes it (``scope`` None), or of the ops
+    whose output tensor names match ``scope`` only (float everywhere else)."""
+    if scope is None:
+        return quantize_int8(fp32, ranges=ranges)
     from ai_edge_quantizer import qtyping, quantizer, recipe_manager
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     manager = recipe_manager.RecipeManager()
     everything = qtyping.TFLOperationName.ALL_SUPPORTED
-    if scope is not None:  # later matching entries win: float everywhere, then int8 inside the scope
-        manager.add_quantization_config(".*", everything, algorithm_key=AlgorithmName.NO_QUANTIZE)
-    manager.add_static_config(scope or ".*", everything, activation_num_bits=8, weight_num_bits=8)
+    # later matching entries win: float everywhere, then int8 inside the scope
+    manager.add_quantization_config(".*", everything, algorithm_key=AlgorithmName.NO_QUANTIZE)
+    manager.add_static_config(scope, everything, activation_num_bits=8, weight_num_bits=8)
     q = quantizer.Quantizer(bytearray(fp32), manager.get_quantization_recipe())
     return bytes(q.quantize(ranges, enable_progress_report=False).quantized_model)
 
 
-class Runner:
-    """One TFLite model (XNNPACK, one thread) with float I/O at its boundary, quantised or not."""
-
-    def __init__(self, model: bytes) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interp = Interpreter(model_content=model, num_threads=1)
-        self.interp.allocate_tensors()
-        self.input, self.output = self.interp.get_input_details()[0], self.interp.get_output_details()[0]
-
-    def __call__(self, x_nhwc: np.ndarray) -> np.ndarray:
-        self.interp.set_tensor(self.input["index"], to_tensor(x_nhwc, self.input))
-        self.interp.invoke()
-        return from_tensor(self.interp.get_tensor(self.output["index"]), self.output)
+def runner(model: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """NCHW float in and out (quantised I/O handled at the boundary), XNNPACK, one thread."""
+    return tflite_runner(model, threads=1, xnnpack=True)
 
 
 def convert(model: torch.nn.Module, shape: tuple[int, ...], folder: Path) -> bytes:
@@ -95,18 +88,17 @@ def main() -> None:
         psnr: dict[str, list[float]] = {"fp32": [], "int8": [], "int8-net": []}
         with tempfile.TemporaryDirectory() as tmp:
             for sample in samples:
-                x = np.ascontiguousarray(sample.input[None], np.float32)
-                fp32 = convert(model, (1, x.shape[3], x.shape[1], x.shape[2]), Path(tmp))
+                x = np.ascontiguousarray(sample.input.transpose(2, 0, 1)[None], np.float32)
+                fp32 = convert(model, x.shape, Path(tmp))
                 variants = {"fp32": fp32, "int8": quantized(fp32, ranges, None),
                             "int8-net": quantized(fp32, ranges, args.scope)}  # fmt: skip
                 for name, tflite in variants.items():
-                    output = Runner(tflite)(x)[0]
+                    output = runner(tflite)(x)[0].transpose(1, 2, 0)
                     psnr[name].append(score_image(output, sample.target, task.metric).psnr)
             fp32 = convert(model, tuple(task.latency.input_shape), Path(tmp))
-            runners = {"fp32": Runner(fp32), "int8": Runner(quantized(fp32, ranges, None)),
-                       "int8-net": Runner(quantized(fp32, ranges, args.scope))}  # fmt: skip
-        _, c, h, w = task.latency.input_shape
-        x = np.random.default_rng(0).random((1, h, w, c), dtype=np.float32)
+            runners = {"fp32": runner(fp32), "int8": runner(quantized(fp32, ranges, None)),
+                       "int8-net": runner(quantized(fp32, ranges, args.scope))}  # fmt: skip
+        x = np.random.default_rng(0).random(task.latency.input_shape, dtype=np.float32)
         times: dict[str, list[float]] = {name: [] for name in runners}
         for warm in runners.values():
             warm(x)
@@ -116,8 +108,9 @@ def main() -> None:
                 run(x)
                 times[name].append((time.perf_counter() - start) * 1e3)
         ms = {name: float(np.median(t)) for name, t in times.items()}
-        print(f"{submission.manifest.name} on {task.id} ({len(samples)} images), latency at "
-              f"{'x'.join(map(str, task.latency.input_shape))}, 1 thread, XNNPACK")  # fmt: skip
+        shape = "x".join(map(str, task.latency.input_shape))
+        print(f"{submission.manifest.name} on {task.id} ({len(samples)} images), latency at {shape}, "
+              "1 thread, XNNPACK (I/O layout transposes included)")  # fmt: skip
         for name in runners:
             mean = float(np.mean(psnr[name]))
             print(f"  {name:9s} PSNR {mean:7.3f} ({mean - np.mean(psnr['fp32']):+.3f})  "

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ARMS = {"conv": "edsr-baseline-x2", "dsconv": "edsr-dsconv-x2", "resize-list": "edsr-resize-list-x2"}
-LATENCY_SHAPE = (1, 3, 360, 640)  # the sr-*-x2 latency input: a 720p output
+STUDY_TASK = "sr-set5-x2"  # the recipes' task: its scale builds the models, its latency input sizes the MACs
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ def _recipe(run: Run) -> Any:
     return parse_recipe(raw, str(path))
 
 
-def _score_extra(model: Any, task_id: str, data_root: str | None) -> float:
+def _score(model: Any, task_id: str, data_root: str | None) -> float:
+    """Mean PSNR of ``model`` over all of ``task_id``'s images by the task's metric protocol."""
     import torch
 
     from bench.training.recipe import ValidationSpec
@@ -97,6 +98,7 @@ def train_one(run: Run) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     from bench.submission import load_submission
+    from bench.tasks import get_task
     from bench.training.export import macs_at
     from bench.training.loop import TrainOptions, train
 
@@ -107,14 +109,15 @@ def train_one(run: Run) -> dict[str, Any]:
     if not (submission / "submission.yaml").exists():  # an interrupted run resumes from its last checkpoint
         resume = (run.folder / "checkpoints").is_dir()
         train(_recipe(run), TrainOptions(out_dir=run.folder, resume=resume, command=" ".join(sys.argv)))
-    model = load_submission(submission).build({"scale": 2}).eval()
+    task = get_task(STUDY_TASK)
+    model = load_submission(submission).build({"scale": task.scale}).eval()
     wall = json.loads(sorted((run.folder / "checkpoints").glob("*.json"))[-1].read_text()).get("wall_s", 0.0)
     record: dict[str, Any] = {
         "arm": run.arm, "seed": run.seed, "steps": run.steps, "wall_s": round(float(wall), 1),
-        "params": sum(p.numel() for p in model.parameters()), "macs": macs_at(model, LATENCY_SHAPE),
+        "params": sum(p.numel() for p in model.parameters()), "macs": macs_at(model, tuple(task.latency.input_shape)),
     }  # fmt: skip
-    for task_id in ("sr-set5-x2", *run.extra_tasks):  # the task protocol: Y, crop 2 (bench.metrics)
-        record[task_id] = _score_extra(model, task_id, run.data_root)
+    for task_id in (STUDY_TASK, *run.extra_tasks):  # the task protocol: Y, crop 2 (bench.metrics)
+        record[task_id] = _score(model, task_id, run.data_root)
     done.write_text(json.dumps(record, indent=1))
     return record
 
@@ -127,13 +130,13 @@ def _mean_sd(values: list[float]) -> str:
 def table(records: list[dict[str, Any]], tasks: list[str]) -> list[str]:
     """Markdown: per arm mean ± sd over seeds and per-seed PSNRs; then paired differences against ``conv``."""
     lines = ["| upsampler | params | G MACs (720p out) | " + " | ".join(f"{t} mean ± sd" for t in tasks)
-             + " | sr-set5-x2 per seed |", "|---" * (4 + len(tasks)) + "|"]  # fmt: skip
+             + f" | {STUDY_TASK} per seed |", "|---" * (4 + len(tasks)) + "|"]  # fmt: skip
     by_arm = {arm: sorted((r for r in records if r["arm"] == arm), key=lambda r: r["seed"]) for arm in ARMS}
     for arm, runs in by_arm.items():
         if not runs:
             continue
         cells = [_mean_sd([r[t] for r in runs]) for t in tasks]
-        per_seed = ", ".join(f"{r['sr-set5-x2']:.3f}" for r in runs)
+        per_seed = ", ".join(f"{r[STUDY_TASK]:.3f}" for r in runs)
         lines.append(f"| {arm} | {runs[0]['params']:,} | {runs[0]['macs'] / 1e9:.2f} | " + " | ".join(cells)
                      + f" | {per_seed} |")  # fmt: skip
     header = "| paired difference (same seed) | " + " | ".join(tasks) + " | wins (Set5) |"
@@ -145,7 +148,7 @@ def table(records: list[dict[str, Any]], tasks: list[str]) -> list[str]:
             continue
         pick = {arm: {r["seed"]: r for r in by_arm[arm]} for arm in (a, b)}
         diffs = {t: [pick[a][s][t] - pick[b][s][t] for s in seeds] for t in tasks}
-        wins = sum(d > 0 for d in diffs["sr-set5-x2"])
+        wins = sum(d > 0 for d in diffs[STUDY_TASK])
         lines.append(f"| {a} - {b} | " + " | ".join(_mean_sd(diffs[t]) for t in tasks)
                      + f" | {a} higher in {wins} of {len(seeds)} |")  # fmt: skip
     return lines
@@ -174,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else nullcontext() as pool:
         for record in pool.map(train_one, runs) if pool is not None else map(train_one, runs):
             records.append(record)
-            print(f"{record['arm']} seed {record['seed']}: Set5 {record['sr-set5-x2']:.3f} dB "
+            print(f"{record['arm']} seed {record['seed']}: Set5 {record[STUDY_TASK]:.3f} dB "
                   f"({record['wall_s']:.0f} s)", flush=True)  # fmt: skip
-    lines = table(records, ["sr-set5-x2", *args.extra_tasks])
+    lines = table(records, [STUDY_TASK, *args.extra_tasks])
     (out / "study.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
