@@ -156,6 +156,25 @@ def test_patch_sampler_is_a_pure_function_of_seed_and_index(train_folder: Path) 
         PatchSampler(cache, recipe.degradation(), 40, recipe.data.augmentation, 0, 16)
 
 
+def test_prescale_downscales_every_photo_once_with_the_matlab_bicubic(train_folder: Path, tmp_path: Path) -> None:
+    from bench.data.resize import imresize  # checked bit-exactly against MATLAB's Set5 LR files elsewhere
+
+    plain, half = ImageCache.load(train_folder), ImageCache.load(train_folder, "rgb", 0.5)
+    for image, small in zip(plain.images, half.images, strict=True):
+        assert small.shape == (36, 44, 3) and small.dtype == np.uint8
+        assert np.array_equal(small, imresize(image, 0.5))
+        assert np.abs(small.astype(int) - image[::2, ::2]).mean() > 1  # averaged, not subsampled
+    assert ImageCache.load(train_folder, "grey", 0.5).images[0].shape == (36, 44)
+    with pytest.raises(TrainingDataError, match=r"or raise data\.prescale"):
+        PatchSampler(half, ("matlab-bicubic-down", {"scale": 2}), 20, parse_recipe(tiny()).data.augmentation, 0, 16)
+    raw = tiny(TINY_SR)
+    raw["data"] = {**raw["data"], "prescale": 0.5}
+    result = train(parse_recipe(raw), TrainOptions(tmp_path / "half", data_folder=train_folder))
+    assert result.submission is not None
+    assert "each downscaled x0.5 first" in (result.submission / "MODEL_CARD.md").read_text()
+    assert yaml.safe_load((result.submission / "recipe.yaml").read_text())["data"]["prescale"] == 0.5
+
+
 def test_schedule() -> None:
     recipe = parse_recipe(tiny(schedule={"steps": 10, "kind": "cosine", "warmup_steps": 2, "min_lr": 1e-5}))
     lrs = [learning_rate(recipe.optimizer, recipe.schedule, s) for s in range(10)]
@@ -179,6 +198,7 @@ def test_schedule() -> None:
         ({"schedule": {"steps": 10, "kind": "step"}}, "kind step needs milestones"),
         ({"schedule": {"steps": 10, "milestones": [12]}}, "milestones must be increasing"),
         ({"data": {"patch_size": 16, "batch_size": 4, "degradation": {"name": "fog"}}}, "unknown degradation 'fog'"),
+        ({"data": {"patch_size": 16, "batch_size": 4, "prescale": 1.5}}, "prescale: Input should be less than 1"),
         (
             {
                 "task": "denoise-bsd68-s25",

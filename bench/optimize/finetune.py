@@ -50,13 +50,13 @@ class TrainingSide:
         device: str = "auto",
     ) -> TrainingSide:  # fmt: skip
         task = recipe.training_task()
-        cache = ImageCache.load(training_folder(recipe, data_folder), task.data.colour)
+        cache = ImageCache.load(training_folder(recipe, data_folder), task.data.colour, recipe.data.prescale)
         if len(cache.images) <= validation_images:
             raise TrainingDataError(
                 f"{cache.folder} has {len(cache.images)} images: too few to hold {validation_images} out for validation"
             )
         split = len(cache.images) - validation_images
-        train_cache = ImageCache(cache.folder, cache.names[:split], cache.images[:split])
+        train_cache = ImageCache(cache.folder, cache.names[:split], cache.images[:split], cache.prescale)
         name, params = recipe.degradation()
         sampler = PatchSampler(train_cache, (name, params), recipe.data.patch_size, recipe.data.augmentation,
                                recipe.seed, recipe.data.patches_per_epoch, task.data.colour)  # fmt: skip

@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from bench.data.degradations import apply_degradation
 from bench.data.images import list_images, read_image
 from bench.data.pipeline import model_view
+from bench.data.resize import imresize
 from bench.data.seeding import image_rng
 from bench.data.sources import to_colour
 from bench.training.recipe import Augmentation
@@ -44,9 +45,19 @@ class ImageCache:
     names: tuple[str, ...]
     images: tuple[np.ndarray, ...]
 
+    prescale: float | None = None
+
     @classmethod
-    def load(cls, folder: Path, colour: str = "rgb") -> ImageCache:
-        """Decode every image directly in ``folder`` (grey tasks: luma; RGB tasks: grey files repeated)."""
+    def load(cls, folder: Path, colour: str = "rgb", prescale: float | None = None) -> ImageCache:
+        """Decode every image directly in ``folder`` (grey tasks: luma; RGB tasks: grey files repeated).
+
+        ``prescale`` (0 < s < 1) downscales each decoded image once with MATLAB's antialiased bicubic
+        (``bench.data.resize.imresize``, output ceil(s x size), uint8 rounding), as the FSRCNN recipe
+        did with its 0.6-0.9 downscales: the average over 1/s pixels per axis suppresses JPEG
+        blocking and sensor noise in the clean targets.
+        """
+        if prescale is not None and not 0 < prescale < 1:
+            raise TrainingDataError(f"prescale must be in (0, 1), got {prescale}")
         if not folder.is_dir():
             raise TrainingDataError(
                 f"training data folder not found: {folder} (give --data DIR, set $BENCH_TRAIN_DATA, or data.folder "
@@ -60,8 +71,10 @@ class ImageCache:
             image = to_colour(read_image(path), "grey" if colour == "grey" else "rgb")
             if colour != "grey" and image.ndim == 2:
                 image = np.repeat(image[..., None], 3, axis=2)
+            if prescale is not None:
+                image = imresize(image, prescale)
             images.append(image)
-        return cls(folder, tuple(p.name for p in paths), tuple(images))
+        return cls(folder, tuple(p.name for p in paths), tuple(images), prescale)
 
 
 def _augment(crop: np.ndarray, rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
@@ -103,6 +116,7 @@ class PatchSampler:
             raise TrainingDataError(
                 f"{len(small)} training image(s) are smaller than the {self.crop}x{self.crop} clean crop "
                 f"(patch {patch_size} x ratio {self.ratio}), e.g. {small[0]}; lower data.patch_size"
+                + ("" if cache.prescale is None else f" or raise data.prescale ({cache.prescale:g})")
             )
 
     def _probe_ratio(self) -> int:

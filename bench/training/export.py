@@ -103,7 +103,8 @@ def export_submission(
     degradation, params = recipe.degradation()
     crop = recipe.data.patch_size
     training_data = (
-        f"{cache.folder.name} ({len(cache.names)} images, sha256 {data_fingerprint(cache)[:16]}); inputs made by "
+        f"{cache.folder.name} ({len(cache.names)} images, sha256 {data_fingerprint(cache)[:16]}"
+        f"{'' if cache.prescale is None else f', each downscaled x{cache.prescale:g} first'}); inputs made by "
         f"degradation {degradation} {params} on random crops (input patch {crop}x{crop}), seed {recipe.seed}"
     )
     tags = ["reference", "trained", *recipe.export.tags]

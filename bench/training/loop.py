@@ -223,7 +223,7 @@ def train(recipe: Recipe, options: TrainOptions) -> TrainResult:
     device = resolve_device(recipe.device)
     if recipe.precision == "bf16" and device.type != "cuda":
         raise TrainingError("precision bf16 (autocast) needs a CUDA device; use --precision fp32 on CPU")
-    cache = ImageCache.load(training_folder(recipe, options.data_folder), task.data.colour)
+    cache = ImageCache.load(training_folder(recipe, options.data_folder), task.data.colour, recipe.data.prescale)
     sampler = PatchSampler(cache, recipe.degradation(), recipe.data.patch_size, recipe.data.augmentation,
                            recipe.seed, recipe.data.patches_per_epoch, task.data.colour)  # fmt: skip
     validation: ValidationSet | None = None

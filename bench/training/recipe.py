@@ -54,6 +54,14 @@ class DataSpec(Strict):
     )
     batch_size: int = Field(ge=1)
     augmentation: Augmentation = Field(default_factory=Augmentation)
+    prescale: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="downscale every training photo once by this factor (MATLAB bicubic, antialiased) before "
+        "cropping: it averages away the JPEG blocking and noise of photos, so the targets are cleaner; "
+        "none keeps them as they are",
+    )
     patches_per_epoch: int = Field(
         1000, ge=1, description="one epoch visits every image equally often, in a seeded order"
     )
