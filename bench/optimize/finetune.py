@@ -14,7 +14,7 @@ across calls, so each round of an optimiser sees new patches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ class TrainingSide:
                 f"{cache.folder} has {len(cache.images)} images: too few to hold {validation_images} out for validation"
             )
         split = len(cache.images) - validation_images
-        train_cache = ImageCache(cache.folder, cache.names[:split], cache.images[:split], cache.prescale)
+        train_cache = replace(cache, names=cache.names[:split], images=cache.images[:split])
         name, params = recipe.degradation()
         sampler = PatchSampler(train_cache, (name, params), recipe.data.patch_size, recipe.data.augmentation,
                                recipe.seed, recipe.data.patches_per_epoch, task.data.colour)  # fmt: skip

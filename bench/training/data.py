@@ -8,7 +8,8 @@ the samples an uninterrupted one would.
 
 The clean crop is ``patch_size`` times the degradation's input/target size ratio (measured once on
 a probe image): the SR scale for ``matlab-bicubic-down`` (HR crop = patch x scale, LR by the
-MATLAB bicubic), 2 for ``low-light-raw``, 1 otherwise. Decoded images are kept in memory.
+MATLAB bicubic), 2 for ``low-light-raw``, 1 otherwise. Decoded images (downscaled once first when the
+recipe sets ``data.prescale``) are kept in memory.
 """
 
 from __future__ import annotations
