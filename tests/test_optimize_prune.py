@@ -22,7 +22,7 @@ from bench.optimize.prune_run import run_prune
 from bench.submission import load_submission
 
 SMALL_EDSR = {"name": "edsr-baseline", "args": {"n_resblocks": 2, "n_feats": 16}}
-FAST = {"finetune_steps": 1, "final_steps": 1}
+FAST: dict[str, Any] = {"finetune_steps": 1, "final_steps": 1}
 
 
 def tiny_edsr(scale: int = 2) -> Any:  # an EDSR module (attribute access to its layers)
@@ -110,10 +110,39 @@ def test_cli(sr_baseline: Path, train_folder: Path, tmp_path: Path, capsys: pyte
     argv = ["optimize", "prune", str(sr_baseline), "--task", "sr-set5-x2", "--out", str(tmp_path / "o"),
             "--device", "none", "--data", str(train_folder), "--held-out", "1", "--held-out-crop", "32",
             "--q-start", "1e3", "--rounds", "1", "--finetune-steps", "1", "--final-steps", "1", "-g", "4",
-            "--tolerance", "99"]  # fmt: skip
+            "--tolerance", "99", "--control"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "round 1:" in printed and "pruned submission" in printed
+    assert "round 1:" in printed and "pruned submission" in printed and "unpruned control after" in printed
     assert main(argv) == 2 and "already exists" in capsys.readouterr().err
     assert main([*argv[:3], "--task", "denoise-demo-s25", "--out", str(tmp_path / "x")]) == 2
     assert "does not declare task denoise-demo-s25" in capsys.readouterr().err
+
+
+def test_control_replays_only_the_kept_fine_tunes(sr_baseline: Path, train_folder: Path, tmp_path: Path) -> None:
+    # Every round is reverted, so the kept model is the baseline plus the final fine-tune alone: the unpruned
+    # control, replaying only kept fine-tunes on the same patches, must land on exactly the same PSNR (a replay
+    # of the reverted rounds' fine-tunes, or of other patches, would not).
+    settings = PruneSettings(tolerance_db=-100.0, multiple=4, q_start=100.0, q_step=50.0, q_step_min=20.0,
+                             finetune_steps=2, final_steps=2, control=True)  # fmt: skip
+    outcome, folder = run_prune(sr_baseline, "sr-set5-x2", tmp_path / "p", settings, device=None,
+                                data_folder=train_folder, validation_images=1, validation_crop=32)  # fmt: skip
+    batch = 4  # recipes/tiny-fsrcnn-x2.yaml's batch size, which the conftest baseline keeps
+    reverted = sum(1 for r in outcome.rounds if r.note == "reverted")
+    assert reverted == 2 and outcome.kept_finetunes == [(reverted * 2 * batch, 2)]
+    assert outcome.control_psnr == pytest.approx(outcome.final_psnr, abs=1e-9)
+    assert outcome.final_psnr != outcome.baseline_psnr  # the final fine-tune did train
+    report = json.loads((folder / "prune-report.json").read_text())
+    assert report["control_psnr"] == outcome.control_psnr and report["kept_finetunes"] == [[16, 2]]
+    assert "unpruned control after the same 2 fine-tuning steps" in (folder / "MODEL_CARD.md").read_text()
+
+
+def test_control_of_a_kept_cut_replays_its_fine_tune(sr_baseline: Path, train_folder: Path, tmp_path: Path) -> None:
+    settings = PruneSettings(tolerance_db=100.0, multiple=4, q_start=50.0, q_step=50.0, max_rounds=1,
+                             finetune_steps=2, final_steps=3, control=True)  # fmt: skip
+    outcome, _ = run_prune(sr_baseline, "sr-set5-x2", tmp_path / "p", settings, device=None,
+                           data_folder=train_folder, validation_images=1, validation_crop=32)  # fmt: skip
+    assert outcome.rounds[1].accepted and outcome.after["macs"] < outcome.before["macs"]
+    assert [steps for _, steps in outcome.kept_finetunes] == [2, 3]
+    assert outcome.kept_finetunes[1][0] - outcome.kept_finetunes[0][0] == 2 * 4  # contiguous patches
+    assert outcome.control_psnr is not None and outcome.control_psnr != outcome.final_psnr

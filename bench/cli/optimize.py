@@ -102,7 +102,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     settings = PruneSettings(
         tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
         max_rounds=args.rounds, target_macs=args.target_macs, finetune_steps=args.finetune_steps,
-        final_steps=args.final_steps, lr=args.lr,
+        final_steps=args.final_steps, lr=args.lr, control=args.control,
     )  # fmt: skip
     shape = tuple(int(v) for v in args.latency_shape.split("x")) if args.latency_shape else None
     out_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.submission).name}-pruned"
@@ -120,6 +120,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     out.print(f"MACs {before['macs'] / 1e9:.3f} G -> {after['macs'] / 1e9:.3f} G "
               f"({(after['macs'] / before['macs'] - 1) * 100:+.1f} %); held-out PSNR {outcome.baseline_psnr:.3f} -> "
               f"{outcome.final_psnr:.3f} dB", highlight=False)  # fmt: skip
+    if outcome.control_psnr is not None:
+        out.print(f"unpruned control after the same fine-tunes: {outcome.control_psnr:.3f} dB; cost of the cut "
+                  f"{outcome.final_psnr - outcome.control_psnr:+.3f} dB", highlight=False)  # fmt: skip
     out.print(f"pruned submission: {folder} (report: {folder / 'prune-report.json'})", highlight=False, soft_wrap=True)
     return 0
 
@@ -140,6 +143,11 @@ def add_prune_parser(methods: Any) -> None:
     prune.add_argument("--finetune-steps", type=int, default=200, help="fine-tuning steps after each cut (200)")
     prune.add_argument("--final-steps", type=int, default=1000, help="fine-tuning steps at the end (1000)")
     prune.add_argument("--lr", type=float, default=1e-4, help="fine-tuning peak learning rate, cosine to 1/100 (1e-4)")
+    prune.add_argument(
+        "--control",
+        action="store_true",
+        help="also fine-tune an unpruned copy with the same steps and patches (cost of the cut)",
+    )
     prune.add_argument("--device", default="cpu-tflite", help="latency device per round, or none (cpu-tflite)")
     prune.add_argument("--latency-shape", help="NCHW timing shape, e.g. 1x3x180x320 (default the task's)")
     prune.add_argument("--data", help="clean training photos (default as bench train)")

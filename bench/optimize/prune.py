@@ -28,6 +28,13 @@ Each round:
 
 Then comes a final fine-tune of ``final_steps``. The result is a dense, physically smaller model,
 not masks: the ``pruned`` architecture of :mod:`bench.models.pruned_arch`.
+
+**Unpruned control** (``control``). The kept model has had extra training: every kept round's
+fine-tune and the final one. Part of its PSNR against the baseline is that training, not the
+cut. With ``control`` on, an unpruned copy of the baseline replays exactly those fine-tunes (the
+same step counts, learning rates and training patches, in the same order; reverted rounds'
+fine-tunes are not replayed, as the kept model never kept them) and is scored on the same split.
+``final_psnr - control_psnr`` is then the cost of the cut against an equally trained baseline.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ class PruneSettings:
     finetune_steps: int = 200
     final_steps: int = 1000
     lr: float = 1e-4  # fine-tuning learning rate (peak of each fine-tune's cosine, down to lr / 100)
+    control: bool = False  # also fine-tune an unpruned copy the same way (the cost of the cut at equal training)
 
 
 @dataclass
@@ -84,6 +92,8 @@ class PruneOutcome:
     rounds: list[RoundLog] = field(default_factory=list)
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    kept_finetunes: list[tuple[int, int]] = field(default_factory=list)  # (first training sample, steps), in order
+    control_psnr: float | None = None  # the unpruned baseline after the same fine-tunes (settings.control)
 
     def log_rows(self) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.rounds]
@@ -198,6 +208,7 @@ def prune_model(
             q_kept = q
             continue
         apply_cuts(candidate, example, cuts)
+        finetune = (side.next_sample, settings.finetune_steps)
         side.finetune(candidate, settings.finetune_steps, settings.lr)
         psnr = side.score(candidate)
         pruned = sum(c.channels - c.kept for c in cuts)
@@ -205,15 +216,30 @@ def prune_model(
         row = log(index, q, accepted, candidate, psnr, pruned, "" if accepted else "reverted")
         if accepted:
             current, q_kept = candidate.cpu(), q
+            outcome.kept_finetunes.append(finetune)
             if settings.target_macs is not None and row.macs <= settings.target_macs * start.macs:
                 break
         else:
             step /= 2
             if step < settings.q_step_min:
                 break
+    outcome.kept_finetunes.append((side.next_sample, settings.final_steps))
     side.finetune(current, settings.final_steps, settings.lr)
     outcome.model = current.cpu().eval()
     outcome.final_psnr = side.score(outcome.model)
     end = log(len(outcome.rounds), q_kept, True, outcome.model, outcome.final_psnr, 0, "final fine-tune")
     outcome.after = summary(end, outcome.model)
+    if settings.control:
+        outcome.control_psnr = control_psnr(model, side, outcome.kept_finetunes, settings.lr)
     return outcome
+
+
+def control_psnr(model: nn.Module, side: TrainingSide, finetunes: list[tuple[int, int]], lr: float) -> float:
+    """Held-out PSNR of an unpruned copy of ``model`` after replaying ``finetunes`` (first sample, steps):
+    the same patches, steps and learning rates as the kept path (``side``'s sample counter is restored)."""
+    control, resume = copy.deepcopy(model).cpu(), side.next_sample
+    for first, steps in finetunes:
+        side.next_sample = first
+        side.finetune(control, steps, lr)
+    side.next_sample = resume
+    return side.score(control.eval())

@@ -118,7 +118,8 @@ def _export(
         "baseline": str(baseline.folder), "baseline_name": baseline.manifest.name, "task": task.id,
         "settings": asdict(settings), "latency_device": device, "latency_shape": list(shape),
         "held_out_images": list(side.held_out), "baseline_psnr": outcome.baseline_psnr,
-        "final_psnr": outcome.final_psnr, "before": outcome.before, "after": outcome.after,
+        "final_psnr": outcome.final_psnr, "control_psnr": outcome.control_psnr,
+        "kept_finetunes": [list(f) for f in outcome.kept_finetunes], "before": outcome.before, "after": outcome.after,
         "rounds": outcome.log_rows(),
     }  # fmt: skip
     (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
@@ -169,6 +170,7 @@ def model_card(name: str, report: dict[str, Any]) -> str:
                       f"| {label} | {a:,} | {b:,} | {_ratio(a, b)} |" for label, a, b, fmt in cells)  # fmt: skip
     drop = report["final_psnr"] - report["baseline_psnr"]
     table += f"\n| held-out PSNR (dB) | {report['baseline_psnr']:.3f} | {report['final_psnr']:.3f} | {drop:+.3f} dB |"
+    table += control_row(report)
     return f"""# {name}
 
 `{report["baseline_name"]}` pruned by `bench optimize prune` on `{report["task"]}`.
@@ -195,6 +197,16 @@ Settings: `{json.dumps(report["settings"])}`
 
 Score it with `bench score <this folder> --task {report["task"]}`.
 """
+
+
+def control_row(report: dict[str, Any]) -> str:
+    """The model card's row for the unpruned control (empty when the run had none)."""
+    control = report.get("control_psnr")
+    if control is None:
+        return ""
+    steps = sum(steps for _, steps in report["kept_finetunes"])
+    return (f"\n| held-out PSNR, unpruned control after the same {steps:,} fine-tuning steps (dB) | {control:.3f} | "
+            f"{report['final_psnr']:.3f} | {report['final_psnr'] - control:+.3f} dB (cost of the cut) |")  # fmt: skip
 
 
 def round_line(row: RoundLog) -> str:
