@@ -146,3 +146,18 @@ def test_control_of_a_kept_cut_replays_its_fine_tune(sr_baseline: Path, train_fo
     assert [steps for _, steps in outcome.kept_finetunes] == [2, 3]
     assert outcome.kept_finetunes[1][0] - outcome.kept_finetunes[0][0] == 2 * 4  # contiguous patches
     assert outcome.control_psnr is not None and outcome.control_psnr != outcome.final_psnr
+
+
+def test_plan_previews_one_shot_cuts_against_a_hand_count(
+    sr_baseline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Tiny EDSR (16 features, 2 resblocks) conv MACs per LR pixel: head 3*16*9, 5 trunk/block convs 16*16*9,
+    # upsampler 16*64*9 (feeds the pixel shuffle: outputs whole), tail 16*3*9 at 4 HR pixels = 22,896.
+    # q = 1000 puts every channel below the threshold, so every prunable group keeps g = 4 channels:
+    # 3*4*9 + 5*4*4*9 + 4*64*9 + 4*16*3*9 = 4,860 -> 21.23 %.
+    argv = ["optimize", "prune", str(sr_baseline), "--task", "sr-set5-x2", "--plan", "0", "1000", "-g", "4"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("q 0: MACs 100.0 %, params 100.0 %") and lines[1].endswith("no layer cut")
+    assert lines[2].startswith(f"q 1000: MACs {4860 / 22896 * 100:.1f} %")
+    assert "body.0.body.0 4/16" in lines[2] and "upsample" not in lines[2]

@@ -97,7 +97,7 @@ def add_parser(sub: Any) -> None:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     from bench.optimize.prune import PruneSettings
-    from bench.optimize.prune_run import round_line, run_prune
+    from bench.optimize.prune_run import preview_line, preview_prune, round_line, run_prune
 
     settings = PruneSettings(
         tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
@@ -105,6 +105,16 @@ def cmd_prune(args: argparse.Namespace) -> int:
         final_steps=args.final_steps, lr=args.lr, control=args.control,
     )  # fmt: skip
     shape = tuple(int(v) for v in args.latency_shape.split("x")) if args.latency_shape else None
+    if args.plan:
+        try:
+            rows = preview_prune(args.submission, args.task, args.plan, args.multiple, shape)
+        except OptimizeError as exc:
+            return fail(str(exc))
+        out.print(f"one-shot cuts at g = {args.multiple} (no training; MACs at the task's latency shape "
+                  "unless --latency-shape):", highlight=False)  # fmt: skip
+        for row in rows:
+            out.print(preview_line(row), highlight=False, soft_wrap=True)
+        return 0
     out_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.submission).name}-pruned"
     try:
         outcome, folder = run_prune(
@@ -147,6 +157,13 @@ def add_prune_parser(methods: Any) -> None:
         "--control",
         action="store_true",
         help="also fine-tune an unpruned copy with the same steps and patches (cost of the cut)",
+    )
+    prune.add_argument(
+        "--plan",
+        type=float,
+        nargs="+",
+        metavar="Q",
+        help="only preview one-shot cuts at these q values (MACs and params left, per layer)",
     )
     prune.add_argument("--device", default="cpu-tflite", help="latency device per round, or none (cpu-tflite)")
     prune.add_argument("--latency-shape", help="NCHW timing shape, e.g. 1x3x180x320 (default the task's)")

@@ -243,3 +243,30 @@ def control_psnr(model: nn.Module, side: TrainingSide, finetunes: list[tuple[int
         side.finetune(control, steps, lr)
     side.next_sample = resume
     return side.score(control.eval())
+
+
+@dataclass(frozen=True)
+class CutPreview:
+    """A one-shot cut of the unpruned model at ``q``: its costs as fractions of the model's, and the cut layers."""
+
+    q: float
+    macs_fraction: float
+    params_fraction: float
+    cuts: tuple[ChannelCut, ...]
+
+
+def preview_cuts(
+    model: nn.Module, example: torch.Tensor, cost_shape: tuple[int, ...], qs: list[float], multiple: int
+) -> list[CutPreview]:
+    """What one cut at each of ``qs`` would leave (no training, no scoring): for choosing ``q_start`` and a
+    ``target_macs`` before a run. MACs and params are counted at ``cost_shape`` (NCHW)."""
+    base = count_complexity(model.cpu().eval(), cost_shape)
+    rows = []
+    for q in qs:
+        candidate = copy.deepcopy(model).cpu().eval()
+        cuts = plan_cuts(candidate, example, q, multiple)
+        apply_cuts(candidate, example, cuts)
+        cost = count_complexity(candidate.eval(), cost_shape)
+        rows.append(CutPreview(q, (cost.macs or 0) / (base.macs or 1), (cost.params or 0) / (base.params or 1),
+                               tuple(cuts)))  # fmt: skip
+    return rows

@@ -28,7 +28,7 @@ from bench.models.pruned_arch import changed_layers
 from bench.models.registry import build_model
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import OptimizeError, baseline_recipe, load_baseline
-from bench.optimize.prune import PruneOutcome, PruneSettings, RoundLog, prune_model
+from bench.optimize.prune import CutPreview, PruneOutcome, PruneSettings, RoundLog, preview_cuts, prune_model
 from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
 from bench.runtime.protocol import QUICK
@@ -91,6 +91,27 @@ def run_prune(
     outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round)
     folder = _export(outcome, baseline, base, task, out, name, settings, device, shape, side)
     return outcome, folder
+
+
+def preview_prune(
+    baseline_folder: str | Path, task_id: str, qs: list[float], multiple: int,
+    latency_shape: tuple[int, ...] | None = None,
+) -> list[CutPreview]:  # fmt: skip
+    """One-shot cuts of the baseline at each of ``qs`` (``bench optimize prune --plan``): no data, no training."""
+    task = get_task(task_id)
+    baseline = load_baseline(baseline_folder, task)
+    _base_of(baseline)  # the same format check as a run
+    model = baseline.build({"scale": task.scale}).eval()
+    shape = tuple(latency_shape or task.latency.input_shape)
+    example = torch.rand(1, shape[1], 32, 32, generator=torch.Generator().manual_seed(0))
+    return preview_cuts(model, example, shape, qs, multiple)
+
+
+def preview_line(row: CutPreview) -> str:
+    """One ``--plan`` line: q, the MACs and params left, and each cut layer as kept/channels."""
+    layers = ", ".join(f"{c.root} {c.kept}/{c.channels}" for c in row.cuts) or "no layer cut"
+    return (f"q {row.q:g}: MACs {row.macs_fraction * 100:.1f} %, params {row.params_fraction * 100:.1f} % "
+            f"of the baseline; {layers}")  # fmt: skip
 
 
 def _export(
