@@ -161,3 +161,50 @@ def test_plan_previews_one_shot_cuts_against_a_hand_count(
     assert lines[1].startswith("q 0: MACs 100.0 %, params 100.0 %") and lines[1].endswith("no layer cut")
     assert lines[2].startswith(f"q 1000: MACs {4860 / 22896 * 100:.1f} %")
     assert "body.0.body.0 4/16" in lines[2] and "upsample" not in lines[2]
+
+
+def tiny_unet() -> Any:  # the sRGB SID U-Net at 3 levels, widths 8, 16, 32
+    torch.manual_seed(0)
+    return build_model("sid-unet-srgb", {"width": 8, "levels": 3}, {}).eval()
+
+
+def test_unet_skip_is_cut_at_the_right_concat_offset() -> None:
+    """Four of encoder 0's skip channels are zeroed (filters and their consumers' input slices at the true
+    offsets, so their group saliency is 0): removing them must leave the output unchanged. The decoder's
+    concat is [upsampled 8 channels, skip 8 channels], so this holds only if the cut lands on inputs
+    8 + {1, 3, 5, 7} of decoder 0 (the pixel shuffle before the concat must count 8 channels, not its
+    input's 32), and on the next encoder's inputs {1, 3, 5, 7}."""
+    model, example = tiny_unet(), torch.rand(1, 3, 32, 32)
+    x = torch.rand(1, 3, 40, 36, generator=torch.Generator().manual_seed(1))
+    conv = model.encoders[0][2]
+    with torch.no_grad():
+        conv.weight[[1, 3, 5, 7]] = 0.0
+        conv.bias[[1, 3, 5, 7]] = 0.0
+        model.encoders[1][0].weight[:, [1, 3, 5, 7]] = 0.0
+        model.decoders[0][0].weight[:, [9, 11, 13, 15]] = 0.0
+        before = model(x)
+    cuts = [c for c in plan_cuts(model, example, q=1.0, multiple=4) if c.root == "encoders.0.2"]
+    assert len(cuts) == 1 and cuts[0].drop == (1, 3, 5, 7) and cuts[0].kept == 4
+    apply_cuts(model, example, cuts)
+    assert model.encoders[0][2].out_channels == 4 and model.encoders[1][0].in_channels == 4
+    assert model.decoders[0][0].in_channels == 8 + 4 and model.ups[0][0].out_channels == 32
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), before, rtol=0, atol=1e-6)
+
+
+def test_unet_cut_everywhere_keeps_shuffles_whole_and_rebuilds_exactly() -> None:
+    model, example = tiny_unet(), torch.rand(1, 3, 32, 32)
+    cuts = {c.root for c in plan_cuts(model, example, q=1e3, multiple=4)}
+    assert {"encoders.0.2", "encoders.1.2", "decoders.0.2", "encoders.2.2"} <= cuts  # skips and bottleneck
+    assert not cuts & {"ups.0.0", "ups.1.0", "out.0"}
+    apply_cuts(model, example, plan_cuts(model, example, q=1e3, multiple=4))
+    assert [up[0].out_channels for up in model.ups] == [32, 64] and model.out[0].out_channels == 12
+    assert [up[0].in_channels for up in model.ups] == [4, 4]  # their inputs are pruned
+    layers = changed_layers(tiny_unet(), model)
+    rebuilt = build_model("pruned", {"base": {"name": "sid-unet-srgb", "args": {"width": 8, "levels": 3}},
+                                     "layers": layers}, {})  # fmt: skip
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    x = torch.rand(1, 3, 30, 34)
+    with torch.no_grad():
+        out = model(x)
+        assert out.shape == (1, 3, 30, 34) and torch.equal(rebuilt.eval()(x), out)

@@ -7,7 +7,10 @@ Each round:
    every block's last conv and the input of the upsampler. A U-Net's concat skips are coupled
    the same way, and batch norms and PReLUs follow their convs. The layers that feed a pixel
    shuffle or the model's output keep their outputs, so sub-pixel groups and the image stay
-   whole; their inputs are still pruned.
+   whole; their inputs are still pruned. Pixel (un)shuffles enter the graph as boundaries with
+   their traced channel counts (:func:`dependency_graph`): otherwise torch-pruning counts a
+   shuffle's output as r^2 times too wide, finds no concat offsets, and couples every U-Net skip
+   to an upsampler that must stay whole, so no skip could be cut.
 2. **Saliency and threshold.** Channel saliency is the L2 norm of its filters, averaged over the
    group. In a group of saliencies ``s``, channel *i* is a candidate when ``s_i < q * std(s)``:
    the adaptive per-layer threshold, *q* times the spread of the layer's filter norms. A layer
@@ -114,6 +117,61 @@ def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
     return list({id(m): m for m in keep}.values())
 
 
+SHUFFLES = (nn.PixelShuffle, nn.PixelUnshuffle)
+
+
+def _shuffle_boundary(channels: dict[nn.Module, tuple[int, int]]) -> Any:
+    """A torch-pruning layer pruner for pixel (un)shuffles: a boundary with the true channel counts.
+
+    Left to itself, torch-pruning treats a pixel shuffle as an element-wise op, so it believes the
+    shuffle has as many output channels as input (r^2 times too many). A U-Net that concatenates an
+    upsampler's shuffled output with a skip then gets no concat offsets, and the skip's channels
+    are coupled to the upsampler's, which must stay whole: no skip could be pruned. This pruner
+    reports ``in`` and ``out`` as traced (``channels``: module -> (in, out)) and has no intra-layer
+    dependency; a cut through a shuffle is refused (its modules are also passed as ignored layers,
+    so no such group is planned)."""
+    import torch_pruning as tp
+
+    class ShuffleBoundary(tp.pruner.BasePruningFunc):
+        TARGET_MODULES = SHUFFLES
+
+        def prune_out_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
+            raise RuntimeError(f"a pixel-shuffle group stays whole; cannot cut {len(idxs)} channels through it")
+
+        def prune_in_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
+            raise RuntimeError(f"a pixel-shuffle group stays whole; cannot cut {len(idxs)} channels through it")
+
+        def get_out_channels(self, layer: nn.Module) -> int:
+            return channels[layer][1]
+
+        def get_in_channels(self, layer: nn.Module) -> int:
+            return channels[layer][0]
+
+    return ShuffleBoundary()
+
+
+def dependency_graph(model: nn.Module, example: torch.Tensor) -> Any:
+    """torch-pruning's dependency graph of ``model`` traced on ``example``, pixel (un)shuffles as boundaries."""
+    import torch_pruning as tp
+
+    channels: dict[nn.Module, tuple[int, int]] = {}
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        channels[module] = (int(inputs[0].shape[1]), int(output.shape[1]))
+
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, SHUFFLES)]
+    try:
+        with torch.no_grad():
+            model.eval()(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    pruner = _shuffle_boundary(channels)
+    return tp.DependencyGraph().build_dependency(
+        model, example_inputs=example, customized_pruners={kind: pruner for kind in SHUFFLES}
+    )
+
+
 @dataclass(frozen=True)
 class ChannelCut:
     root: str  # the root conv's module name
@@ -127,10 +185,11 @@ def plan_cuts(model: nn.Module, example: torch.Tensor, q: float, multiple: int) 
     import torch_pruning as tp
 
     names = {m: n for n, m in model.named_modules()}
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    graph = dependency_graph(model, example)
     importance = tp.importance.GroupMagnitudeImportance(p=2, group_reduction="mean", normalizer=None)
     cuts = []
-    for group in graph.get_all_groups(ignored_layers=output_layers(model, example), root_module_types=[nn.Conv2d]):
+    ignored = output_layers(model, example) + [m for m in model.modules() if isinstance(m, SHUFFLES)]
+    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=[nn.Conv2d]):
         root = group[0].dep.target.module
         saliency = importance(group)
         if saliency is None:
@@ -150,7 +209,7 @@ def apply_cuts(model: nn.Module, example: torch.Tensor, cuts: list[ChannelCut]) 
     import torch_pruning as tp
 
     modules = dict(model.named_modules())
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    graph = dependency_graph(model, example)
     for cut in cuts:
         group = graph.get_pruning_group(modules[cut.root], tp.prune_conv_out_channels, idxs=list(cut.drop))
         if not graph.check_pruning_group(group):
