@@ -208,3 +208,16 @@ def test_unet_cut_everywhere_keeps_shuffles_whole_and_rebuilds_exactly() -> None
     with torch.no_grad():
         out = model(x)
         assert out.shape == (1, 3, 30, 34) and torch.equal(rebuilt.eval()(x), out)
+
+
+def test_max_cut_caps_each_group_per_round() -> None:
+    # q = 1000 marks every channel; uncapped, each 16-channel group keeps g = 4. max_cut 0.5 keeps
+    # ceil(16 * 0.5 / 4) * 4 = 8; 0.6 keeps ceil(6.4 / 4) * 4 = 8 too (rounded up to g); 0.75 keeps 4;
+    # 0.2 keeps ceil(12.8 / 4) * 4 = 16, so nothing is cut.
+    model, example = tiny_edsr(), torch.rand(1, 3, 12, 12)
+    uncapped = plan_cuts(model, example, q=1e3, multiple=4)
+    assert uncapped and {c.kept for c in uncapped} == {4}
+    for max_cut, kept in ((0.5, 8), (0.6, 8), (0.75, 4)):
+        cuts = plan_cuts(model, example, q=1e3, multiple=4, max_cut=max_cut)
+        assert {c.root for c in cuts} == {c.root for c in uncapped} and {c.kept for c in cuts} == {kept}
+    assert plan_cuts(model, example, q=1e3, multiple=4, max_cut=0.2) == []

@@ -102,12 +102,12 @@ def cmd_prune(args: argparse.Namespace) -> int:
     settings = PruneSettings(
         tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
         max_rounds=args.rounds, target_macs=args.target_macs, finetune_steps=args.finetune_steps,
-        final_steps=args.final_steps, lr=args.lr, control=args.control,
+        final_steps=args.final_steps, lr=args.lr, control=args.control, max_cut=args.max_cut,
     )  # fmt: skip
     shape = tuple(int(v) for v in args.latency_shape.split("x")) if args.latency_shape else None
     if args.plan:
         try:
-            rows = preview_prune(args.submission, args.task, args.plan, args.multiple, shape)
+            rows = preview_prune(args.submission, args.task, args.plan, args.multiple, shape, args.max_cut)
         except OptimizeError as exc:
             return fail(str(exc))
         out.print(f"one-shot cuts at g = {args.multiple} (no training; MACs at the task's latency shape "
@@ -147,6 +147,11 @@ def add_prune_parser(methods: Any) -> None:
     prune.add_argument("--tolerance", type=float, default=0.05, help="largest held-out PSNR drop in dB (0.05)")
     prune.add_argument("--multiple", "-g", type=int, default=8, help="kept channels are multiples of g (8)")
     prune.add_argument("--target-macs", type=float, help="stop at this fraction of the original MACs (e.g. 0.7)")
+    prune.add_argument(
+        "--max-cut",
+        type=float,
+        help="largest fraction of a layer's channels cut per round, e.g. 0.5 (default no limit)",
+    )
     prune.add_argument("--q-start", type=float, default=1.0, help="first threshold factor (x std of filter norms)")
     prune.add_argument("--q-step", type=float, default=0.5, help="q increase after a kept round (halved on a drop)")
     prune.add_argument("--rounds", type=int, default=12, help="most pruning rounds (12)")

@@ -95,7 +95,7 @@ def run_prune(
 
 def preview_prune(
     baseline_folder: str | Path, task_id: str, qs: list[float], multiple: int,
-    latency_shape: tuple[int, ...] | None = None,
+    latency_shape: tuple[int, ...] | None = None, max_cut: float | None = None,
 ) -> list[CutPreview]:  # fmt: skip
     """One-shot cuts of the baseline at each of ``qs`` (``bench optimize prune --plan``): no data, no training."""
     task = get_task(task_id)
@@ -104,7 +104,7 @@ def preview_prune(
     model = baseline.build({"scale": task.scale}).eval()
     shape = tuple(latency_shape or task.latency.input_shape)
     example = torch.rand(1, shape[1], 32, 32, generator=torch.Generator().manual_seed(0))
-    return preview_cuts(model, example, shape, qs, multiple)
+    return preview_cuts(model, example, shape, qs, multiple, max_cut)
 
 
 def preview_line(row: CutPreview) -> str:
