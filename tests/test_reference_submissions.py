@@ -73,3 +73,28 @@ def test_demo_with_references_plans_them_on_the_demo_tasks() -> None:
     assert plain < extended
     assert {("sr-set5-x2", "fsrcnn-x2"), ("denoise-demo-s25", "dncnn-color-s25"),
             ("deblur-demo-motion", "unet-deblur")} <= extended - plain  # fmt: skip
+
+
+OPTIMIZED = sorted((REPO / "submissions" / "optimized").glob("*/prune-report.json"))
+
+
+@pytest.mark.parametrize("report_path", OPTIMIZED, ids=lambda p: p.parent.name)
+def test_pruned_submission_is_what_its_report_says(report_path: Path) -> None:
+    """A shipped pruned model rebuilds from its manifest with the MACs and params its report records
+    (counted again here at the report's shape), derives from a shipped reference, and runs."""
+    import json
+
+    from bench.runtime.complexity import count_complexity
+
+    report = json.loads(report_path.read_text())
+    submission = load_submission(report_path.parent)
+    assert submission.manifest.derived_from == report["baseline_name"]
+    assert (REPO / "submissions" / "reference" / report["baseline_name"] / "submission.yaml").is_file()
+    task = get_task(report["task"])
+    model = submission.build({"scale": task.scale}).eval()
+    cost = count_complexity(model, tuple(report["latency_shape"]))
+    assert (cost.macs, cost.params) == (report["after"]["macs"], report["after"]["params"])
+    assert cost.macs < report["before"]["macs"]
+    with torch.no_grad():
+        y = model(torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0)))
+    assert y.shape == (1, 3, 24 * (task.scale or 1), 24 * (task.scale or 1)) and bool(torch.isfinite(y).all())
