@@ -4,6 +4,7 @@ what their model cards and docs/training.md record."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.runtime.complexity import count_complexity
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import evaluate
 from bench.submission import load_submission
@@ -82,10 +84,6 @@ OPTIMIZED = sorted((REPO / "submissions" / "optimized").glob("*/prune-report.jso
 def test_pruned_submission_is_what_its_report_says(report_path: Path) -> None:
     """A shipped pruned model rebuilds from its manifest with the MACs and params its report records
     (counted again here at the report's shape), derives from a shipped reference, and runs."""
-    import json
-
-    from bench.runtime.complexity import count_complexity
-
     report = json.loads(report_path.read_text())
     submission = load_submission(report_path.parent)
     assert submission.manifest.derived_from == report["baseline_name"]

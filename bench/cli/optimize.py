@@ -99,11 +99,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from bench.optimize.prune import PruneSettings
     from bench.optimize.prune_run import preview_line, preview_prune, round_line, run_prune
 
-    settings = PruneSettings(
-        tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
-        max_rounds=args.rounds, target_macs=args.target_macs, finetune_steps=args.finetune_steps,
-        final_steps=args.final_steps, lr=args.lr, control=args.control, max_cut=args.max_cut,
-    )  # fmt: skip
     shape = tuple(int(v) for v in args.latency_shape.split("x")) if args.latency_shape else None
     if args.plan:
         try:
@@ -115,6 +110,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
         for row in rows:
             out.print(preview_line(row), highlight=False, soft_wrap=True)
         return 0
+    settings = PruneSettings(
+        tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
+        max_rounds=args.rounds, target_macs=args.target_macs, finetune_steps=args.finetune_steps,
+        final_steps=args.final_steps, lr=args.lr, control=args.control, max_cut=args.max_cut,
+    )  # fmt: skip
     out_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.submission).name}-pruned"
     try:
         outcome, folder = run_prune(

@@ -62,6 +62,17 @@ def latency_probe(device_id: str | None, shape: tuple[int, ...]) -> Any:
     return measure
 
 
+def _prunable_baseline(
+    baseline_folder: str | Path, task_id: str, latency_shape: tuple[int, ...] | None
+) -> tuple[Task, Submission, dict[str, Any], nn.Module, tuple[int, ...]]:
+    """The task, the baseline (checked prunable), its base architecture, its model and the cost shape."""
+    task = get_task(task_id)
+    baseline = load_baseline(baseline_folder, task)
+    base = _base_of(baseline)
+    model = baseline.build({"scale": task.scale}).eval()
+    return task, baseline, base, model, tuple(latency_shape or task.latency.input_shape)
+
+
 def run_prune(
     baseline_folder: str | Path,
     task_id: str,
@@ -79,13 +90,9 @@ def run_prune(
 ) -> tuple[PruneOutcome, Path]:
     if out.exists() and not force:
         raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
-    task = get_task(task_id)
-    baseline = load_baseline(baseline_folder, task)
+    task, baseline, base, model, shape = _prunable_baseline(baseline_folder, task_id, latency_shape)
     recipe = baseline_recipe(baseline, None)  # pruning fine-tunes with the baseline's own recipe
-    base = _base_of(baseline)
-    model = baseline.build({"scale": task.scale}).eval()
     side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop)
-    shape = tuple(latency_shape or task.latency.input_shape)
     sample = side.validation.samples[0].input
     example = torch.from_numpy(sample.transpose(2, 0, 1).copy())[None, :, :32, :32]
     outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round)
@@ -98,11 +105,7 @@ def preview_prune(
     latency_shape: tuple[int, ...] | None = None, max_cut: float | None = None,
 ) -> list[CutPreview]:  # fmt: skip
     """One-shot cuts of the baseline at each of ``qs`` (``bench optimize prune --plan``): no data, no training."""
-    task = get_task(task_id)
-    baseline = load_baseline(baseline_folder, task)
-    _base_of(baseline)  # the same format check as a run
-    model = baseline.build({"scale": task.scale}).eval()
-    shape = tuple(latency_shape or task.latency.input_shape)
+    *_, model, shape = _prunable_baseline(baseline_folder, task_id, latency_shape)
     example = torch.rand(1, shape[1], 32, 32, generator=torch.Generator().manual_seed(0))
     return preview_cuts(model, example, shape, qs, multiple, max_cut)
 
