@@ -114,6 +114,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         tolerance_db=args.tolerance, multiple=args.multiple, q_start=args.q_start, q_step=args.q_step,
         max_rounds=args.rounds, target_macs=args.target_macs, finetune_steps=args.finetune_steps,
         final_steps=args.final_steps, lr=args.lr, control=args.control, max_cut=args.max_cut,
+        distill=args.distill,
     )  # fmt: skip
     out_dir = Path(args.out) if args.out else Path("runs") / f"{Path(args.submission).name}-pruned"
     try:
@@ -121,7 +122,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             args.submission, args.task, out_dir, settings, name=args.name,
             device=None if args.device == "none" else args.device, latency_shape=shape,
             data_folder=Path(args.data) if args.data else None, validation_images=args.held_out,
-            validation_crop=args.held_out_crop, force=args.force,
+            validation_crop=args.held_out_crop, force=args.force, workers=args.workers,
             on_round=lambda row: out.print(round_line(row), highlight=False),
         )  # fmt: skip
     except (OptimizeError, *TRAINING_ERRORS) as exc:
@@ -135,6 +136,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
                   f"{outcome.final_psnr - outcome.control_psnr:+.3f} dB", highlight=False)  # fmt: skip
     out.print(f"pruned submission: {folder} (report: {folder / 'prune-report.json'})", highlight=False, soft_wrap=True)
     return 0
+
+
+def unit_weight(text: str) -> float:
+    """An argparse type: a float in [0, 1]."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
 
 
 def add_prune_parser(methods: Any) -> None:
@@ -163,6 +172,15 @@ def add_prune_parser(methods: Any) -> None:
         action="store_true",
         help="also fine-tune an unpruned copy with the same steps and patches (cost of the cut)",
     )
+    prune.add_argument(
+        "--distill",
+        type=unit_weight,
+        default=0.0,
+        metavar="W",
+        help="weight in [0, 1] of the loss against the unpruned baseline's output in every fine-tune (0: none; "
+        "1: the pruned model only imitates the baseline, so its PSNR change is the cost of the cut)",
+    )
+    prune.add_argument("--workers", type=int, default=0, help="data-loader processes for fine-tuning (0)")
     prune.add_argument(
         "--plan",
         type=float,

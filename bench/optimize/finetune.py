@@ -9,6 +9,13 @@ and scored with the task's own metric protocol (:func:`bench.training.validate.e
 
 ``finetune`` runs Adam on the recipe's loss for a number of steps (cosine learning rate); its sample counter carries on
 across calls, so each round of an optimiser sees new patches.
+
+**Distillation.** Given a frozen ``teacher`` and a weight ``w`` (``distill``), the loss of a batch
+``(x, y)`` is ``(1 - w) * L(f(x), y) + w * L(f(x), t(x))``, with ``L`` the recipe's loss, ``f``
+the model being tuned and ``t`` the teacher (Hinton et al.'s output matching, as a regression).
+With ``w = 1`` the model learns the teacher's function and nothing beyond it, so a pruned model
+distilled from its own baseline cannot gain from the extra training: its PSNR against the
+baseline's is the cost of the cut alone.
 """
 
 from __future__ import annotations
@@ -43,11 +50,12 @@ class TrainingSide:
     device: torch.device
     next_sample: int = 0  # global index of the next training sample (carries on across fine-tunes)
     held_out: tuple[str, ...] = field(default_factory=tuple)
+    workers: int = 0  # data-loader processes (batches do not depend on it)
 
     @classmethod
     def from_recipe(
         cls, recipe: Recipe, data_folder: Path | None = None, validation_images: int = 8, crop: int = 192,
-        device: str = "auto",
+        device: str = "auto", workers: int = 0,
     ) -> TrainingSide:  # fmt: skip
         task = recipe.training_task()
         cache = ImageCache.load(training_folder(recipe, data_folder), task.data.colour, recipe.data.prescale)
@@ -72,7 +80,7 @@ class TrainingSide:
                 Sample(image_name, model_view(np.asarray(model_input, np.float32), task.data.colour), target, {})
             )
         validation = ValidationSet(task, tuple(samples))
-        return cls(recipe, sampler, validation, resolve_device(device), 0, cache.names[split:])
+        return cls(recipe, sampler, validation, resolve_device(device), 0, cache.names[split:], workers)
 
     def score(self, model: nn.Module) -> float:
         """Mean PSNR (dB) of ``model`` on the held-out split, by the task's protocol."""
@@ -80,24 +88,38 @@ class TrainingSide:
         return evaluate(model, self.validation, self.device)["psnr"]
 
     def finetune(
-        self, model: nn.Module, steps: int, lr: float, on_step: Callable[[int, float], None] | None = None
-    ) -> float | None:
+        self, model: nn.Module, steps: int, lr: float, on_step: Callable[[int, float], None] | None = None,
+        teacher: nn.Module | None = None, distill: float = 0.0,
+    ) -> float | None:  # fmt: skip
         """``steps`` Adam steps on new training patches, the learning rate falling from ``lr`` to ``lr / 100``
         on a cosine (recover fast, then settle); the mean loss (None if no step). ``on_step(step, loss)``
-        is called after every step (a progress bar)."""
+        is called after every step (a progress bar). ``distill`` in [0, 1] weighs the loss against a
+        frozen ``teacher``'s output (module docstring)."""
         if steps <= 0:
             return None
+        if not 0.0 <= distill <= 1.0:
+            raise ValueError(f"distill is a weight in [0, 1], not {distill}")
+        if distill > 0 and teacher is None:
+            raise ValueError("distillation needs a teacher model")
+        if teacher is not None:
+            teacher.to(self.device).eval()
         model.to(self.device).train()
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr / 100)
         loss_fn = loss_function(self.recipe.loss, self.recipe.loss_space)
         batch = self.recipe.data.batch_size
         first = self.next_sample // batch
-        loader = DataLoader(PatchDataset(self.sampler), batch_sampler=StepBatches(first, first + steps, batch))
+        loader = DataLoader(PatchDataset(self.sampler), batch_sampler=StepBatches(first, first + steps, batch),
+                            num_workers=self.workers)  # fmt: skip
         total = torch.zeros(())
         for step, (x, y) in enumerate(loader, 1):
             x, y = x.to(self.device), y.to(self.device)
-            loss = loss_fn(model(x).float(), y)
+            out = model(x).float()
+            loss = loss_fn(out, y) if distill < 1 else torch.zeros((), device=self.device)
+            if distill > 0 and teacher is not None:
+                with torch.no_grad():
+                    target = teacher(x).float()
+                loss = (1 - distill) * loss + distill * loss_fn(out, target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -43,6 +43,13 @@ cut. With ``control`` on, an unpruned copy of the baseline replays exactly those
 same step counts, learning rates and training patches, in the same order; reverted rounds'
 fine-tunes are not replayed, as the kept model never kept them) and is scored on the same split.
 ``final_psnr - control_psnr`` is then the cost of the cut against an equally trained baseline.
+
+**Distillation** (``distill`` = w > 0). Every fine-tune (and the control's replay) mixes the
+recipe's loss against the ground truth with the same loss against the unpruned baseline's
+output, weight w (:mod:`bench.optimize.finetune`). At w = 1 the pruned model only learns to
+imitate the baseline, so an under-trained baseline no longer lends the pruned model the gain of
+its extra training, and the PSNR against the baseline is the cost of the cut. The control then
+stays the baseline itself: its loss against its own output is zero, and so are its gradients.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ class PruneSettings:
     final_steps: int = 1000
     lr: float = 1e-4  # fine-tuning learning rate (peak of each fine-tune's cosine, down to lr / 100)
     control: bool = False  # also fine-tune an unpruned copy the same way (the cost of the cut at equal training)
+    distill: float = 0.0  # weight of the loss against the unpruned baseline's output in every fine-tune (0: none)
 
 
 @dataclass
@@ -249,6 +257,7 @@ def prune_model(
 ) -> PruneOutcome:
     """Run the iterative search on a copy of ``model``; see the module docstring."""
     current = copy.deepcopy(model).cpu().eval()
+    teacher = copy.deepcopy(model).eval().requires_grad_(False) if settings.distill > 0 else None
     began = time.perf_counter()
 
     def log(
@@ -279,7 +288,7 @@ def prune_model(
             continue
         apply_cuts(candidate, example, cuts)
         finetune = (side.next_sample, settings.finetune_steps)
-        side.finetune(candidate, settings.finetune_steps, settings.lr)
+        side.finetune(candidate, settings.finetune_steps, settings.lr, teacher=teacher, distill=settings.distill)
         psnr = side.score(candidate)
         pruned = sum(c.channels - c.kept for c in cuts)
         accepted = psnr >= base_psnr - settings.tolerance_db
@@ -294,23 +303,28 @@ def prune_model(
             if step < settings.q_step_min:
                 break
     outcome.kept_finetunes.append((side.next_sample, settings.final_steps))
-    side.finetune(current, settings.final_steps, settings.lr)
+    side.finetune(current, settings.final_steps, settings.lr, teacher=teacher, distill=settings.distill)
     outcome.model = current.cpu().eval()
     outcome.final_psnr = side.score(outcome.model)
     end = log(len(outcome.rounds), q_kept, True, outcome.model, outcome.final_psnr, 0, "final fine-tune")
     outcome.after = summary(end, outcome.model)
     if settings.control:
-        outcome.control_psnr = control_psnr(model, side, outcome.kept_finetunes, settings.lr)
+        outcome.control_psnr = control_psnr(model, side, outcome.kept_finetunes, settings.lr, teacher,
+                                            settings.distill)  # fmt: skip
     return outcome
 
 
-def control_psnr(model: nn.Module, side: TrainingSide, finetunes: list[tuple[int, int]], lr: float) -> float:
+def control_psnr(
+    model: nn.Module, side: TrainingSide, finetunes: list[tuple[int, int]], lr: float,
+    teacher: nn.Module | None = None, distill: float = 0.0,
+) -> float:  # fmt: skip
     """Held-out PSNR of an unpruned copy of ``model`` after replaying ``finetunes`` (first sample, steps):
-    the same patches, steps and learning rates as the kept path (``side``'s sample counter is restored)."""
+    the same patches, steps, learning rates and distillation as the kept path (``side``'s sample counter
+    is restored)."""
     control, resume = copy.deepcopy(model).cpu(), side.next_sample
     for first, steps in finetunes:
         side.next_sample = first
-        side.finetune(control, steps, lr)
+        side.finetune(control, steps, lr, teacher=teacher, distill=distill)
     side.next_sample = resume
     return side.score(control.eval())
 

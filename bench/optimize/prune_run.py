@@ -86,13 +86,14 @@ def run_prune(
     validation_images: int = 8,
     validation_crop: int = 192,
     force: bool = False,
+    workers: int = 0,
     on_round: Any = None,
 ) -> tuple[PruneOutcome, Path]:
     if out.exists() and not force:
         raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
     task, baseline, base, model, shape = _prunable_baseline(baseline_folder, task_id, latency_shape)
     recipe = baseline_recipe(baseline, None)  # pruning fine-tunes with the baseline's own recipe
-    side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop)
+    side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop, workers=workers)
     sample = side.validation.samples[0].input
     example = torch.from_numpy(sample.transpose(2, 0, 1).copy())[None, :, :32, :32]
     outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round)
