@@ -9,7 +9,10 @@ the tiny EDSR that ``bench train`` trains in the conftest (no ../shared, no GPU)
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -21,6 +24,8 @@ from bench.optimize.prune import PruneSettings
 from bench.optimize.prune_run import run_prune
 from bench.submission import load_submission
 from bench.training.loop import loss_function
+
+FAST: dict[str, Any] = {"finetune_steps": 1, "final_steps": 1}
 
 
 def _side_and_model(baseline: Path, train_folder: Path) -> tuple[TrainingSide, torch.nn.Module]:
@@ -84,3 +89,38 @@ def test_cli_takes_and_checks_the_weight(
     with pytest.raises(SystemExit):
         main([*argv, "--force", "--distill", "2"])
     assert "must be between 0 and 1" in capsys.readouterr().err
+
+
+def _worse_copy(baseline: Path, folder: Path) -> Path:
+    """The baseline's submission with noisy weights: a reference model that scores far lower."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(baseline, folder)
+    weights = folder / "model.safetensors"
+    assert load_submission(folder).manifest.files.weights == weights.name
+    generator = torch.Generator().manual_seed(3)
+    state = {k: v + 0.2 * torch.randn(v.shape, generator=generator) for k, v in load_file(str(weights)).items()}
+    save_file(state, str(weights))
+    return folder
+
+
+def test_a_reference_model_sets_the_bar_and_the_teacher(sr_baseline: Path, train_folder: Path, tmp_path: Path) -> None:
+    worse = _worse_copy(sr_baseline, tmp_path / "worse")
+    settings = PruneSettings(tolerance_db=0.0, multiple=4, q_start=1e3, q_step=50.0, max_rounds=1, **FAST)
+    common: dict[str, Any] = {"device": None, "data_folder": train_folder, "validation_images": 1}
+    common["validation_crop"] = 32
+    alone, _ = run_prune(sr_baseline, "sr-set5-x2", tmp_path / "a", settings, **common)
+    assert not alone.rounds[1].accepted and alone.reference_psnr is None  # every channel to g: a drop
+    judged, folder = run_prune(sr_baseline, "sr-set5-x2", tmp_path / "b", settings, reference_folder=worse,
+                               **common)  # fmt: skip
+    assert judged.reference_psnr is not None and judged.reference_psnr < judged.baseline_psnr - 1
+    assert judged.rounds[1].accepted  # the same cut clears the far lower bar of the reference
+    report = json.loads((folder / "prune-report.json").read_text())
+    assert report["reference"] == str(worse) and report["reference_psnr"] == judged.reference_psnr
+    assert "against the reference" in (folder / "MODEL_CARD.md").read_text()
+    # Distilled with a control, the control now learns the reference's function, not its own: it moves.
+    taught = PruneSettings(tolerance_db=100.0, multiple=4, q_start=1e3, max_rounds=1, finetune_steps=2,
+                           final_steps=2, control=True, distill=1.0)  # fmt: skip
+    outcome, _ = run_prune(sr_baseline, "sr-set5-x2", tmp_path / "c", taught, reference_folder=worse,
+                           **common)  # fmt: skip
+    assert outcome.control_psnr is not None and outcome.control_psnr < outcome.baseline_psnr

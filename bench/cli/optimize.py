@@ -122,7 +122,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             args.submission, args.task, out_dir, settings, name=args.name,
             device=None if args.device == "none" else args.device, latency_shape=shape,
             data_folder=Path(args.data) if args.data else None, validation_images=args.held_out,
-            validation_crop=args.held_out_crop, force=args.force, workers=args.workers,
+            validation_crop=args.held_out_crop, force=args.force, workers=args.workers, reference_folder=args.reference,
             on_round=lambda row: out.print(round_line(row), highlight=False),
         )  # fmt: skip
     except (OptimizeError, *TRAINING_ERRORS) as exc:
@@ -131,6 +131,10 @@ def cmd_prune(args: argparse.Namespace) -> int:
     out.print(f"MACs {before['macs'] / 1e9:.3f} G -> {after['macs'] / 1e9:.3f} G "
               f"({(after['macs'] / before['macs'] - 1) * 100:+.1f} %); held-out PSNR {outcome.baseline_psnr:.3f} -> "
               f"{outcome.final_psnr:.3f} dB", highlight=False)  # fmt: skip
+    if outcome.reference_psnr is not None:
+        change = outcome.final_psnr - outcome.reference_psnr
+        out.print(f"reference {args.reference}: {outcome.reference_psnr:.3f} dB held-out; pruned against it "
+                  f"{change:+.3f} dB", highlight=False, soft_wrap=True)  # fmt: skip
     if outcome.control_psnr is not None:
         out.print(f"unpruned control after the same fine-tunes: {outcome.control_psnr:.3f} dB; cost of the cut "
                   f"{outcome.final_psnr - outcome.control_psnr:+.3f} dB", highlight=False)  # fmt: skip
@@ -179,6 +183,12 @@ def add_prune_parser(methods: Any) -> None:
         metavar="W",
         help="weight in [0, 1] of the loss against the unpruned baseline's output in every fine-tune (0: none; "
         "1: the pruned model only imitates the baseline, so its PSNR change is the cost of the cut)",
+    )
+    prune.add_argument(
+        "--reference",
+        metavar="FOLDER",
+        help="the original unpruned submission, when SUBMISSION is already pruned: the tolerance is measured "
+        "against its held-out PSNR and --distill imitates it (default SUBMISSION itself)",
     )
     prune.add_argument("--workers", type=int, default=0, help="data-loader processes for fine-tuning (0)")
     prune.add_argument(

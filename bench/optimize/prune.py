@@ -50,6 +50,11 @@ output, weight w (:mod:`bench.optimize.finetune`). At w = 1 the pruned model onl
 imitate the baseline, so an under-trained baseline no longer lends the pruned model the gain of
 its extra training, and the PSNR against the baseline is the cost of the cut. The control then
 stays the baseline itself: its loss against its own output is zero, and so are its gradients.
+
+**Reference model** (``reference``). To prune an already pruned model further, pass the
+original unpruned model as ``reference``: the tolerance is then measured against the
+reference's held-out PSNR, and distillation imitates the reference, so that every stage of a
+chain is judged against, and learns from, the same original.
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ class PruneOutcome:
     after: dict[str, Any] = field(default_factory=dict)
     kept_finetunes: list[tuple[int, int]] = field(default_factory=list)  # (first training sample, steps), in order
     control_psnr: float | None = None  # the unpruned baseline after the same fine-tunes (settings.control)
+    reference_psnr: float | None = None  # held-out PSNR of the reference model, when one was given
 
     def log_rows(self) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.rounds]
@@ -254,10 +260,13 @@ def prune_model(
     cost_shape: tuple[int, ...],
     latency: Callable[[nn.Module], float | None] | None = None,
     on_round: Callable[[RoundLog], None] | None = None,
+    reference: nn.Module | None = None,
 ) -> PruneOutcome:
-    """Run the iterative search on a copy of ``model``; see the module docstring."""
+    """Run the iterative search on a copy of ``model``; see the module docstring. ``reference``: the original
+    model that the tolerance is measured against and distillation imitates (default ``model``)."""
     current = copy.deepcopy(model).cpu().eval()
-    teacher = copy.deepcopy(model).eval().requires_grad_(False) if settings.distill > 0 else None
+    original = model if reference is None else reference
+    teacher = copy.deepcopy(original).eval().requires_grad_(False) if settings.distill > 0 else None
     began = time.perf_counter()
 
     def log(
@@ -276,6 +285,9 @@ def prune_model(
     base_psnr = side.score(current)
     outcome = PruneOutcome(current, base_psnr, base_psnr)
     start = log(0, 0.0, True, current, base_psnr, 0, "baseline")
+    judge_psnr = base_psnr
+    if reference is not None:
+        outcome.reference_psnr = judge_psnr = side.score(copy.deepcopy(reference).eval())
     outcome.before = summary(start, current)
     q_kept, step = settings.q_start - settings.q_step, settings.q_step
     for index in range(1, settings.max_rounds + 1):
@@ -291,7 +303,7 @@ def prune_model(
         side.finetune(candidate, settings.finetune_steps, settings.lr, teacher=teacher, distill=settings.distill)
         psnr = side.score(candidate)
         pruned = sum(c.channels - c.kept for c in cuts)
-        accepted = psnr >= base_psnr - settings.tolerance_db
+        accepted = psnr >= judge_psnr - settings.tolerance_db
         row = log(index, q, accepted, candidate, psnr, pruned, "" if accepted else "reverted")
         if accepted:
             current, q_kept = candidate.cpu(), q

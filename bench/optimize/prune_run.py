@@ -87,6 +87,7 @@ def run_prune(
     validation_crop: int = 192,
     force: bool = False,
     workers: int = 0,
+    reference_folder: str | Path | None = None,
     on_round: Any = None,
 ) -> tuple[PruneOutcome, Path]:
     if out.exists() and not force:
@@ -96,8 +97,10 @@ def run_prune(
     side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop, workers=workers)
     sample = side.validation.samples[0].input
     example = torch.from_numpy(sample.transpose(2, 0, 1).copy())[None, :, :32, :32]
-    outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round)
-    folder = _export(outcome, baseline, base, task, out, name, settings, device, shape, side)
+    reference = None if reference_folder is None else load_baseline(reference_folder, task).build({"scale": task.scale})
+    outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round,
+                          reference=None if reference is None else reference.eval())  # fmt: skip
+    folder = _export(outcome, baseline, base, task, out, name, settings, device, shape, side, reference_folder)
     return outcome, folder
 
 
@@ -121,6 +124,7 @@ def preview_line(row: CutPreview) -> str:
 def _export(
     outcome: PruneOutcome, baseline: Submission, base: dict[str, Any], task: Task, out: Path, name: str | None,
     settings: PruneSettings, device: str | None, shape: tuple[int, ...], side: TrainingSide,
+    reference_folder: str | Path | None = None,
 ) -> Path:  # fmt: skip
     new_name = name or f"{baseline.manifest.name}-pruned"
     layers = changed_layers(build_model(base["name"], base["args"], {"scale": task.scale}), outcome.model)
@@ -144,6 +148,8 @@ def _export(
         "settings": asdict(settings), "latency_device": device, "latency_shape": list(shape),
         "held_out_images": list(side.held_out), "baseline_psnr": outcome.baseline_psnr,
         "final_psnr": outcome.final_psnr, "control_psnr": outcome.control_psnr,
+        "reference": None if reference_folder is None else str(reference_folder),
+        "reference_psnr": outcome.reference_psnr,
         "kept_finetunes": [list(f) for f in outcome.kept_finetunes], "before": outcome.before, "after": outcome.after,
         "rounds": outcome.log_rows(),
     }  # fmt: skip
@@ -195,7 +201,7 @@ def model_card(name: str, report: dict[str, Any]) -> str:
                       f"| {label} | {a:,} | {b:,} | {_ratio(a, b)} |" for label, a, b, fmt in cells)  # fmt: skip
     drop = report["final_psnr"] - report["baseline_psnr"]
     table += f"\n| held-out PSNR (dB) | {report['baseline_psnr']:.3f} | {report['final_psnr']:.3f} | {drop:+.3f} dB |"
-    table += control_row(report)
+    table += control_row(report) + reference_row(report)
     return f"""# {name}
 
 `{report["baseline_name"]}` pruned by `bench optimize prune` on `{report["task"]}`.
@@ -232,6 +238,15 @@ def control_row(report: dict[str, Any]) -> str:
     steps = sum(steps for _, steps in report["kept_finetunes"])
     return (f"\n| held-out PSNR, unpruned control after the same {steps:,} fine-tuning steps (dB) | {control:.3f} | "
             f"{report['final_psnr']:.3f} | {report['final_psnr'] - control:+.3f} dB (cost of the cut) |")  # fmt: skip
+
+
+def reference_row(report: dict[str, Any]) -> str:
+    """The model card's row for the reference model that the tolerance was measured against (empty if none)."""
+    reference = report.get("reference_psnr")
+    if reference is None:
+        return ""
+    return (f"\n| held-out PSNR against the reference `{report['reference']}` (dB) | {reference:.3f} | "
+            f"{report['final_psnr']:.3f} | {report['final_psnr'] - reference:+.3f} dB |")  # fmt: skip
 
 
 def round_line(row: RoundLog) -> str:
