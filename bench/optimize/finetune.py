@@ -115,11 +115,11 @@ class TrainingSide:
         for step, (x, y) in enumerate(loader, 1):
             x, y = x.to(self.device), y.to(self.device)
             out = model(x).float()
-            loss = loss_fn(out, y) if distill < 1 else torch.zeros((), device=self.device)
-            if distill > 0 and teacher is not None:
+            loss = loss_fn(out, y)
+            if teacher is not None and distill > 0:
                 with torch.no_grad():
-                    target = teacher(x).float()
-                loss = (1 - distill) * loss + distill * loss_fn(out, target)
+                    taught = teacher(x).float()
+                loss = (1 - distill) * loss + distill * loss_fn(out, taught)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -265,8 +265,9 @@ def prune_model(
     """Run the iterative search on a copy of ``model``; see the module docstring. ``reference``: the original
     model that the tolerance is measured against and distillation imitates (default ``model``)."""
     current = copy.deepcopy(model).cpu().eval()
-    original = model if reference is None else reference
-    teacher = copy.deepcopy(original).eval().requires_grad_(False) if settings.distill > 0 else None
+    # A frozen copy of the original: the distillation teacher and, with a reference, the bar to judge against.
+    original = copy.deepcopy(model if reference is None else reference).eval().requires_grad_(False)
+    teacher = original if settings.distill > 0 else None
     began = time.perf_counter()
 
     def log(
@@ -287,7 +288,7 @@ def prune_model(
     start = log(0, 0.0, True, current, base_psnr, 0, "baseline")
     judge_psnr = base_psnr
     if reference is not None:
-        outcome.reference_psnr = judge_psnr = side.score(copy.deepcopy(reference).eval())
+        outcome.reference_psnr = judge_psnr = side.score(original)
     outcome.before = summary(start, current)
     q_kept, step = settings.q_start - settings.q_step, settings.q_step
     for index in range(1, settings.max_rounds + 1):

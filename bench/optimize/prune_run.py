@@ -93,13 +93,15 @@ def run_prune(
     if out.exists() and not force:
         raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
     task, baseline, base, model, shape = _prunable_baseline(baseline_folder, task_id, latency_shape)
+    reference = None
+    if reference_folder is not None:  # loaded before the training photos, so a bad folder fails at once
+        reference = load_baseline(reference_folder, task).build({"scale": task.scale}).eval()
     recipe = baseline_recipe(baseline, None)  # pruning fine-tunes with the baseline's own recipe
     side = TrainingSide.from_recipe(recipe, data_folder, validation_images, validation_crop, workers=workers)
     sample = side.validation.samples[0].input
     example = torch.from_numpy(sample.transpose(2, 0, 1).copy())[None, :, :32, :32]
-    reference = None if reference_folder is None else load_baseline(reference_folder, task).build({"scale": task.scale})
     outcome = prune_model(model, side, settings, example, shape, latency_probe(device, shape), on_round,
-                          reference=None if reference is None else reference.eval())  # fmt: skip
+                          reference=reference)  # fmt: skip
     folder = _export(outcome, baseline, base, task, out, name, settings, device, shape, side, reference_folder)
     return outcome, folder
 
