@@ -25,7 +25,7 @@ from bench.submission import load_submission
 from bench.training import RecipeError, TrainingError, TrainOptions, load_recipe, train
 from bench.training.checkpoint import CheckpointError, latest_checkpoint, sha256_file
 from bench.training.data import ImageCache, PatchSampler, TrainingDataError
-from bench.training.loop import learning_rate, loss_function, luma
+from bench.training.loop import bf16_supported, learning_rate, loss_function, luma
 from bench.training.recipe import parse_recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -227,8 +227,36 @@ def test_luma_loss_space_matches_skimage_ycbcr() -> None:
     assert float(loss_function("l1", "rgb")(out, target)) == pytest.approx(float(np.abs(rgb[0] - rgb[1]).mean()))
 
 
+def test_channels_last_and_cpu_bf16_train_the_same_model(train_folder: Path, tmp_path: Path) -> None:
+    """NHWC batches change only the conv kernels' order of summation; CPU bf16 autocast stays near fp32.
+
+    The bf16 arm runs where oneDNN has native bf16 (AVX512-BF16 or AMX, as on the CI machine); the
+    fp32 channels_last arm runs everywhere.
+    """
+
+    def run(out: str, **changes: Any) -> tuple[dict[str, torch.Tensor], list[float]]:
+        options = TrainOptions(tmp_path / out, data_folder=train_folder, export=False)
+        result = train(parse_recipe(tiny(**changes)), options)
+        assert result.finished and result.checkpoint is not None
+        lines = [json.loads(line) for line in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]
+        weights = {k: v for k, v in all_tensors(result.checkpoint).items() if k.startswith("model.")}
+        return weights, [r["loss"] for r in lines if "loss" in r]
+
+    plain, plain_loss = run("plain")
+    nhwc, nhwc_loss = run("nhwc", memory_format="channels_last")
+    assert nhwc_loss == pytest.approx(plain_loss, rel=1e-5)
+    assert plain.keys() == nhwc.keys() and plain
+    for key in plain:
+        torch.testing.assert_close(nhwc[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)
+    if not bf16_supported(torch.device("cpu")):
+        pytest.skip("this CPU has no native bf16: the fp32 channels_last arm ran, the bf16 arm cannot")
+    half, half_loss = run("bf16", memory_format="channels_last", precision="bf16")
+    assert half_loss == pytest.approx(plain_loss, rel=5e-3)  # bf16 keeps ~3 significant digits
+    assert half_loss != plain_loss and any(not torch.equal(plain[k], half[k]) for k in plain)  # bf16 really ran
+
+
 def test_cli_reports_user_errors_in_one_paragraph(
-    train_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    train_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(tiny(architecture={"name": "resnet"})))
@@ -236,8 +264,10 @@ def test_cli_reports_user_errors_in_one_paragraph(
     assert "unknown architecture 'resnet'" in capsys.readouterr().err
     assert main(["train", str(TINY), "--out", str(tmp_path / "o"), "--data", str(tmp_path / "none")]) == 2
     assert "training data folder not found" in capsys.readouterr().err
+    monkeypatch.setattr("bench.training.loop.bf16_supported", lambda device: False)  # a CPU without bf16
     assert main(["train", str(TINY), "--out", str(tmp_path / "o"), "--precision", "bf16", "--device", "cpu"]) == 2
-    assert "bf16" in capsys.readouterr().err
+    assert "needs a CUDA device or a CPU with native bf16" in capsys.readouterr().err
+    monkeypatch.undo()
     assert main(["train", str(tmp_path / "missing.yaml")]) == 2
     assert "recipe file not found" in capsys.readouterr().err
     assert main(["train", "espcn-x2", "--steps", "100", "--out", str(tmp_path / "o")]) == 2  # warm-up 500 steps

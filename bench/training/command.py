@@ -21,7 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stop-after", type=int, help="end this session after N steps in all (checkpointed); --resume goes on"
     )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="replaces the recipe's device")
-    parser.add_argument("--precision", choices=["fp32", "bf16"], help="replaces the recipe's precision (bf16: CUDA)")
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], help="replaces the recipe's precision (bf16: CUDA, or a CPU with bf16)"
+    )
+    parser.add_argument(
+        "--memory-format", choices=["contiguous", "channels_last"], help="replaces the recipe's memory format"
+    )
     parser.add_argument(
         "--data",
         help="folder of clean training images (default: recipe, $BENCH_TRAIN_DATA, ../shared/datasets/CSun_Hays80)",
@@ -41,7 +46,9 @@ def default_out_dir(recipe: Recipe) -> Path:
 
 def prepare(args: argparse.Namespace, command: str) -> tuple[Recipe, TrainOptions]:
     """The recipe with the command line's overrides, and the run's options."""
-    recipe = load_recipe(args.recipe).with_overrides(steps=args.steps, device=args.device, precision=args.precision)
+    recipe = load_recipe(args.recipe).with_overrides(
+        steps=args.steps, device=args.device, precision=args.precision, memory_format=args.memory_format
+    )
     options = TrainOptions(
         out_dir=Path(args.out) if args.out else default_out_dir(recipe),
         resume=args.resume,

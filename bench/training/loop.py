@@ -186,6 +186,15 @@ class MetricsLog:
             handle.write(json.dumps(record) + "\n")
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively here: any CUDA device, or a CPU whose oneDNN has bf16 kernels."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
 def _workers(options: TrainOptions, recipe: Recipe, device: torch.device) -> int:
     if options.workers is not None:
         return options.workers
@@ -221,8 +230,11 @@ def train(recipe: Recipe, options: TrainOptions) -> TrainResult:
     """Run (or continue) ``recipe`` into ``options.out_dir``; see the module docstring."""
     task = recipe.training_task()
     device = resolve_device(recipe.device)
-    if recipe.precision == "bf16" and device.type != "cuda":
-        raise TrainingError("precision bf16 (autocast) needs a CUDA device; use --precision fp32 on CPU")
+    if recipe.precision == "bf16" and not bf16_supported(device):
+        raise TrainingError(
+            f"precision bf16 (autocast) needs a CUDA device or a CPU with native bf16 (AVX512-BF16 or AMX); "
+            f"this {device.type} has none: use --precision fp32"
+        )
     cache = ImageCache.load(training_folder(recipe, options.data_folder), task.data.colour, recipe.data.prescale)
     sampler = PatchSampler(cache, recipe.degradation(), recipe.data.patch_size, recipe.data.augmentation,
                            recipe.seed, recipe.data.patches_per_epoch, task.data.colour)  # fmt: skip
@@ -257,7 +269,8 @@ def train(recipe: Recipe, options: TrainOptions) -> TrainResult:
         if progress is not None:
             progress.start(total, start, f"{recipe.name} on {device.type}")
         running, count, last_loss, scores, checkpoint = torch.zeros((), device=device), 0, None, None, None
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=recipe.precision == "bf16")
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=recipe.precision == "bf16")
+        layout = torch.channels_last if recipe.memory_format == "channels_last" else torch.contiguous_format
         model.train()
         step, lr = start, learning_rate(recipe.optimizer, recipe.schedule, start)
         validate_every = recipe.validation.every if recipe.validation is not None else 0
@@ -266,7 +279,8 @@ def train(recipe: Recipe, options: TrainOptions) -> TrainResult:
                 lr = learning_rate(recipe.optimizer, recipe.schedule, step_index)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x = x.to(device, non_blocking=True).contiguous(memory_format=layout)
+                y = y.to(device, non_blocking=True).contiguous(memory_format=layout)
                 with autocast:
                     output = model(x)
                 loss = loss_fn(output.float(), y)

@@ -147,7 +147,12 @@ class Recipe(Strict):
     checkpoint_every: int = Field(1000, ge=1)
     log_every: int = Field(50, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16: autocast on CUDA (weights stay fp32)")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16: autocast (weights stay fp32), on CUDA or a CPU with native bf16 (AVX512-BF16/AMX)"
+    )
+    memory_format: Literal["contiguous", "channels_last"] = Field(
+        "contiguous", description="channels_last: batches in NHWC order, oneDNN's fast conv layout on CPU"
+    )
     export: ExportSpec = Field(default_factory=ExportSpec)
 
     def with_overrides(self, **changes: Any) -> Recipe:
