@@ -70,6 +70,9 @@ def test_plan_derives_the_recipe_from_the_baseline(baseline: Path) -> None:
     assert plan.recipe.export.derived_from == "tiny-dncnn" and "lightweight" in plan.recipe.export.tags
     assert plan.before["params"] > plan.after["params"] and plan.before["macs"] > plan.after["macs"]
     assert plan.before["input_shape"] == list(get_task("denoise-demo-s25").latency.input_shape) == [1, 3, 256, 256]
+    assert (plan.recipe.precision, plan.recipe.memory_format) == ("fp32", "contiguous")  # the baseline's
+    cpu = plan_lightweight(baseline, steps=4, precision="bf16", memory_format="channels_last").recipe
+    assert (cpu.precision, cpu.memory_format, cpu.schedule.steps) == ("bf16", "channels_last", 4)
 
 
 def test_warm_start_copies_exactly_the_matching_tensors(baseline: Path) -> None:

@@ -40,7 +40,8 @@ def cmd_lightweight(args: argparse.Namespace) -> int:
         return fail("give a baseline submission folder: bench optimize lightweight BASELINE (see --list)")
     try:
         plan = plan_lightweight(args.baseline, name=args.name, recipe_path=args.recipe, warm_start=args.warm_start,
-                                steps=args.steps, device=args.device)  # fmt: skip
+                                steps=args.steps, device=args.device, precision=args.precision,
+                                memory_format=args.memory_format)  # fmt: skip
         out.print(_complexity_table(plan.before, plan.after))
         if args.dry_run:
             out.print(f"would train {plan.recipe.name} for {plan.recipe.schedule.steps} steps (dry run)")
@@ -79,6 +80,10 @@ def add_parser(sub: Any) -> None:
                        help="copy every baseline tensor whose name and shape match before training")  # fmt: skip
     light.add_argument("--steps", type=int, help="optimiser steps (default the recipe's)")
     light.add_argument("--device", choices=["auto", "cpu", "cuda"], help="replaces the recipe's device")
+    light.add_argument("--precision", choices=["fp32", "bf16"], help="replaces the recipe's precision (as bench train)")
+    light.add_argument(
+        "--memory-format", choices=["contiguous", "channels_last"], help="replaces the recipe's memory format"
+    )
     light.add_argument("--out", help="copy the new submission folder here (default: leave it in the run folder)")
     light.add_argument("--force", action="store_true", help="replace an existing --out folder")
     light.add_argument("--work", help="run folder for checkpoints and metrics (default runs/<name>)")

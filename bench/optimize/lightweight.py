@@ -116,6 +116,8 @@ def plan_lightweight(
     warm_start: bool = False,
     steps: int | None = None,
     device: str | None = None,
+    precision: str | None = None,
+    memory_format: str | None = None,
 ) -> LightweightPlan:
     """Check the baseline and derive the lightweight recipe; nothing is trained or written."""
     try:
@@ -147,7 +149,7 @@ def plan_lightweight(
         {**base.model_dump(), "name": new_name, "architecture": {"name": rewrite.variant, "args": args},
          "init": None if init is None else init.model_dump(), "export": export.model_dump(),
          "description": export.description}
-    ).with_overrides(steps=steps, device=device)  # fmt: skip
+    ).with_overrides(steps=steps, device=device, precision=precision, memory_format=memory_format)  # fmt: skip
     try:
         check_recipe(recipe, f"lightweight recipe for {baseline.manifest.name}")
     except RecipeError as exc:
