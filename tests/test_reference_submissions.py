@@ -67,6 +67,19 @@ def test_fsrcnn_reference_scores_what_docs_record() -> None:
     assert np.isfinite(result.metrics.ssim) and result.complexity.params == 10_292
 
 
+def test_list_dncnn_is_within_0p6_db_of_dncnn_with_over_10x_fewer_parameters() -> None:
+    """Issue 8's LIST-DnCNN criterion on the embedded demo scenes (sigma 25); CBSD68 figures are in
+    docs/training.md. DnCNN scores 31.782 dB there, LIST-DnCNN 31.364 dB."""
+    task = get_task("denoise-demo-s25")
+    dncnn, light = (evaluate(load_submission(REPO / "submissions/reference" / name), task, latency=FAST)
+                    for name in ("dncnn-color-s25", "dncnn-list-color-s25"))  # fmt: skip
+    assert dncnn.metrics.psnr == pytest.approx(31.782, abs=5e-4)
+    assert light.metrics.psnr == pytest.approx(31.364, abs=5e-4)
+    assert dncnn.metrics.psnr - light.metrics.psnr <= 0.6
+    assert (dncnn.complexity.params, light.complexity.params) == (558_336, 39_696)
+    assert light.complexity.macs * 10 < dncnn.complexity.macs
+
+
 def test_demo_with_references_plans_them_on_the_demo_tasks() -> None:
     from bench.demo import demo_plan
 
