@@ -230,8 +230,8 @@ def test_luma_loss_space_matches_skimage_ycbcr() -> None:
 def test_channels_last_and_cpu_bf16_train_the_same_model(train_folder: Path, tmp_path: Path) -> None:
     """NHWC batches change only the conv kernels' order of summation; CPU bf16 autocast stays near fp32.
 
-    The bf16 arm runs where oneDNN has native bf16 (AVX512-BF16 or AMX, as on the CI machine); the
-    fp32 channels_last arm runs everywhere.
+    The bf16 arm trains where oneDNN has native bf16 (AVX512-BF16 or AMX, as on the CI machine);
+    elsewhere it must be refused with the error that says why. The fp32 channels_last arm runs everywhere.
     """
 
     def run(out: str, **changes: Any) -> tuple[dict[str, torch.Tensor], list[float]]:
@@ -248,8 +248,11 @@ def test_channels_last_and_cpu_bf16_train_the_same_model(train_folder: Path, tmp
     assert plain.keys() == nhwc.keys() and plain
     for key in plain:
         torch.testing.assert_close(nhwc[key], plain[key], rtol=1e-4, atol=1e-5, msg=key)
-    if not bf16_supported(torch.device("cpu")):
-        pytest.skip("this CPU has no native bf16: the fp32 channels_last arm ran, the bf16 arm cannot")
+    if not bf16_supported(torch.device("cpu")):  # then bf16 is refused before anything is written
+        with pytest.raises(TrainingError, match="needs a CUDA device or a CPU with native bf16"):
+            run("bf16", memory_format="channels_last", precision="bf16")
+        assert not (tmp_path / "bf16").exists()
+        return
     half, half_loss = run("bf16", memory_format="channels_last", precision="bf16")
     assert half_loss == pytest.approx(plain_loss, rel=5e-3)  # bf16 keeps ~3 significant digits
     assert half_loss != plain_loss and any(not torch.equal(plain[k], half[k]) for k in plain)  # bf16 really ran

@@ -14,7 +14,7 @@ from bench.cli.common import fail, out
 from bench.cli.search import add_nas_parser, add_portable_parser
 from bench.optimize import REWRITES, OptimizeError, plan_lightweight, run_lightweight
 from bench.training import TRAINING_ERRORS
-from bench.training.command import summary
+from bench.training.command import add_numerics_arguments, summary
 from bench.training.loop import TrainOptions
 from bench.training.progress import default_progress
 
@@ -80,10 +80,7 @@ def add_parser(sub: Any) -> None:
                        help="copy every baseline tensor whose name and shape match before training")  # fmt: skip
     light.add_argument("--steps", type=int, help="optimiser steps (default the recipe's)")
     light.add_argument("--device", choices=["auto", "cpu", "cuda"], help="replaces the recipe's device")
-    light.add_argument("--precision", choices=["fp32", "bf16"], help="replaces the recipe's precision (as bench train)")
-    light.add_argument(
-        "--memory-format", choices=["contiguous", "channels_last"], help="replaces the recipe's memory format"
-    )
+    add_numerics_arguments(light)
     light.add_argument("--out", help="copy the new submission folder here (default: leave it in the run folder)")
     light.add_argument("--force", action="store_true", help="replace an existing --out folder")
     light.add_argument("--work", help="run folder for checkpoints and metrics (default runs/<name>)")

@@ -21,12 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stop-after", type=int, help="end this session after N steps in all (checkpointed); --resume goes on"
     )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="replaces the recipe's device")
-    parser.add_argument(
-        "--precision", choices=["fp32", "bf16"], help="replaces the recipe's precision (bf16: CUDA, or a CPU with bf16)"
-    )
-    parser.add_argument(
-        "--memory-format", choices=["contiguous", "channels_last"], help="replaces the recipe's memory format"
-    )
+    add_numerics_arguments(parser)
     parser.add_argument(
         "--data",
         help="folder of clean training images (default: recipe, $BENCH_TRAIN_DATA, ../shared/datasets/CSun_Hays80)",
@@ -37,6 +32,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-export", action="store_true", help="do not write the submission folder at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_numerics_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--memory-format``, the recipe overrides shared by every command that trains."""
+    parser.add_argument(
+        "--precision", choices=["fp32", "bf16"], help="replaces the recipe's precision (bf16: CUDA, or a CPU with bf16)"
+    )
+    parser.add_argument(
+        "--memory-format", choices=["contiguous", "channels_last"], help="replaces the recipe's memory format"
+    )
 
 
 def default_out_dir(recipe: Recipe) -> Path:
