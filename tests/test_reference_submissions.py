@@ -3,6 +3,7 @@ what their model cards and docs/training.md record."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.results import Result
 from bench.runtime.complexity import count_complexity
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import evaluate
@@ -67,12 +69,18 @@ def test_fsrcnn_reference_scores_what_docs_record() -> None:
     assert np.isfinite(result.metrics.ssim) and result.complexity.params == 10_292
 
 
+@functools.cache
+def denoise_demo_result(name: str) -> Result:
+    """A reference denoiser scored on the embedded demo scenes (sigma 25), once per test session:
+    two tests compare dncnn-color-s25 with another model."""
+    submission = load_submission(REPO / "submissions/reference" / name)
+    return evaluate(submission, get_task("denoise-demo-s25"), latency=FAST)
+
+
 def test_list_dncnn_is_within_0p6_db_of_dncnn_with_over_10x_fewer_parameters() -> None:
     """Issue 8's LIST-DnCNN criterion on the embedded demo scenes (sigma 25); CBSD68 figures are in
     docs/training.md. DnCNN scores 31.782 dB there, LIST-DnCNN 31.364 dB."""
-    task = get_task("denoise-demo-s25")
-    dncnn, light = (evaluate(load_submission(REPO / "submissions/reference" / name), task, latency=FAST)
-                    for name in ("dncnn-color-s25", "dncnn-list-color-s25"))  # fmt: skip
+    dncnn, light = denoise_demo_result("dncnn-color-s25"), denoise_demo_result("dncnn-list-color-s25")
     assert dncnn.metrics.psnr == pytest.approx(31.782, abs=5e-4)
     assert light.metrics.psnr == pytest.approx(31.364, abs=5e-4)
     assert dncnn.metrics.psnr - light.metrics.psnr <= 0.6
@@ -85,9 +93,7 @@ def test_dncnn_second_stage_beats_the_first_on_the_demo_scenes() -> None:
     """The fine-tuned colour DnCNN (recipes/dncnn-color-s25-finetune.yaml) scores 32.028 dB on the
     embedded demo scenes, 0.246 dB above the first stage it started from (31.782); CBSD68 figures
     (30.537 against 30.415) are in docs/training.md."""
-    task = get_task("denoise-demo-s25")
-    first, second = (evaluate(load_submission(REPO / "submissions/reference" / name), task, latency=FAST)
-                     for name in ("dncnn-color-s25", "dncnn-color-s25-finetune"))  # fmt: skip
+    first, second = denoise_demo_result("dncnn-color-s25"), denoise_demo_result("dncnn-color-s25-finetune")
     assert second.metrics.psnr == pytest.approx(32.028, abs=5e-4)
     assert second.metrics.psnr - first.metrics.psnr > 0.2
     assert second.complexity.params == first.complexity.params == 558_336
