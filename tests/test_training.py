@@ -73,6 +73,7 @@ def test_tiny_recipe_trains_end_to_end_and_exports_a_loadable_submission(train_f
     assert model(torch.rand(1, 3, 20, 20)).shape == (1, 3, 20, 20)
     card = (folder / "MODEL_CARD.md").read_text()
     assert sha256_file(folder / "model.safetensors") in card
+    assert (folder / "training-metrics.jsonl").read_text() == (out / "metrics.jsonl").read_text()
     for fact in ("bench train tiny", "wall time", "hardware", "parameters | 1,024", "MACs", "patch_size: 16"):
         assert fact in card
 

@@ -3,8 +3,9 @@
 ``model.safetensors`` (the state dict, no pickle), ``submission.yaml`` (format safetensors, the
 registered architecture with its full arguments, tags, ``derived_from``, ``training_data``) and
 ``MODEL_CARD.md`` (recipe, data and its fingerprint, the exact command, wall time, hardware,
-params / MACs, validation scores, sha256 of the weights) and ``recipe.yaml`` (the effective recipe,
-which ``bench optimize`` starts from). The folder is read back with
+params / MACs, validation scores, sha256 of the weights), ``recipe.yaml`` (the effective recipe,
+which ``bench optimize`` starts from) and ``training-metrics.jsonl`` (a copy of the run's
+``metrics.jsonl``: the loss and validation curve behind the card). The folder is read back with
 :func:`bench.submission.load_submission` before this returns, so what is written always loads.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import platform
+import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import yaml
@@ -28,14 +30,13 @@ from bench.tasks import Task
 from bench.training.checkpoint import sha256_file
 from bench.training.data import ImageCache
 from bench.training.init import resolve_weights
+from bench.training.loop import METRICS_LOG, TrainResult
 from bench.training.recipe import Recipe
-
-if TYPE_CHECKING:
-    from bench.training.loop import TrainResult
 
 WEIGHTS = "model.safetensors"
 MODEL_CARD = "MODEL_CARD.md"
 RECIPE_FILE = "recipe.yaml"  # the effective recipe, for retraining and for bench optimize
+TRAINING_METRICS = "training-metrics.jsonl"  # the run's metrics.jsonl, shipped with the weights
 
 
 def macs_at(model: nn.Module, shape: tuple[int, ...]) -> int:
@@ -182,5 +183,6 @@ bench score {folder} --task {recipe.task}
 """
     (folder / MODEL_CARD).write_text(card)
     (folder / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    shutil.copyfile(result.out_dir / METRICS_LOG, folder / TRAINING_METRICS)
     load_submission(folder).build({"scale": task.scale})  # what was written must load, strictly
     return folder
