@@ -15,11 +15,13 @@ import torch
 from torch import nn
 
 from bench.models import MODELS, build_model
+from bench.models.subpixel import SubpixelConvTranspose2d
 from bench.runtime.convert import to_tflite
 
 CASES: dict[str, tuple[dict[str, Any], tuple[int, int, int, int]]] = {
     "fsrcnn": ({"scale": 2, "m": 1}, (1, 3, 10, 12)),
     "fsrcnn-list": ({"scale": 3, "m": 1}, (1, 3, 10, 12)),
+    "fsrcnn[deconv-subpixel]": ({"scale": 3, "m": 1, "upsample": "deconv-subpixel"}, (1, 3, 10, 12)),
     "espcn": ({"scale": 2}, (1, 3, 10, 12)),
     "edsr-baseline": ({"scale": 4, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
     "edsr-dsconv": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
@@ -59,17 +61,18 @@ PARAMETER_FREE = {"bicubic", "identity"}  # converted in test_convert.py
 
 def test_every_registered_architecture_has_a_conversion_case() -> None:
     shipped = {name for name, spec in MODELS.items() if spec.factory.__module__.startswith("bench.models.")}
-    assert shipped - PARAMETER_FREE == set(CASES)  # (other tests register throwaway architectures)
+    # (other tests register throwaway architectures; "name[variant]" cases convert other arguments)
+    assert shipped - PARAMETER_FREE == {case.split("[")[0] for case in CASES}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_converts_to_tflite_exactly(name: str, tmp_path: Path) -> None:
     args, shape = CASES[name]
     torch.manual_seed(0)
-    model = build_model(name, args, {}).eval()
+    model = build_model(name.split("[")[0], args, {}).eval()
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | SubpixelConvTranspose2d):
                 module.weight.normal_(0.0, 0.15)
             elif isinstance(module, nn.BatchNorm2d):  # non-trivial statistics, folded by the converter
                 assert module.running_mean is not None and module.running_var is not None

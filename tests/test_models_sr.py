@@ -10,6 +10,7 @@ from bench.models import build_model
 from bench.models.interp_arch import MatlabBicubicUpsampler
 from bench.models.layers import LumaSR, UpsamplerKind, rgb_to_ycbcr, upsampler, ycbcr_to_rgb
 from bench.models.sr_arch import FSRCNN
+from bench.models.subpixel import SubpixelConvTranspose2d
 from bench.runtime.complexity import count_complexity
 
 SR = ("fsrcnn", "fsrcnn-list", "espcn", "edsr-baseline", "edsr-dsconv", "edsr-resize-list", "edsr-list", "wdsr-b")
@@ -35,6 +36,7 @@ def test_sr_output_is_scale_times_the_input(name: str, scale: int) -> None:
     [
         ("fsrcnn", {}, 10_292),  # Y, conv3x3 + PixelShuffle upsampler
         ("fsrcnn", {"upsample": "deconv"}, 12_809),  # the paper's 9x9 deconv (12.5K weights+biases + PReLU)
+        ("fsrcnn", {"upsample": "deconv-subpixel"}, 12_809),  # the same layer's parameters
         ("fsrcnn", {"colour": "rgb"}, 17_132),
         ("fsrcnn-list", {}, 5_528),
         ("espcn", {}, 21_284),
@@ -62,6 +64,37 @@ def test_fsrcnn_deconv_equals_the_padded_transposed_conv_that_does_not_convert()
         x = torch.rand(1, 1, 6, 7)
         with torch.no_grad():
             torch.testing.assert_close(model(x), reference(model.body(x - 0.5)) + 0.5)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_subpixel_deconv_is_torchs_transposed_conv_with_the_same_weights(scale: int) -> None:
+    torch.manual_seed(scale)
+    reference = nn.ConvTranspose2d(5, 2, 9, stride=scale)  # torch's own kernel, not the gathered weights
+    subpixel = SubpixelConvTranspose2d(5, 2, 9, scale, crop=4)
+    assert subpixel.state_dict().keys() == reference.state_dict().keys()
+    with torch.no_grad():
+        reference.weight.normal_(0.0, 0.3)
+        reference.bias.normal_(0.0, 0.3)
+        subpixel.load_state_dict(reference.state_dict())
+        x = torch.randn(2, 5, 6, 7)
+        expected = reference(x)[:, :, 4 : 4 + 6 * scale, 4 : 4 + 7 * scale]
+        torch.testing.assert_close(subpixel(x), expected, rtol=0, atol=1e-5)
+    assert tuple(subpixel.conv_weight().shape[:2]) == (2 * scale * scale, 5)
+
+
+def test_fsrcnn_deconv_subpixel_takes_deconv_weights_and_initialises_the_same() -> None:
+    torch.manual_seed(0)
+    deconv = build_model("fsrcnn", {"upsample": "deconv"}, {"scale": 2}).eval()
+    torch.manual_seed(0)
+    subpixel = build_model("fsrcnn", {"upsample": "deconv-subpixel"}, {"scale": 2}).eval()
+    for key, value in deconv.state_dict().items():  # paper_init draws the same numbers in the same order
+        assert torch.equal(subpixel.state_dict()[key], value), key
+    with torch.no_grad():
+        for parameter in deconv.parameters():
+            parameter.normal_(0.0, 0.2)
+        subpixel.load_state_dict(deconv.state_dict())
+        x = torch.rand(1, 3, 11, 13)
+        torch.testing.assert_close(subpixel(x), deconv(x), rtol=0, atol=1e-5)
 
 
 def test_ycbcr_is_matlab_and_inverts_exactly() -> None:

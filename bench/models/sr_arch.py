@@ -32,8 +32,10 @@ from torch import nn
 from bench.models.layers import DIV2K_MEAN, LumaSR, MeanShift, UpsamplerKind, upsampler
 from bench.models.lightweight import ConvKind, DepthwiseSeparableConv, conv3x3
 from bench.models.registry import register_model
+from bench.models.subpixel import SubpixelConvTranspose2d
 
 Colour = Literal["y", "rgb"]
+FSRCNNUpsample = Literal["pixelshuffle", "deconv", "deconv-subpixel"]
 
 
 def _check_scale(scale: int) -> int:
@@ -45,11 +47,13 @@ def _check_scale(scale: int) -> int:
 def paper_init(model: nn.Module, last: nn.Module) -> None:
     """FSRCNN's initialisation (also used for ESPCN): He-normal convs, the last layer N(0, 0.001), zero biases."""
     for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
-            fan_out = module.out_channels * module.kernel_size[0] * module.kernel_size[1]
-            nn.init.normal_(module.weight, 0.0, 0.001 if module is last else math.sqrt(2.0 / fan_out))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | SubpixelConvTranspose2d):
+            weight, bias = module.weight, module.bias
+            out_channels = weight.shape[0] if isinstance(module, nn.Conv2d) else weight.shape[1]  # C_in x C_out x k x k
+            fan_out = out_channels * weight.shape[2] * weight.shape[3]
+            nn.init.normal_(weight, 0.0, 0.001 if module is last else math.sqrt(2.0 / fan_out))
+            if bias is not None:
+                nn.init.zeros_(bias)
 
 
 def _activation(kind: str, channels: int) -> nn.Module:
@@ -71,7 +75,10 @@ class FSRCNN(nn.Module):
     * ``deconv``: the paper's 9x9 transposed conv with stride s, written as a transposed conv
       without padding followed by a crop (equal to padding 4 + output_padding s - 1, which
       litert-torch cannot lower). It converts, but TRANSPOSE_CONV falls back to slow reference
-      kernels in XNNPACK (see ``docs/models.md``).
+      kernels in XNNPACK (see ``docs/models.md``);
+    * ``deconv-subpixel``: the same 9x9 transposed conv (same parameters and state-dict keys, the
+      same function to float rounding) computed as a 5x5 conv to C s^2 channels + PixelShuffle
+      (:class:`~bench.models.subpixel.SubpixelConvTranspose2d`), which XNNPACK runs.
 
     The input is shifted by -0.5 and the output by +0.5 (EDSR's mean shift with a fixed mean): the
     same function class, but centred data train much faster from the paper's initialisation.
@@ -84,7 +91,7 @@ class FSRCNN(nn.Module):
         d: int = 56,
         s: int = 12,
         m: int = 4,
-        upsample: Literal["pixelshuffle", "deconv"] = "pixelshuffle",
+        upsample: FSRCNNUpsample = "pixelshuffle",
         act: str = "prelu",
         mapping: ConvKind = "conv",
     ) -> None:
@@ -102,8 +109,10 @@ class FSRCNN(nn.Module):
             self.up: nn.Module = nn.Sequential(last, nn.PixelShuffle(self.scale))
         elif upsample == "deconv":
             last = self.up = nn.ConvTranspose2d(d, channels, 9, stride=self.scale)
+        elif upsample == "deconv-subpixel":
+            last = self.up = SubpixelConvTranspose2d(d, channels, 9, self.scale, crop=4)
         else:
-            raise ValueError(f"unknown upsample {upsample!r}; expected pixelshuffle or deconv")
+            raise ValueError(f"unknown upsample {upsample!r}; expected pixelshuffle, deconv or deconv-subpixel")
         paper_init(self, last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,7 +137,7 @@ def fsrcnn(
     d: int = 56,
     s: int = 12,
     m: int = 4,
-    upsample: Literal["pixelshuffle", "deconv"] = "pixelshuffle",
+    upsample: FSRCNNUpsample = "pixelshuffle",
     act: str = "prelu",
 ) -> nn.Module:
     """FSRCNN (d=56, s=12, m=4) on Y with bicubic chroma; conv + PixelShuffle upsampler by default."""
@@ -142,7 +151,7 @@ def fsrcnn_list(
     d: int = 56,
     s: int = 12,
     m: int = 4,
-    upsample: Literal["pixelshuffle", "deconv"] = "pixelshuffle",
+    upsample: FSRCNNUpsample = "pixelshuffle",
     act: str = "prelu",
 ) -> nn.Module:
     """FSRCNN with its 3x3 mapping convs replaced by LIST layers (Lahiri et al.)."""
