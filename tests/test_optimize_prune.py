@@ -221,3 +221,35 @@ def test_max_cut_caps_each_group_per_round() -> None:
         cuts = plan_cuts(model, example, q=1e3, multiple=4, max_cut=max_cut)
         assert {c.root for c in cuts} == {c.root for c in uncapped} and {c.kept for c in cuts} == {kept}
     assert plan_cuts(model, example, q=1e3, multiple=4, max_cut=0.2) == []
+
+
+@pytest.mark.parametrize("upsample", ["deconv", "deconv-subpixel"])
+def test_fsrcnn_deconv_inputs_are_cut_exactly_and_the_pruned_model_rebuilds(upsample: str) -> None:
+    """FSRCNN's expand layer (12 -> 56) feeds the 9x9 deconv. Eight of its filters are zeroed with their
+    PReLU slopes and the deconv's input slices, so removing them must leave the output unchanged: the cut
+    has to reach the deconv's inputs (dim 0 of its C_in x C_out x 9 x 9 weight) in either form, and the
+    pruned architecture has to rebuild the narrower deconv from the manifest's sizes."""
+    args = {"scale": 2, "upsample": upsample}
+    torch.manual_seed(0)
+    model, example = build_model("fsrcnn", args, {}).eval(), torch.rand(1, 3, 12, 12)
+    dropped = [0, 7, 13, 21, 30, 38, 44, 55]
+    with torch.no_grad():
+        model.net.up.weight.normal_(0.0, 0.05)
+        model.net.body[12].weight[dropped] = 0.0  # the expand conv's filters
+        model.net.body[12].bias[dropped] = 0.0
+        model.net.up.weight[dropped] = 0.0
+        x = torch.rand(1, 3, 10, 14, generator=torch.Generator().manual_seed(1))
+        before = model(x)
+    cuts = [c for c in plan_cuts(model, example, q=1.0, multiple=4) if c.root == "net.body.12"]
+    assert len(cuts) == 1 and set(dropped) <= set(cuts[0].drop)
+    cuts = [type(cuts[0])("net.body.12", 56, 48, tuple(dropped))]  # exactly the zeroed ones
+    apply_cuts(model, example, cuts)
+    assert model.net.body[12].out_channels == 48 and model.net.up.weight.shape[:2] == (48, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), before, rtol=0, atol=1e-6)
+    layers = changed_layers(build_model("fsrcnn", args, {}), model)
+    assert layers["net.up"] == [1, 48]
+    rebuilt = build_model("pruned", {"base": {"name": "fsrcnn", "args": args}, "layers": layers}, {})
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x), model(x))

@@ -2,9 +2,10 @@
 
 A pruned model is its base architecture with fewer channels in some layers, a real dense model,
 not masks. The manifest stores the base (``{name, args}``) and the new size of every layer that
-changed (``layers``: module name -> ``[out_channels, in_channels]`` for a conv, ``[features]`` for
-a batch norm or PReLU). The factory builds the base and swaps each listed layer for a fresh one of
-the recorded size (a depthwise conv stays depthwise). Its safetensors weights then load strictly.
+changed (``layers``: module name -> ``[out_channels, in_channels]`` for a conv or a transposed
+conv, ``[features]`` for a batch norm or PReLU). The factory builds the base and swaps each listed
+layer for a fresh one of the recorded size (a depthwise conv stays depthwise). Its safetensors
+weights then load strictly.
 The forward code of the base never depends on a channel count, so the narrower network runs as
 it is: residual adds, concatenations and pixel shuffles see consistent widths because the pruner
 cut coupled layers together.
@@ -17,6 +18,7 @@ from typing import Any
 from torch import nn
 
 from bench.models.registry import build_model, register_model
+from bench.models.subpixel import SubpixelConvTranspose2d
 
 
 def _resized(module: nn.Module, size: list[int]) -> nn.Module:
@@ -29,6 +31,17 @@ def _resized(module: nn.Module, size: list[int]) -> nn.Module:
             in_channels, out_channels, module.kernel_size, module.stride, module.padding, module.dilation,  # type: ignore[arg-type]
             groups=out_channels if depthwise else 1, bias=module.bias is not None, padding_mode=module.padding_mode,
         )  # fmt: skip
+    if isinstance(module, nn.ConvTranspose2d):
+        if module.groups > 1:
+            raise ValueError(f"cannot resize a grouped transposed conv with {module.groups} groups")
+        out_channels, in_channels = size
+        return nn.ConvTranspose2d(
+            in_channels, out_channels, module.kernel_size, module.stride, module.padding,  # type: ignore[arg-type]
+            module.output_padding, bias=module.bias is not None, dilation=module.dilation,  # type: ignore[arg-type]
+        )  # fmt: skip
+    if isinstance(module, SubpixelConvTranspose2d):
+        out_channels, in_channels = size
+        return SubpixelConvTranspose2d(in_channels, out_channels, module.kernel, module.stride, module.crop)
     if isinstance(module, nn.BatchNorm2d):
         return nn.BatchNorm2d(size[0], module.eps, module.momentum, module.affine, module.track_running_stats)
     if isinstance(module, nn.PReLU):
@@ -37,11 +50,13 @@ def _resized(module: nn.Module, size: list[int]) -> nn.Module:
 
 
 def layer_sizes(model: nn.Module) -> dict[str, list[int]]:
-    """The resizable layers' sizes: conv ``[out, in]``, batch norm / PReLU ``[features]``."""
+    """The resizable layers' sizes: conv and transposed conv ``[out, in]``, batch norm / PReLU ``[features]``."""
     sizes: dict[str, list[int]] = {}
     for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
             sizes[name] = [module.out_channels, module.in_channels]
+        elif isinstance(module, SubpixelConvTranspose2d):  # weight: C_in x C_out x k x k
+            sizes[name] = [module.weight.shape[1], module.weight.shape[0]]
         elif isinstance(module, nn.BatchNorm2d):
             sizes[name] = [module.num_features]
         elif isinstance(module, nn.PReLU):

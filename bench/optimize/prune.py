@@ -71,6 +71,7 @@ import torch
 from torch import nn
 
 from bench.optimize.finetune import TrainingSide
+from bench.optimize.prune_graph import SHUFFLES, dependency_graph
 from bench.runtime.complexity import count_complexity
 
 
@@ -135,61 +136,6 @@ def output_layers(model: nn.Module, example: torch.Tensor) -> list[nn.Module]:
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     keep += [m for m in convs if m.out_channels == out_channels]
     return list({id(m): m for m in keep}.values())
-
-
-SHUFFLES = (nn.PixelShuffle, nn.PixelUnshuffle)
-
-
-def _shuffle_boundary(channels: dict[nn.Module, tuple[int, int]]) -> Any:
-    """A torch-pruning layer pruner for pixel (un)shuffles: a boundary with the true channel counts.
-
-    Left to itself, torch-pruning treats a pixel shuffle as an element-wise op, so it believes the
-    shuffle has as many output channels as input (r^2 times too many). A U-Net that concatenates an
-    upsampler's shuffled output with a skip then gets no concat offsets, and the skip's channels
-    are coupled to the upsampler's, which must stay whole: no skip could be pruned. This pruner
-    reports ``in`` and ``out`` as traced (``channels``: module -> (in, out)) and has no intra-layer
-    dependency; a cut through a shuffle is refused (its modules are also passed as ignored layers,
-    so no such group is planned)."""
-    import torch_pruning as tp
-
-    class ShuffleBoundary(tp.pruner.BasePruningFunc):
-        TARGET_MODULES = SHUFFLES
-
-        def prune_out_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
-            raise RuntimeError(f"a pixel-shuffle group stays whole; cannot cut {len(idxs)} channels through it")
-
-        def prune_in_channels(self, layer: nn.Module, idxs: Any) -> nn.Module:
-            raise RuntimeError(f"a pixel-shuffle group stays whole; cannot cut {len(idxs)} channels through it")
-
-        def get_out_channels(self, layer: nn.Module) -> int:
-            return channels[layer][1]
-
-        def get_in_channels(self, layer: nn.Module) -> int:
-            return channels[layer][0]
-
-    return ShuffleBoundary()
-
-
-def dependency_graph(model: nn.Module, example: torch.Tensor) -> Any:
-    """torch-pruning's dependency graph of ``model`` traced on ``example``, pixel (un)shuffles as boundaries."""
-    import torch_pruning as tp
-
-    channels: dict[nn.Module, tuple[int, int]] = {}
-
-    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        channels[module] = (int(inputs[0].shape[1]), int(output.shape[1]))
-
-    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, SHUFFLES)]
-    try:
-        with torch.no_grad():
-            model.eval()(example)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    pruner = _shuffle_boundary(channels)
-    return tp.DependencyGraph().build_dependency(
-        model, example_inputs=example, customized_pruners={kind: pruner for kind in SHUFFLES}
-    )
 
 
 @dataclass(frozen=True)

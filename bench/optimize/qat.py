@@ -1,7 +1,7 @@
 """Quantisation-aware fine-tuning for int8 TFLite: the weights learn under the rounding they will get.
 
-While fine-tuning, every ``Conv2d`` / ``ConvTranspose2d`` is fake-quantised with torch's own
-``fake_quantize_per_*_affine`` ops, whose gradient is the straight-through estimator (1 inside
+While fine-tuning, every ``Conv2d`` / ``ConvTranspose2d`` / ``SubpixelConvTranspose2d`` is
+fake-quantised with torch's own ``fake_quantize_per_*_affine`` ops, whose gradient is the straight-through estimator (1 inside
 the clamping range, 0 outside):
 
 * **weights**: per output channel, symmetric, integers in [-127, 127], scale ``max|w| / 127``
@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from bench.models.subpixel import SubpixelConvTranspose2d
 from bench.optimize.finetune import TrainingSide
 
 MOMENTUM = 0.01
@@ -67,14 +68,14 @@ class FakeQuantOutput:
 
 
 def _convs(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+    return [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | SubpixelConvTranspose2d)]
 
 
 def attach(model: nn.Module) -> list[Any]:
     """Fake-quantise every conv of ``model`` in place; returns the hook handles (for :func:`detach`)."""
     handles = []
     for conv in _convs(model):
-        axis = 1 if isinstance(conv, nn.ConvTranspose2d) else 0
+        axis = 1 if isinstance(conv, nn.ConvTranspose2d | SubpixelConvTranspose2d) else 0  # C_in x C_out x k x k
         parametrize.register_parametrization(conv, "weight", FakeQuantWeight(axis))
         handles.append(conv.register_forward_hook(FakeQuantOutput()))
     return handles
