@@ -1,8 +1,8 @@
 """Quantisation-aware fine-tuning for int8 TFLite: the weights learn under the rounding they will get.
 
 While fine-tuning, every ``Conv2d`` / ``ConvTranspose2d`` / ``SubpixelConvTranspose2d`` is
-fake-quantised with torch's own ``fake_quantize_per_*_affine`` ops, whose gradient is the straight-through estimator (1 inside
-the clamping range, 0 outside):
+fake-quantised with torch's own ``fake_quantize_per_*_affine`` ops, whose gradient is the
+straight-through estimator (1 inside the clamping range, 0 outside):
 
 * **weights**: per output channel, symmetric, integers in [-127, 127], scale ``max|w| / 127``
   (the scheme of ai-edge-quantizer's ``static_wi8_ai8`` for conv weights);
