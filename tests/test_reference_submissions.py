@@ -61,12 +61,19 @@ def test_reference_converts_to_tflite_within_1e4(manifest: Path, tmp_path: Path)
     assert report.max_abs_error < 1e-4
 
 
-def test_fsrcnn_reference_scores_what_docs_record() -> None:
-    """Set5 x2 (Y, crop 2) on the embedded Set5: 35.750 dB, as in docs/training.md."""
-    result = evaluate(load_submission(REPO / "submissions/reference/fsrcnn-x2"), get_task("sr-set5-x2"), latency=FAST)
-    assert result.metrics.psnr == pytest.approx(35.750, abs=5e-4)
+@pytest.mark.parametrize(
+    ("name", "psnr", "params"),
+    [("fsrcnn-x2", 35.750, 10_292), ("fsrcnn-deconv-x2", 36.125, 12_809), ("fsrcnn-deconv-x2-stage2", 36.752, 12_809)],
+)
+def test_fsrcnn_reference_scores_what_docs_record(name: str, psnr: float, params: int) -> None:
+    """Set5 x2 (Y, crop 2) on the embedded Set5, as in docs/training.md. The CPU-trained second stage of the
+    paper's deconv FSRCNN meets issue 8's target: within 0.3 dB of FSRCNN's published 37.00 dB."""
+    result = evaluate(load_submission(REPO / "submissions/reference" / name), get_task("sr-set5-x2"), latency=FAST)
+    assert result.metrics.psnr == pytest.approx(psnr, abs=5e-4)
     assert result.metrics.psnr > 33.678 + 2.0  # well above bicubic
-    assert np.isfinite(result.metrics.ssim) and result.complexity.params == 10_292
+    assert np.isfinite(result.metrics.ssim) and result.complexity.params == params
+    if name == "fsrcnn-deconv-x2-stage2":
+        assert 37.00 - result.metrics.psnr <= 0.3
 
 
 @functools.cache
