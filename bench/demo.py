@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.paths import SUBMISSIONS_DIR
-from bench.recording import score_into
+from bench.plan import make_plan
+from bench.recording import record_run
 from bench.results import Result
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.store import Store
@@ -55,5 +56,6 @@ def run_demo(
     for task, submission in demo_plan(references):
         if on_start:
             on_start(task, submission)
-        result, result_id = score_into(store, submission, task, ("cpu-torch",), latency, data_root=None)
-        yield DemoRun(task, submission, result, result_id)
+        recorded = record_run(make_plan(submission, task, ("cpu-torch",), latency=latency, data_root=None), store)
+        assert recorded.result_id is not None
+        yield DemoRun(task, submission, recorded.result, recorded.result_id)

@@ -2,9 +2,10 @@
 
 A :class:`Job` is plain data (a submission folder, a task id, a settings dict), so it crosses
 process boundaries cheaply and safely: each worker loads the submission and the task itself
-(torch modules are never shipped between processes) and sends back the result as JSON. Any
-exception in a worker becomes an :class:`Outcome` with an error message; the parent never
-crashes because one submission does. Storing is the caller's business (see ``bench score-many``).
+(torch modules are never shipped between processes), takes the one road
+(:func:`bench.recording.record_run`, into the store when the job names one) and sends back the
+result as JSON. Any exception in a worker becomes an :class:`Outcome` with an error message; the
+parent never crashes because one submission does.
 
 ``local``: a spawn-context :class:`~concurrent.futures.ProcessPoolExecutor` (torch and fork do not
 mix). ``ray``: Ray tasks on the current Ray cluster, or on a local one started with
@@ -25,31 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.data.images import ImageReadError
-from bench.data.sources import DataNotFound
-from bench.registry import Registry, UnknownName
+from bench.errors import USER_ERRORS
+from bench.registry import Registry
 from bench.results import Result
-from bench.runtime.errors import BackendUnavailable, ConversionError
 from bench.runtime.protocol import LatencySettings
-from bench.scoring import ScoringError
-from bench.submission import SubmissionError
-from bench.tasks import TaskError
-
-USER_ERRORS: tuple[type[Exception], ...] = (
-    SubmissionError,
-    ScoringError,
-    TaskError,
-    ConversionError,
-    BackendUnavailable,
-    DataNotFound,
-    ImageReadError,
-    UnknownName,
-)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One scoring run: ``settings`` holds keyword arguments of :func:`bench.scoring.evaluate` as plain data."""
+    """One scoring run: ``settings`` holds the plan's settings as plain data (devices, data_root, latency,
+    quality_device) and ``db``, the store URL the worker records into (None: nothing is stored)."""
 
     submission: str
     task: str
@@ -58,11 +44,13 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished job: ``result`` (the Result JSON) or ``error`` (a one-paragraph message)."""
+    """A finished job: ``result`` (the Result JSON) and, when stored, ``result_id``; or ``error`` (a
+    one-paragraph message)."""
 
     job: Job
     result: str | None = None
     error: str | None = None
+    result_id: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,9 +69,12 @@ def make_jobs(
     data_root: str | Path | None = None,
     latency: LatencySettings | None = None,
     quality_device: str | None = None,
+    db: str | None = None,
 ) -> list[Job]:
-    """One job per submission folder, all with the same settings; paths made absolute (workers may run elsewhere)."""
+    """One job per submission folder, all with the same settings; paths made absolute (workers may run elsewhere).
+    With ``db`` (a store URL), each worker records its run there through the one road."""
     settings: dict[str, Any] = {
+        "db": db,
         "devices": list(devices) if devices else None,
         "data_root": str(Path(data_root).absolute()) if data_root is not None else None,
         "latency": latency.model_dump() if latency is not None else None,
@@ -92,28 +83,33 @@ def make_jobs(
     return [Job(str(Path(folder).absolute()), task, dict(settings)) for folder in submissions]
 
 
-def score(job: Job) -> str:
-    """Load the submission and task named by ``job``, evaluate, return ``result.model_dump_json()``."""
-    from bench.scoring import evaluate
+def score(job: Job) -> tuple[str, int | None]:
+    """Load the submission and task named by ``job``, take the one road (into the job's store, if any),
+    return ``(result JSON, result id or None)``."""
+    from bench.plan import make_plan
+    from bench.recording import record_run
+    from bench.store import Store
     from bench.submission import load_submission
     from bench.tasks import get_task
 
     s = job.settings
-    result = evaluate(
+    plan = make_plan(
         load_submission(job.submission),
         get_task(job.task),
         devices=s.get("devices"),
-        data_root=Path(s["data_root"]) if s.get("data_root") else None,
-        latency=LatencySettings(**s["latency"]) if s.get("latency") else None,
         quality_device=s.get("quality_device"),
+        latency=LatencySettings(**s["latency"]) if s.get("latency") else None,
+        data_root=Path(s["data_root"]) if s.get("data_root") else None,
     )
-    return result.model_dump_json()
+    recorded = record_run(plan, Store(s["db"]) if s.get("db") else None)
+    return recorded.result.model_dump_json(), recorded.result_id
 
 
 def run_job(job: Job) -> Outcome:
     """:func:`score` that never raises: user errors give their message, anything else its type name too."""
     try:
-        return Outcome(job, result=score(job))
+        result, result_id = score(job)
+        return Outcome(job, result=result, result_id=result_id)
     except USER_ERRORS as exc:
         return Outcome(job, error=str(exc))
     except KeyboardInterrupt:

@@ -1,46 +1,92 @@
-"""Score a submission straight into the store: :func:`evaluate` through a run handle.
+"""The one road from a plan to the store: :func:`record_run` is the only writer of runs.
 
-Each image's scores and the first images' sample crops are written as they are computed, and a
-run the store already has complete (same submission hash, task version, devices and settings) is
-not run again. ``bench score`` does the same with resume and restart options on top.
+    plan (bench.plan.make_plan) -> [probe checks: shape, scale, finite, deterministic]
+                                -> finished twin in the store? -> yes: that result, nothing runs
+                                -> evaluate_plan, each image's scores and sample crops written as computed
+                                -> run marked complete with its latencies and full result
+
+``bench score``, ``bench demo``, ``bench score-many`` (in its workers, local or Ray),
+``bench challenge`` and the optimisations' scoring all come here. Without a store the same road
+runs and nothing is written (a challenge rerun without ``--db``, an optimisation's comparison).
+
+A run that fails for good (a user error, or anything else) leaves nothing in the store; an
+interrupted one (Ctrl-C) keeps its images, so the same plan resumes where it stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bench.errors import SubmissionError
+from bench.plan import Plan
 from bench.results import Result
-from bench.runtime.protocol import LatencySettings
-from bench.scoring import evaluate, plan_key, result_info
-from bench.store import Store
-from bench.submission import Submission
-from bench.tasks import Task
+from bench.scoring import Progress, evaluate_plan
+from bench.store import RunHandle, Store
+from bench.validation import check_task
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
-def score_into(
-    store: Store,
-    submission: Submission,
-    task: Task,
-    devices: Sequence[str] | None,
-    latency: LatencySettings,
-    **options: Any,
-) -> tuple[Result, int]:
-    """(result, run id) of ``submission`` on ``task``: the stored one when complete, else scored now.
+@dataclass(frozen=True)
+class Recorded:
+    """What :func:`record_run` did: the result, its id in the store (None without a store), whether a
+    stored twin was returned instead of running (``reused``), and how many images a resumed run kept."""
 
-    ``options`` go to :func:`~bench.scoring.evaluate` (``data_root``, ``latency_shape``, ...). A run
-    that fails leaves nothing in the store.
+    result: Result
+    result_id: int | None = None
+    reused: bool = False
+    resumed_images: int = 0
+
+
+def probe(plan: Plan, model: nn.Module | Path) -> None:
+    """Raise :class:`SubmissionError` naming every failed probe check (see :mod:`bench.validation`)."""
+    failed = [f"{c.name} ({c.detail})" for c in check_task(plan.submission, plan.task, model) if not c.ok]
+    if failed:
+        raise SubmissionError(
+            f"submission {plan.submission.folder} failed its checks on {plan.task.id}: " + "; ".join(failed)
+        )
+
+
+def record_run(
+    plan: Plan,
+    store: Store | None,
+    resume: bool = True,
+    restart: bool = False,
+    probe_first: bool = False,
+    progress: Progress | None = None,
+    on_resume: Callable[[RunHandle], None] | None = None,
+) -> Recorded:
+    """Run ``plan`` into ``store`` (see the module docstring).
+
+    ``resume``: continue an unfinished run with the same key (else :class:`~bench.errors.RunInProgress`);
+    ``restart``: discard it and start again; ``probe_first``: run the probe checks before anything
+    else, so a broken model never reaches (or creates) the store (``bench score`` does). ``on_resume``
+    is told about a run that goes on.
     """
-    key = plan_key(submission, task, devices, options.get("quality_device"), latency, options.get("calibration"),
-                   options.get("latency_shape"))  # fmt: skip
-    handle = store.run(key, result_info(submission), task.id, task.version, resume=True)
+    model = plan.submission.model({"scale": plan.task.scale})
+    if probe_first:
+        probe(plan, model)
+    if store is None:
+        return Recorded(evaluate_plan(plan, progress=progress, model=model))
+    handle = store.run(plan.key, plan.info, plan.task.id, plan.task.version, resume=resume or restart)
     if handle.complete_id is not None:
         detail = store.run_detail(handle.complete_id)
-        assert detail is not None
-        return Result.model_validate(detail["result"]), handle.complete_id
+        assert detail is not None  # a complete run always has its detail
+        return Recorded(Result.model_validate(detail["result"]), handle.complete_id, reused=True)
+    if restart:
+        handle.discard_unfinished()
+    resumed = len(handle.done)
+    if resumed and on_resume is not None:
+        on_resume(handle)
     try:
-        result = evaluate(submission, task, devices=devices, latency=latency, checkpoint=handle, **options)
+        result = evaluate_plan(plan, checkpoint=handle, progress=progress, model=model)
+    except KeyboardInterrupt:
+        raise  # the images scored so far stay, for a resume
     except BaseException:
-        handle.discard()
+        handle.discard()  # a run that failed for good leaves nothing behind
         raise
-    return result, handle.finish(result)
+    return Recorded(result, handle.finish(result), resumed_images=resumed)

@@ -7,11 +7,20 @@ import json
 
 from pydantic import BaseModel, ConfigDict
 
-from bench.runtime.complexity import Complexity
-
 
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Complexity(Frozen):
+    """Multiply-accumulates and parameters of one forward pass at ``input_shape`` (NCHW), and the bytes
+    every conv reads and writes (input, output and weights, fp32); ``None`` where the model format does
+    not let us count exactly (see :func:`bench.runtime.complexity.file_complexity`)."""
+
+    macs: int | None
+    params: int | None
+    conv_traffic_bytes: int | None
+    input_shape: tuple[int, ...]
 
 
 class SubmissionInfo(Frozen):

@@ -1,4 +1,4 @@
-"""evaluate(submission, task, devices) -> Result: the one path every score takes.
+"""evaluate_plan(plan) -> Result: the computation every score runs (it writes nothing).
 
 task -> samples (streamed) -> model on the reference backend -> uint8 -> metrics per image ->
 latency on each requested device -> complexity -> Result with provenance. Nothing is written
@@ -9,33 +9,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from torch import nn
 
 from bench.data.pipeline import Sample, data_folder, iter_samples
+from bench.errors import ScoringError
 from bench.metrics.lpips import LPIPS, try_load_lpips
 from bench.metrics.protocol import OutputShapeError, score_image
 from bench.metrics.quantize import NonFiniteOutput, to_uint8
+from bench.plan import Limits, Plan, make_plan, result_info
 from bench.provenance import environment
-from bench.results import (
-    ImageResult,
-    Metrics,
-    Provenance,
-    Result,
-    SubmissionInfo,
-    run_key,
-)
+from bench.results import ImageResult, Metrics, Provenance, Result
 from bench.runtime.calibration import calibration_images
 from bench.runtime.complexity import count_complexity, file_complexity
 from bench.runtime.devices import Device, get_device
 from bench.runtime.latency import load_on, measure_on
 from bench.runtime.protocol import LatencySettings
 from bench.samples import SampleCrops, make_crops
-from bench.submission import QUANTIZED_DEVICE, Submission, SubmissionError
+from bench.submission import QUANTIZED_DEVICE, Submission
 from bench.tasks import Task
 
 Progress = Callable[[str, int], None]
@@ -48,23 +43,6 @@ class Checkpoint(Protocol):
     done: dict[str, ImageResult]
 
     def record(self, position: int, image: ImageResult, sample: SampleCrops | None = None) -> None: ...
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Time limits (s): one image's inference, and the whole quality run. A model over a limit is
-    rejected after the call that exceeded it (an in-process call cannot be pre-empted safely)."""
-
-    per_image_s: float = 300.0
-    total_s: float = 6 * 3600.0
-
-
-def resolve_devices(
-    submission: Submission, devices: Sequence[str] | None, quality_device: str | None
-) -> tuple[str, list[str]]:
-    """(quality device, latency devices): by default the submission format's native device for both."""
-    quality = quality_device or submission.default_device
-    return quality, list(devices or [quality])
 
 
 def quantized_profiles(submission: Submission, devices: list[Device]) -> list[Device]:
@@ -83,29 +61,6 @@ def quantized_profiles(submission: Submission, devices: list[Device]) -> list[De
     return [d.with_quantization(ranges) for d in devices] if ranges is not None else devices
 
 
-def plan_key(
-    submission: Submission,
-    task: Task,
-    devices: Sequence[str] | None = None,
-    quality_device: str | None = None,
-    latency: LatencySettings | None = None,
-    calibration: Path | None = None,
-    latency_shape: Sequence[int] | None = None,
-) -> str:
-    """The run key :func:`evaluate` will record for these arguments (to find a finished twin first).
-    A ``latency_shape`` other than the task's (a challenge track's timing input) makes another run."""
-    quality, latency_devices = resolve_devices(submission, devices, quality_device)
-    settings: dict[str, object] = dict((latency or LatencySettings()).model_dump())
-    if latency_shape is not None and tuple(latency_shape) != tuple(task.latency.input_shape):
-        settings["latency_shape"] = list(latency_shape)
-    return run_key(submission.sha256, task.id, task.version, quality, latency_devices, settings,
-                   str(calibration) if calibration else None)  # fmt: skip
-
-
-class ScoringError(RuntimeError):
-    """The model ran but its output cannot be scored (wrong shape, NaN/Inf)."""
-
-
 def _to_nchw(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
 
@@ -117,28 +72,6 @@ def _from_nchw(batch: np.ndarray) -> np.ndarray:
 def _crops(sample: Sample, output: np.ndarray, task: Task, position: int) -> SampleCrops:
     """The sample crops of one scored image (see :mod:`bench.samples`)."""
     return make_crops(sample.input, output, sample.target, task.size_ratio, image_id=sample.id, position=position)
-
-
-def check_declared(submission: Submission, task: Task) -> None:
-    if not submission.manifest.declares(task.id):
-        raise SubmissionError(
-            f"submission {submission.folder} does not declare task {task.id!r} (its tasks: "
-            f"{', '.join(submission.manifest.tasks)}); add it to 'tasks' in submission.yaml if it is meant for it"
-        )
-
-
-def result_info(submission: Submission) -> SubmissionInfo:
-    """The submission facts a result (and the store) records."""
-    manifest = submission.manifest
-    return SubmissionInfo(
-        name=manifest.name,
-        team=manifest.team,
-        sha256=submission.sha256,
-        format=manifest.format,
-        architecture=manifest.architecture.name if manifest.architecture else None,
-        tags=list(manifest.tags),
-        precision=manifest.precision,
-    )
 
 
 def evaluate(
@@ -157,47 +90,60 @@ def evaluate(
     latency_shape: tuple[int, ...] | None = None,
     samples: int = 3,
 ) -> Result:
-    """Score ``submission`` on ``task`` (run on ``quality_device``) and measure its latency on ``devices``.
+    """:func:`evaluate_plan` of the plan these arguments make (:func:`bench.plan.make_plan`)."""
+    plan = make_plan(submission, task, devices, quality_device, latency, data_root, calibration, latency_shape,
+                     lpips_weights, cache_root, limits, samples)  # fmt: skip
+    return evaluate_plan(plan, checkpoint=checkpoint, progress=progress)
 
-    By default both are the submission format's native device (cpu-torch, cpu-onnxruntime,
-    cpu-tflite).
 
-    With ``cache_root``, samples are read from (and on first use written to) the ``datasets``
+def evaluate_plan(
+    plan: Plan,
+    checkpoint: Checkpoint | None = None,
+    progress: Progress | None = None,
+    model: nn.Module | Path | None = None,
+) -> Result:
+    """Score ``plan.submission`` on ``plan.task`` (run on the quality device) and measure its latency on
+    each of ``plan.devices``; ``model`` is the submission's model when the caller has built it already.
+
+    With ``plan.cache_root``, samples are read from (and on first use written to) the ``datasets``
     cache there: byte-identical to the streamed pipeline, memory-mapped, much faster to re-read.
     With ``checkpoint``, each image's scores are handed over as soon as they exist, and images
     the checkpoint already has are not run again (resume), and the images at positions below
-    ``samples`` hand over their crops too (:func:`bench.samples.make_crops`: input, output and
+    ``plan.samples`` hand over their crops too (:func:`bench.samples.make_crops`: input, output and
     target windows as PNGs, for the leaderboard's visual comparison; 0 for none). Only the crops
-    are kept, never whole images.
+    are kept, never whole images. Nothing is written here.
     """
-    check_declared(submission, task)
+    submission, task, settings, limits, data_root = (
+        plan.submission,
+        plan.task,
+        plan.latency,
+        plan.limits,
+        plan.data_root,
+    )
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    settings = latency or LatencySettings()
-    limits = limits or Limits()
-    key = plan_key(submission, task, devices, quality_device, settings, calibration, latency_shape)
-    quality_device, latency_devices = resolve_devices(submission, devices, quality_device)
-    resolved = [get_device(d) for d in latency_devices]
-    quality = get_device(quality_device)
-    if calibration is not None:  # int8 profiles calibrate on training-side images, never the test set
-        images = calibration_images(calibration, task.latency.input_shape)
+    resolved = [get_device(d) for d in plan.devices]
+    quality = get_device(plan.quality_device)
+    if plan.calibration is not None:  # int8 profiles calibrate on training-side images, never the test set
+        images = calibration_images(plan.calibration, task.latency.input_shape)
         resolved = [d.with_calibration(images) for d in resolved]
         quality = quality.with_calibration(images)
     quality, *resolved = quantized_profiles(submission, [quality, *resolved])
     folder = data_folder(task, data_root)
-    model = submission.model({"scale": task.scale})
+    if model is None:
+        model = submission.model({"scale": task.scale})
     reference = load_on(quality, model)
 
     metric: LPIPS | None = None
     lpips_note: str | None = "not part of this task's protocol"
     if task.metric.lpips:
-        metric, lpips_note = try_load_lpips(lpips_weights)
+        metric, lpips_note = try_load_lpips(plan.lpips_weights)
 
     per_image: list[ImageResult] = []
-    if cache_root is not None:  # samples from the Hugging Face datasets cache (made on first use)
+    if plan.cache_root is not None:  # samples from the Hugging Face datasets cache (made on first use)
         from bench.data.cache import iter_cached
 
-        stream = iter_cached(task, data_root, cache_root)
+        stream = iter_cached(task, data_root, plan.cache_root)
     else:
         stream = iter_samples(task, data_root)
     for position, sample in enumerate(stream):
@@ -219,7 +165,7 @@ def evaluate(
             raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
         image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp)
         if checkpoint is not None:
-            crops = _crops(sample, output, task, position) if position < samples else None
+            crops = _crops(sample, output, task, position) if position < plan.samples else None
             checkpoint.record(position, image, crops)
         per_image.append(image)
         if progress:
@@ -229,9 +175,9 @@ def evaluate(
     if not per_image:
         raise ScoringError(f"task {task.id} found no images in {folder}")
 
-    shape = tuple(latency_shape or task.latency.input_shape)  # a challenge track times its own shape
+    shape = plan.latency_shape  # a challenge track times its own shape
     measured = []
-    descriptions: dict[str, dict[str, object]] = {f"quality:{quality_device}": reference.describe()}
+    descriptions: dict[str, dict[str, object]] = {f"quality:{plan.quality_device}": reference.describe()}
     for device in resolved:
         timed = submission.timing_model() or model  # a track's fixed-shape timing model, when given
         latency_result, descriptions[device.id] = measure_on(device, timed, shape, settings)
@@ -259,6 +205,6 @@ def evaluate(
             duration_s=round(time.perf_counter() - clock, 3),
             data_folder=str(folder),
             latency_settings=settings.model_dump(),
-            run_key=key,
+            run_key=plan.key,
         ),
     )

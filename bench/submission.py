@@ -21,15 +21,12 @@ from safetensors.torch import load_file
 from torch import nn
 
 from bench.definitions import Strict
+from bench.errors import SubmissionError
 from bench.models import build_model
 from bench.registry import UnknownName
 
 MANIFEST = "submission.yaml"
 MAX_FILE_BYTES = 512 * 1024 * 1024
-
-
-class SubmissionError(ValueError):
-    """A submission is missing, malformed or unsafe; the message names the problem in one paragraph."""
 
 
 class Architecture(Strict):

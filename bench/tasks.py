@@ -18,6 +18,7 @@ import bench.data  # noqa: F401  (registers every source layout)
 from bench.data.degradations import DEGRADATIONS
 from bench.data.sources import SOURCES
 from bench.definitions import Strict, load_definition, load_folder
+from bench.errors import TaskError
 from bench.paths import TASKS_DIR
 from bench.registry import Registry, UnknownName
 
@@ -120,10 +121,6 @@ class Task(Strict):
     def size_ratio(self) -> int:
         """Output size / input size: the SR scale, ``output_scale`` (packed raw: 2), else 1."""
         return self.scale or self.output_scale or 1
-
-
-class TaskError(ValueError):
-    """A task file is invalid or a task id is unknown."""
 
 
 def tasks_dir() -> Path:

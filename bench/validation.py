@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from bench.runtime.errors import BackendUnavailable, ConversionError
 from bench.runtime.latency import load_on
 from bench.submission import Submission, SubmissionError
 from bench.tasks import Task
+
+if TYPE_CHECKING:
+    from torch import nn
 
 PROBE_SIZE = 48
 DETERMINISM_TOLERANCE = 1e-5
@@ -42,14 +46,16 @@ def _probe_shape(task: Task, model: object) -> tuple[int, ...]:
     return shape
 
 
-def check_task(submission: Submission, task: Task) -> list[Check]:
-    """The probe checks of ``submission`` for ``task`` (stops at the first check that cannot go on)."""
+def check_task(submission: Submission, task: Task, model: nn.Module | Path | None = None) -> list[Check]:
+    """The probe checks of ``submission`` for ``task`` (stops at the first check that cannot go on);
+    ``model`` is the submission's built model when the caller has it already."""
 
     def check(name: str, ok: bool, detail: str) -> Check:
         return Check(task.id, name, ok, detail)
 
     try:
-        model = submission.model({"scale": task.scale})
+        if model is None:
+            model = submission.model({"scale": task.scale})
         loaded = load_on(get_device(submission.default_device), model)
         shape = _probe_shape(task, model)
         x = np.random.default_rng(0).random(shape, dtype=np.float32)

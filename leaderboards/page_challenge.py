@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from bench.challenges.formulas import HIGHER_IS_BETTER
-from bench.challenges.rerun import published
+from bench.challenges.ranking import published_rows, shape_text
 from bench.challenges.tracks import Track, TrackError, all_tracks
 from leaderboards import state
-from leaderboards.challenge_view import RANKING_COLUMNS, default_baseline, ranking, shape_text
+from leaderboards.challenge_view import RANKING_COLUMNS, default_baseline, ranking
 from leaderboards.context import Context
 from leaderboards.frames import choices, csv_bytes
 
@@ -41,7 +41,7 @@ def breakdown_chart(table: pd.DataFrame) -> alt.Chart:
 
 
 def published_table(track: Track) -> pd.DataFrame:
-    rows = published(track).rows
+    rows = published_rows(track)
     return pd.DataFrame(
         [
             {

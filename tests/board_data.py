@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from bench.challenges.tracks import get_track
 from bench.demo import baseline_submissions
-from bench.results import LatencyResult, Metrics, Provenance, Result, SubmissionInfo, key_of
-from bench.runtime.complexity import Complexity
+from bench.plan import plan_key, result_info
+from bench.results import Complexity, LatencyResult, Metrics, Provenance, Result, SubmissionInfo, key_of
 from bench.runtime.protocol import QUICK
-from bench.scoring import evaluate, plan_key, result_info
+from bench.scoring import evaluate
 from bench.store import Store
 from bench.store.models import LatencyRow, RunRow, SubmissionRow
 from bench.tasks import get_task

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from bench.challenges.ranking import shape_text
 from bench.challenges.tracks import get_track
 from bench.store import Store
-from leaderboards.challenge_view import shape_text
 from tests.board_data import SR, bulk_add, fill_board_store, make_result, random_results
 from tests.test_board_views import brute_front
 

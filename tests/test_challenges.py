@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -186,3 +187,31 @@ def test_rerun_stored_and_ranked_the_same_on_the_board(tmp_path: Path, isolated_
     assert row["score"] == pytest.approx(cli["identity-tflite"]["score"])
     assert main(argv) == 0  # a second rerun reuses the stored runs: still one
     assert Store(isolated_store).count() == 1
+
+
+def test_a_tie_ranks_the_same_in_the_cli_json_and_on_the_board(tmp_path: Path, isolated_store: str) -> None:
+    """Two copies of one model under two names: the same PSNR, and both faster than the NTIRE 2020 FPS cap
+    (45 FPS), so their scores are equal. Both share rank 1 in ``bench challenge --json`` and on the board's
+    challenge page data, computed by the one ranking module."""
+    from bench.store import Store
+    from bench.store.board_rows import leaderboard_rows
+    from leaderboards.challenge_view import ranking
+    from leaderboards.frames import board_frame
+
+    data = layouts.reds(tmp_path / "data")
+    first = _tflite_entry(tmp_path, (1, 3, 48, 64), name="twin-b")
+    second = _tflite_entry(tmp_path, (1, 3, 48, 64), name="twin-a")
+    third = _onnx_entry(tmp_path)
+    out = tmp_path / "rank.json"
+    argv = ["challenge", "ntire2020-deblur-smartphone", str(first), str(second), str(third), "--data-root", str(data),
+            "--quick", "--json", str(out), "--db", isolated_store]  # fmt: skip
+    assert main(argv) == 0
+    cli = [(r["submission"], r["status"], r["rank"], r["score"]) for r in json.loads(out.read_text())["rows"]]
+    frame = board_frame(leaderboard_rows(Store(isolated_store).engine))
+    board_table, _ = ranking(get_track("ntire2020-deblur-smartphone"), frame, "cpu-tflite")
+    board = [(r["submission"], r["status"], None if pd.isna(r["rank"]) else int(r["rank"]), r["score"])
+             for _, r in board_table.iterrows()]  # fmt: skip
+    assert cli[:2] == board  # the rejected ONNX entry was never scored, so the board does not list it
+    assert [row[:3] for row in cli] == [("twin-a", "ranked", 1), ("twin-b", "ranked", 1),
+                                        ("identity-onnx", "rejected", None)]  # fmt: skip
+    assert cli[0][3] == cli[1][3]  # an exact tie

@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 def test_cli_score_many(
     folders: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(many, "QUICK", FAST)
+    monkeypatch.setattr("bench.runtime.protocol.QUICK", FAST)
     db, out_json = tmp_path / "many.db", tmp_path / "many.json"
     paths = [folders[n] for n in ("identity", "missing-weights", "with-args")]
     args = _parser().parse_args(

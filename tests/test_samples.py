@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from bench.data.pipeline import iter_samples
+from bench.plan import plan_key, result_info
 from bench.results import ImageResult
 from bench.runtime.protocol import LatencySettings
 from bench.samples import (
@@ -22,7 +23,7 @@ from bench.samples import (
     make_crops,
     raw_preview,
 )
-from bench.scoring import evaluate, plan_key, result_info
+from bench.scoring import evaluate
 from bench.store import RunHandle, Store
 from bench.submission import load_submission
 from bench.tasks import get_task

@@ -11,30 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.challenges.formulas import HIGHER_IS_BETTER, Entry, score
+from bench.challenges.ranking import Entry, Row, constants_for, format_rule, published_rows, rank_entries
 from bench.challenges.tracks import Track
-from bench.recording import score_into
+from bench.errors import USER_ERRORS
+from bench.plan import make_plan
+from bench.recording import record_run
 from bench.results import Result
 from bench.runtime.devices import get_device
 from bench.runtime.protocol import LatencySettings
-from bench.scoring import evaluate
 from bench.store import Store
-from bench.submission import Submission, SubmissionError, load_submission
+from bench.submission import Submission, load_submission
 from bench.tasks import get_task
 
-
-@dataclass
-class Row:
-    submission: str
-    team: str = ""
-    status: str = "ranked"  # ranked | gated | rejected
-    reason: str = ""
-    psnr: float | None = None
-    runtime_ms: float | None = None
-    flops: float | None = None
-    params: float | None = None
-    score: float | None = None
-    rank: int | None = None
+_STOPS: tuple[type[Exception], ...] = (*USER_ERRORS, ValueError, RuntimeError)  # what rejects one entry
 
 
 @dataclass
@@ -50,8 +39,8 @@ class Ranking:
 def rule_violation(track: Track, submission: Submission) -> str | None:
     """The first track rule the submission breaks, in words, or None."""
     manifest = submission.manifest
-    if manifest.format not in track.rules.formats:
-        return f"rule: the format must be {' or '.join(track.rules.formats)} (this submission is {manifest.format})"
+    if violation := format_rule(track, manifest.format):
+        return violation
     if track.rules.timing_model and manifest.files.timing_model is None:
         shape = "x".join(map(str, track.timing.input_shape))
         return f"rule: a separate fixed-shape timing model (input {shape}) is required as files.timing_model"
@@ -89,44 +78,30 @@ def _measure(
     data_root: Path | None,
     latency: LatencySettings | None,
     store: Store | None = None,
-) -> tuple[Row, Result | None]:
-    row = Row(submission=str(folder))
+) -> tuple[Entry, Result | None]:
+    """The entry of one submission folder: scored through the one road (stored when ``store`` is
+    given; a stored twin is reused), or rejected with the rule or the error that stopped it."""
     try:
         submission = load_submission(folder)
-        row.submission, row.team = submission.manifest.name, submission.manifest.team
+    except USER_ERRORS as exc:
+        return Entry(str(folder), violation=str(exc)), None
+    name, team, fmt = submission.manifest.name, submission.manifest.team, submission.manifest.format
+    try:
         violation = rule_violation(track, submission)
         if violation:
-            row.status, row.reason = "rejected", violation
-            return row, None
-        task, shape = get_task(task_id), track.timing.input_shape
-        if store is None:
-            result = evaluate(submission, task, devices=[device], quality_device=None, data_root=data_root,
-                              latency=latency, latency_shape=shape)  # fmt: skip
-        else:  # stored (with sample crops) for the board's challenge page; a stored twin is reused
-            result, _ = score_into(store, submission, task, [device], latency or LatencySettings(),
-                                   data_root=data_root, latency_shape=shape)  # fmt: skip
-    except (SubmissionError, ValueError, RuntimeError) as exc:
-        row.status, row.reason = "rejected", str(exc)
-        return row, None
+            return Entry(name, team, fmt, violation=violation), None
+        plan = make_plan(submission, get_task(task_id), [device], latency=latency, data_root=data_root,
+                         latency_shape=track.timing.input_shape)  # fmt: skip
+        result = record_run(plan, store).result
+    except _STOPS as exc:
+        return Entry(name, team, fmt, violation=str(exc)), None
     measured = result.latency[0]
-    row.psnr = result.metrics.psnr
-    row.runtime_ms = measured.mean_ms if track.timing.statistic == "mean" else measured.median_ms
-    row.flops = float(result.complexity.macs) if result.complexity.macs is not None else None  # multiply-adds
-    row.params = float(result.complexity.params) if result.complexity.params is not None else None
-    return row, result
-
-
-def rank(track: Track, rows: list[Row]) -> None:
-    """Apply the gate, then number the ranked rows best first (formula's direction)."""
-    gate = track.score.psnr_gate
-    for row in rows:
-        if row.status == "ranked" and gate is not None and row.psnr is not None and row.psnr < gate:
-            row.status, row.reason = "gated", f"PSNR {row.psnr:.2f} dB is below the gate of {gate:.2f} dB"
-    ranked = [r for r in rows if r.status == "ranked" and r.score is not None]
-    ranked.sort(key=lambda r: r.score or 0.0, reverse=HIGHER_IS_BETTER[track.score.formula])
-    for position, row in enumerate(ranked, 1):
-        row.rank = position
-    rows.sort(key=lambda r: (r.rank is None, r.rank or 0))
+    macs, params = result.complexity.macs, result.complexity.params
+    return Entry(
+        name, team, fmt, psnr=result.metrics.psnr, mean_ms=measured.mean_ms, median_ms=measured.median_ms,
+        macs=float(macs) if macs is not None else None, params=float(params) if params is not None else None,
+        timed_shape=tuple(measured.input_shape),
+    ), result  # fmt: skip
 
 
 def rerun(
@@ -139,38 +114,28 @@ def rerun(
     baseline: Path | None = None,
     store: Store | None = None,
 ) -> Ranking:
-    """Score every submission on the track (see the module docstring); with ``store``, each scored
-    run is also stored there (the board's challenge page ranks what the store holds)."""
+    """Score every submission on the track (see the module docstring) and rank them with
+    :mod:`bench.challenges.ranking`; with ``store``, each scored run is also stored there (the board's
+    challenge page ranks what the store holds, with the same module)."""
     device_id, note = choose_device(track, device)
     task_id = quality_task or track.quality_task
     ranking = Ranking(track, device_id, note, task_id)
-    constants = dict(track.score.constants)
+    base: Entry | None = None
     if track.score.baseline_constants:
         if baseline is None:
             raise ValueError(f"track {track.id} scores against its baseline: give --baseline SUBMISSION_DIR")
         base, _ = _measure(track, baseline, task_id, device_id, data_root, latency, store)
-        if base.status == "rejected":
-            raise ValueError(f"the baseline submission failed: {base.reason}")
-        measured = {"runtime_ms": base.runtime_ms, "flops": base.flops, "params": base.params}
-        constants.update({k: float(measured[k] or 0.0) for k in track.score.baseline_constants})
-    ranking.constants = constants
-    for folder in folders:
-        row, _ = _measure(track, folder, task_id, device_id, data_root, latency, store)
-        if row.status == "ranked":
-            assert row.psnr is not None and row.runtime_ms is not None
-            row.score = score(track.score.formula, Entry(row.psnr, row.runtime_ms, row.flops, row.params), constants)
-        ranking.rows.append(row)
-    rank(track, ranking.rows)
+        if base.violation:
+            raise ValueError(f"the baseline submission failed: {base.violation}")
+    ranking.constants, _ = constants_for(track, base)
+    entries = [_measure(track, folder, task_id, device_id, data_root, latency, store)[0] for folder in folders]
+    ranking.rows = rank_entries(track, entries, ranking.constants)
     return ranking
 
 
 def published(track: Track) -> Ranking:
     """The track's published rows scored with its formula (to compare a rerun with the official table)."""
     ranking = Ranking(track, track.timing.device, f"published numbers ({track.published_source})", track.quality_task)
-    for entry in track.published:
-        row = Row(entry.entry, psnr=entry.psnr, runtime_ms=entry.runtime_ms, flops=entry.flops, params=entry.params)
-        row.score = score(track.score.formula, Entry(entry.psnr, entry.runtime_ms, entry.flops, entry.params),
-                          dict(track.score.constants))  # fmt: skip
-        ranking.rows.append(row)
-    rank(track, ranking.rows)
+    ranking.constants = dict(track.score.constants)
+    ranking.rows = published_rows(track)
     return ranking

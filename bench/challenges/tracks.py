@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field
 
 from bench.challenges.formulas import FORMULAS
 from bench.definitions import Strict, load_folder
+from bench.errors import TrackError
 from bench.registry import UnknownName
 from bench.tasks import tasks_dir
 
@@ -62,10 +63,6 @@ class Track(Strict):
     score: ScoreSpec
     published: list[PublishedRow] = Field(default_factory=list)
     published_source: str = ""
-
-
-class TrackError(ValueError):
-    """A track file is invalid or a track id is unknown."""
 
 
 @cache

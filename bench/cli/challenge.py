@@ -6,17 +6,15 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from bench.challenges.rerun import Ranking, published, rerun
-from bench.challenges.tracks import all_tracks, get_track
-from bench.cli.common import fail, out
-from bench.data.sources import default_data_root
-from bench.runtime.protocol import QUICK, LatencySettings
-from bench.store import Store, describe_url
+from bench.cli.common import fail, latency_settings, out
+
+if TYPE_CHECKING:
+    from bench.challenges.rerun import Ranking
 
 COLUMNS = ("rank", "submission", "team", "status", "PSNR dB", "runtime ms", "score", "note")
 
@@ -37,6 +35,11 @@ def markdown(ranking: Ranking) -> str:
 
 
 def cmd_challenge(args: argparse.Namespace) -> int:
+    from bench.challenges.rerun import published, rerun
+    from bench.challenges.tracks import all_tracks, get_track
+    from bench.data.sources import default_data_root
+    from bench.store import Store, describe_url
+
     if args.track == "list":
         for track in all_tracks().values():
             out.print(f"{track.id}: {track.title} (quality task {track.quality_task})", highlight=False)
@@ -48,7 +51,7 @@ def cmd_challenge(args: argparse.Namespace) -> int:
         return fail("give one or more submission folders, or --published for the official rows")
     else:
         data_root = Path(args.data_root) if args.data_root else default_data_root()
-        settings = QUICK if args.quick else LatencySettings()
+        settings = latency_settings(args.quick)
         with out.status(f"rerunning {track.id}"):
             store = Store(args.db) if args.db else None
             ranking = rerun(track, [Path(s) for s in args.submissions], args.device, data_root, settings, args.task,

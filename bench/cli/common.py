@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.results import Result
 
+if TYPE_CHECKING:
+    from bench.runtime.protocol import LatencySettings
+
 EXIT_USAGE = 2
 _WIDTH = None if sys.stdout.isatty() else 160  # rich falls back to 80 columns when piped
 out = Console(width=_WIDTH)
 err = Console(stderr=True, width=_WIDTH)
+
+
+DB_HELP = "store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)"
+DEVICE_HELP = "latency device id (repeatable; default: the quality device)"
+QUALITY_DEVICE_HELP = "device that runs the test set (default: the format's own: torch, onnxruntime, tflite)"
+
+
+def latency_settings(quick: bool) -> LatencySettings:
+    """The latency protocol of ``--quick`` (short) or the default (careful) one."""
+    from bench.runtime.protocol import QUICK, LatencySettings
+
+    return QUICK if quick else LatencySettings()
 
 
 def fail(message: str) -> int:

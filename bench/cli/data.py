@@ -19,22 +19,15 @@ from rich.progress import (
 from rich.table import Table
 
 from bench.cli.common import fail, out
-from bench.data.check import check_task
-from bench.data.download import (
-    DownloadError,
-    ManualDownloadRequired,
-    UnsafeArchive,
-    fetch_dataset,
-    get_entry,
-    load_catalog,
-)
-from bench.data.sources import default_data_root
-from bench.tasks import get_task
 
 MAX_PROBLEMS_SHOWN = 25
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from bench.data.check import check_task
+    from bench.data.sources import default_data_root
+    from bench.tasks import get_task
+
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     exit_code = 0
     for task_id in args.task:
@@ -55,6 +48,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from bench.data.download import load_catalog
+
     table = Table(title="Data sets bench can download (or explain how to get)", title_justify="left")
     for column in ("name", "how", "unpacks to", "tasks", "sha256"):
         table.add_column(column)
@@ -72,6 +67,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    from bench.data.download import (
+        DownloadError,
+        ManualDownloadRequired,
+        UnsafeArchive,
+        fetch_dataset,
+        get_entry,
+        load_catalog,
+    )
+    from bench.data.sources import default_data_root
+
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     if data_root is None:
         return fail("give --data-root DIR (or set $BENCH_DATA): the folder that will hold the data set")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from bench.cli.common import DB_HELP, fail, out
 
-from bench.cli.common import fail, out
-from bench.store import Store, describe_url, resolve_db_url
-from bench.store.export import FORMATS, ExportError, export, format_of
+FORMATS = ("csv", "json", "parquet")  # bench.store.export.FORMATS (a test keeps them equal)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from bench.store import Store, describe_url, resolve_db_url
+    from bench.store.export import ExportError, export, format_of
+
     path = Path(args.out)
     try:
         fmt = format_of(path, args.format)
@@ -33,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser("export", help="export stored results as CSV, JSON or Parquet")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the --out suffix)")
     parser.add_argument("--task", help="only this task id")
-    parser.add_argument("--db", help="store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)")
+    parser.add_argument("--db", help=DB_HELP)
     parser.add_argument("--out", required=True, help="file to write")
     parser.add_argument("--per-image", action="store_true", help="one row per (run, image) with its scores instead")
     parser.set_defaults(func=cmd_export)

@@ -12,11 +12,8 @@ from rich.table import Table
 
 from bench.cli.common import fail, out
 from bench.cli.search import add_nas_parser, add_portable_parser
-from bench.optimize import REWRITES, OptimizeError, plan_lightweight, run_lightweight
-from bench.training import TRAINING_ERRORS
+from bench.errors import USER_ERRORS, OptimizeError
 from bench.training.command import add_numerics_arguments, summary
-from bench.training.loop import TrainOptions
-from bench.training.progress import default_progress
 
 
 def _complexity_table(before: dict[str, Any], after: dict[str, Any]) -> Table:
@@ -32,6 +29,10 @@ def _complexity_table(before: dict[str, Any], after: dict[str, Any]) -> Table:
 
 
 def cmd_lightweight(args: argparse.Namespace) -> int:
+    from bench.optimize import REWRITES, plan_lightweight, run_lightweight
+    from bench.training.loop import TrainOptions
+    from bench.training.progress import default_progress
+
     if args.list:
         for name, rewrite in sorted(REWRITES.items()):
             out.print(f"{name} -> {rewrite.variant}: {rewrite.replaces}", highlight=False)
@@ -56,7 +57,7 @@ def cmd_lightweight(args: argparse.Namespace) -> int:
             progress=None if args.quiet else default_progress(plan.recipe.log_every),
         )
         result = run_lightweight(plan, options, Path(args.out) if args.out else None, force=args.force)
-    except (OptimizeError, *TRAINING_ERRORS) as exc:
+    except USER_ERRORS as exc:
         return fail(str(exc))
     for line in summary(result.training):
         out.print(line, highlight=False, soft_wrap=True)
@@ -127,7 +128,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             validation_crop=args.held_out_crop, force=args.force, workers=args.workers, reference_folder=args.reference,
             on_round=lambda row: out.print(round_line(row), highlight=False),
         )  # fmt: skip
-    except (OptimizeError, *TRAINING_ERRORS) as exc:
+    except USER_ERRORS as exc:
         return fail(str(exc))
     before, after = outcome.before, outcome.after
     out.print(f"MACs {before['macs'] / 1e9:.3f} G -> {after['macs'] / 1e9:.3f} G "
@@ -223,7 +224,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             data_root=Path(args.data_root) if args.data_root else None, score=not args.no_score, force=args.force,
             say=lambda line: out.print(line, highlight=False, soft_wrap=True),
         )  # fmt: skip
-    except (OptimizeError, *TRAINING_ERRORS) as exc:
+    except USER_ERRORS as exc:
         return fail(str(exc))
     report = outcome.report
     if "fp32" in report:

@@ -10,18 +10,13 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import fail, out
+from bench.cli.common import fail, latency_settings, out
 from bench.results import LatencyResult
-from bench.runtime.calibration import calibration_images
-from bench.runtime.devices import DEVICES, get_device
-from bench.runtime.latency import measure_on
-from bench.runtime.layer_table import LatencyTable, decompose, default_table_path, fill, predict
-from bench.runtime.protocol import QUICK, LatencySettings
-from bench.submission import load_submission
-from bench.tasks import get_task
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    from bench.runtime.devices import DEVICES, get_device
+
     table = Table(title="Devices", title_justify="left")
     for column in ("id", "backend", "threads", "available here", "description"):
         table.add_column(column)
@@ -46,6 +41,9 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
+    from bench.submission import load_submission
+    from bench.tasks import get_task
+
     target = Path(args.model)
     task = get_task(args.task) if args.task else None
     shape = args.shape or (task.latency.input_shape if task else None)
@@ -60,11 +58,15 @@ def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
+    from bench.runtime.calibration import calibration_images
+    from bench.runtime.devices import get_device
+    from bench.runtime.latency import measure_on
+
     try:
         model, shape = _model_and_shape(args)
     except argparse.ArgumentTypeError as exc:
         return fail(str(exc))
-    settings = QUICK if args.quick else LatencySettings()
+    settings = latency_settings(args.quick)
     results: list[dict[str, Any]] = []
     table = Table(title=f"Measured latency, input {'x'.join(map(str, shape))}", title_justify="left")
     for column in ("device", "backend", "threads", "median ms", "p90 ms", "mean ms", "cv", "runs", "stable"):
@@ -93,9 +95,12 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def _predict(
-    model: Any, shape: tuple[int, ...], device: Any, settings: LatencySettings, args: argparse.Namespace
+    model: Any, shape: tuple[int, ...], device: Any, settings: Any, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Predicted (per-layer table) next to measured latency; predictions are never stored as measurements."""
+    from bench.runtime.latency import measure_on
+    from bench.runtime.layer_table import LatencyTable, decompose, default_table_path, fill, predict
+
     path = Path(args.table) if args.table else default_table_path(device.id)
     table = LatencyTable.load(path) if path.exists() else LatencyTable(device=device.id)
     if table.device != device.id:

@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.cli.common import fail, out
-from bench.optimize import OptimizeError
-from bench.training import TRAINING_ERRORS
+from bench.errors import USER_ERRORS
+
+_STOPS: tuple[type[Exception], ...] = (*USER_ERRORS, ValueError)  # a search's settings errors are ValueErrors
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -59,7 +60,7 @@ class StageBars:
 
 def cmd_nas(args: argparse.Namespace) -> int:
     from bench.optimize.nas.run import NasSettings, run_nas
-    from bench.optimize.nas.search import Evaluated, SearchError
+    from bench.optimize.nas.search import Evaluated
     from bench.optimize.nas.space import SearchSpace
 
     try:
@@ -86,7 +87,7 @@ def cmd_nas(args: argparse.Namespace) -> int:
                 table_path=Path(args.table) if args.table else None, latency_shape=_shape(args.latency_shape),
                 force=args.force, progress=progress, on_trial=on_trial,
             )  # fmt: skip
-        except (OptimizeError, SearchError, ValueError, *TRAINING_ERRORS) as exc:
+        except _STOPS as exc:
             return fail(str(exc))
     table = Table(title="latency model against end-to-end measurement", title_justify="left")
     for column in ("model", "predicted ms", "measured ms", "error"):
@@ -134,7 +135,7 @@ def add_nas_parser(methods: Any) -> None:
 
 def cmd_portable(args: argparse.Namespace) -> int:
     from bench.optimize.portable.run import PortableSettings, run_portable
-    from bench.optimize.portable.search import Evaluated, PortableSearchError
+    from bench.optimize.portable.search import Evaluated
 
     settings = PortableSettings(
         candidates=args.candidates, steps=args.steps, final_steps=args.final_steps, lr=args.lr, batch_size=args.batch,
@@ -158,7 +159,7 @@ def cmd_portable(args: argparse.Namespace) -> int:
                 latency_shape=_shape(args.latency_shape), force=args.force, progress=progress,
                 on_candidate=on_candidate,
             )  # fmt: skip
-        except (OptimizeError, PortableSearchError, ValueError, *TRAINING_ERRORS) as exc:
+        except _STOPS as exc:
             return fail(str(exc))
     probe = Table(title="per-op portability probe", title_justify="left")
     probe.add_column("op")

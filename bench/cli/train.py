@@ -7,16 +7,14 @@ import shlex
 import sys
 from typing import Any
 
-from bench.cli.common import fail, out
-from bench.training import TRAINING_ERRORS, train
+from bench.cli.common import out
 from bench.training.command import add_arguments, prepare, summary
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    try:
-        result = train(*prepare(args, shlex.join(["bench", *sys.argv[1:]])))
-    except TRAINING_ERRORS as exc:
-        return fail(str(exc))
+    from bench.training import train
+
+    result = train(*prepare(args, shlex.join(["bench", *sys.argv[1:]])))  # user errors: exit 2 in bench.cli.main
     for line in summary(result):
         out.print(line, highlight=False, soft_wrap=True)
     return 0

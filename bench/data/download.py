@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.data import archives
 from bench.data.archives import extract_archive
+from bench.errors import DownloadError
 from bench.registry import UnknownName
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
@@ -39,10 +40,6 @@ Progress = Callable[[int, int | None], None]
 """``progress(done_bytes, total_bytes_or_None)``."""
 FetchProgress = Callable[[str, int, int | None], None]
 """``progress(label, done, total)``: label = file name while downloading (bytes), ``extract <file>`` (members)."""
-
-
-class DownloadError(Exception):
-    """Base of this module's errors; the message is one paragraph written for the user."""
 
 
 class CatalogError(DownloadError):

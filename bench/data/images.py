@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from bench.errors import ImageReadError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-class ImageReadError(ValueError):
-    """An image file is missing, unreadable or of an unsupported mode."""
 
 
 def read_image(path: str | Path) -> np.ndarray:

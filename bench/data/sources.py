@@ -22,15 +22,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from bench.data.images import ImageReadError, image_size, list_images, read_image
+from bench.errors import DataNotFound
 from bench.registry import Registry
 
 EMBEDDED_ROOT = Path(__file__).parent / "embedded"
 DATA_ROOT_ENV = "BENCH_DATA"
 Colour = Literal["rgb", "grey"]
-
-
-class DataNotFound(FileNotFoundError):
-    """A data set is not where its task expects it (the message gives the expected layout)."""
 
 
 @dataclass(frozen=True)

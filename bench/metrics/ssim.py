@@ -21,8 +21,12 @@ data_range=255)`` to ~1e-15 (its reflect-padded map cropped by 5 pixels is exact
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 WINDOW = 11
 SIGMA = 1.5
@@ -42,12 +46,16 @@ _TAPS = [float(t) for t in gaussian_window()]
 
 def _planar(image: np.ndarray) -> torch.Tensor:
     """H x W or H x W x C -> contiguous C x H x W tensor (dtype kept)."""
+    import torch  # imported on use: reading a task's metric spec must not load torch
+
     planes = image[None] if image.ndim == 2 else np.ascontiguousarray(np.moveaxis(image, -1, 0))
     return torch.from_numpy(np.ascontiguousarray(planes))
 
 
 def _band(rows: int) -> torch.Tensor:
     """rows x (rows + 10) banded matrix: row i holds the taps at columns i .. i + 10 (vertical pass)."""
+    import torch  # imported on use: reading a task's metric spec must not load torch
+
     band = torch.zeros(rows, rows + WINDOW - 1, dtype=torch.float64)
     taps = torch.tensor(_TAPS, dtype=torch.float64)
     for i in range(rows):
@@ -57,6 +65,8 @@ def _band(rows: int) -> torch.Tensor:
 
 def _filter_cols(src: torch.Tensor, dst: torch.Tensor) -> None:
     """dst[..., j] = sum_k w_k src[..., j + k]  (horizontal 'valid' pass, in place)."""
+    import torch  # imported on use: reading a task's metric spec must not load torch
+
     width = dst.shape[-1]
     torch.mul(src[..., _RADIUS : _RADIUS + width], _TAPS[_RADIUS], out=dst)
     for k in range(_RADIUS):
@@ -73,6 +83,8 @@ def ssim_map_sum(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> tup
     2 sigma_xy = (v_s - v_d) / 2,            sigma_x^2 + sigma_y^2 = (v_s + v_d) / 2,
     and the factors 1/2 cancel between numerator and denominator once C1, C2 are doubled.
     """
+    import torch
+
     if a.shape != b.shape:
         raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
     if a.ndim not in (2, 3):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.errors import OptimizeError
 from bench.models import build_model
 from bench.registry import Registry
 from bench.runtime.complexity import count_complexity
@@ -32,10 +33,6 @@ from bench.training.loop import TrainOptions, TrainResult, train
 from bench.training.recipe import ExportSpec, InitSpec, Recipe, RecipeError, check_recipe, load_recipe
 
 REPORT_FILE = "lightweight.json"
-
-
-class OptimizeError(ValueError):
-    """The baseline cannot be rewritten (no rewrite for its architecture, no recipe, an existing output)."""
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,12 @@ from torch import nn
 
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import OptimizeError, baseline_recipe, load_baseline
+from bench.plan import make_plan
+from bench.recording import record_run
 from bench.results import Result
 from bench.runtime.convert import to_tflite
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.runtime.quantize import Ranges, calibrate_int8, ranges_to_json
-from bench.scoring import evaluate
 from bench.submission import MANIFEST, Submission, SubmissionError, load_submission
 from bench.tasks import Task, get_task
 from bench.training.export import RECIPE_FILE
@@ -111,7 +112,8 @@ def _check_baseline(folder: str | Path, task: Task) -> Submission:
 
 
 def _score(submission: Submission, task: Task, device: str, data_root: Path | None, latency: LatencySettings) -> Result:
-    return evaluate(submission, task, [device], data_root=data_root, latency=latency, quality_device=device)
+    plan = make_plan(submission, task, [device], quality_device=device, latency=latency, data_root=data_root)
+    return record_run(plan, None).result
 
 
 def _row(result: Result) -> dict[str, Any]:

@@ -18,20 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-
-class Complexity(BaseModel):
-    """``None`` where the model format does not let us count exactly (see :func:`file_complexity`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    macs: int | None
-    params: int | None
-    conv_traffic_bytes: int | None
-    input_shape: tuple[int, ...]
+from bench.results import Complexity
 
 
 def count_complexity(model: nn.Module, input_shape: tuple[int, ...], bytes_per_value: int = 4) -> Complexity:

@@ -5,12 +5,6 @@ from __future__ import annotations
 
 from typing import Literal
 
+from bench.errors import BackendUnavailable, ConversionError  # noqa: F401 (re-exported)
+
 Precision = Literal["fp32", "fp16", "int8"]
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend cannot run on this machine (library missing, no GPU, no adb, ...); says why."""
-
-
-class ConversionError(RuntimeError):
-    """A model could not be converted for a backend, or the converted model disagrees with its source."""

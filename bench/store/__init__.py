@@ -20,6 +20,7 @@ import json
 import sqlite3
 import time
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bench.errors import RunInProgress, StoreSchemaError
 from bench.results import ImageResult, Result, SubmissionInfo, key_of
 from bench.store import queries
 from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SampleRow, SubmissionRow
@@ -50,14 +52,6 @@ __all__ = [
 
 
 _UPSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
-
-class StoreSchemaError(RuntimeError):
-    """The database holds a schema the migrations cannot take to the newest revision."""
-
-
-class RunInProgress(RuntimeError):
-    """An unfinished run with the same key exists (interrupted, or running in another process)."""
 
 
 _BUSY_TIMEOUT_S = 30.0
@@ -97,20 +91,26 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 class Store:
-    """Results database at ``url`` (created on first use)."""
+    """Results database at ``url`` (created, or migrated, on first use)."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = resolve_db_url(url)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The engine, made (and the schema migrated) on first use: naming a store writes nothing, so a
+        command that fails before it stores anything leaves no database behind."""
         parsed = make_url(self.url)
         sqlite = parsed.get_backend_name() == "sqlite"
         if sqlite and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url)
+        engine = create_engine(self.url)
         if sqlite:
-            _sqlite_setup(self.engine)
+            _sqlite_setup(engine)
         from bench.store.migrate import upgrade  # alembic, only when a store is opened
 
-        upgrade(self.engine, self.url)
+        upgrade(engine, self.url)
+        return engine
 
     # -- writing -------------------------------------------------------------------------------
     def run(self, key: str, submission: SubmissionInfo, task: str, task_version: int, resume: bool) -> RunHandle:

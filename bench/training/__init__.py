@@ -7,18 +7,25 @@ machine with ``PYTHONPATH=. python3 -m bench.training RECIPE``.
 
 from __future__ import annotations
 
-from bench.data.images import ImageReadError
-from bench.data.sources import DataNotFound
-from bench.registry import UnknownName
-from bench.tasks import TaskError
-from bench.training.checkpoint import CheckpointError
-from bench.training.data import TrainingDataError
-from bench.training.loop import TrainingError, TrainOptions, TrainResult, train
-from bench.training.recipe import Recipe, RecipeError, load_recipe
+import importlib
+from typing import Any
 
-TRAINING_ERRORS = (RecipeError, TrainingError, CheckpointError, TrainingDataError, TaskError, DataNotFound,
-                   ImageReadError, UnknownName)  # fmt: skip
-"""What a user can cause (a bad recipe, missing data, an existing run): reported in one paragraph, exit 2."""
+# name -> module, imported on first use: the CLI reads this package's argument definitions
+# (bench.training.command) without loading torch
+_EXPORTS = {
+    "Recipe": "recipe",
+    "RecipeError": "recipe",
+    "load_recipe": "recipe",
+    "TrainOptions": "loop",
+    "TrainResult": "loop",
+    "TrainingError": "loop",
+    "train": "loop",
+}
 
-__all__ = ["TRAINING_ERRORS", "Recipe", "RecipeError", "TrainOptions", "TrainResult", "TrainingError", "load_recipe",
-           "train"]  # fmt: skip
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bench.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"bench.training.{_EXPORTS[name]}"), name)

@@ -10,7 +10,8 @@ import argparse
 import shlex
 import sys
 
-from bench.training import TRAINING_ERRORS, train
+from bench.errors import USER_ERRORS
+from bench.training import train
 from bench.training.command import add_arguments, prepare, summary
 
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python3", "-m", "bench.training", *(sys.argv[1:] if argv is None else argv)])
     try:
         result = train(*prepare(args, command))
-    except TRAINING_ERRORS as exc:
+    except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in summary(result):

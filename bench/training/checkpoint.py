@@ -21,11 +21,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from bench.errors import CheckpointError
+
 CHECKPOINT_DIR = "checkpoints"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, damaged, or from a different recipe."""
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench.training.loop import TrainOptions, TrainResult
-from bench.training.progress import default_progress
-from bench.training.recipe import Recipe, load_recipe
+if TYPE_CHECKING:  # the parser stays light: training modules are imported when a run is prepared
+    from bench.training.loop import TrainOptions, TrainResult
+    from bench.training.recipe import Recipe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +52,10 @@ def default_out_dir(recipe: Recipe) -> Path:
 
 def prepare(args: argparse.Namespace, command: str) -> tuple[Recipe, TrainOptions]:
     """The recipe with the command line's overrides, and the run's options."""
+    from bench.training.loop import TrainOptions
+    from bench.training.progress import default_progress
+    from bench.training.recipe import load_recipe
+
     recipe = load_recipe(args.recipe).with_overrides(
         steps=args.steps, device=args.device, precision=args.precision, memory_format=args.memory_format
     )

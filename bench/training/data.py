@@ -29,13 +29,10 @@ from bench.data.pipeline import model_view
 from bench.data.resize import imresize
 from bench.data.seeding import image_rng
 from bench.data.sources import to_colour
+from bench.errors import TrainingDataError
 from bench.training.recipe import Augmentation
 
 PROBE_SIZE = 96  # a multiple of 2, 3 and 4
-
-
-class TrainingDataError(ValueError):
-    """The training folder is missing, empty, or its images are too small for the crop."""
 
 
 @dataclass(frozen=True)

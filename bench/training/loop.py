@@ -31,6 +31,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
+from bench.errors import TrainingError
 from bench.models import build_model
 from bench.tasks import Task
 from bench.training.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint, save_checkpoint
@@ -42,10 +43,6 @@ from bench.training.validate import ValidationSet, evaluate, load_validation
 
 METRICS_LOG = "metrics.jsonl"
 RECIPE_COPY = "recipe.yaml"
-
-
-class TrainingError(ValueError):
-    """A run that cannot start or continue (bad device, existing checkpoints, a changed recipe)."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from bench.data.degradations import DEGRADATIONS
 from bench.definitions import Strict
+from bench.errors import RecipeError
 from bench.models import MODELS, build_model
 from bench.paths import CHECKOUT
 from bench.registry import UnknownName
@@ -26,10 +27,6 @@ from bench.tasks import Task, TaskError, get_task
 TRAIN_DATA_ENV = "BENCH_TRAIN_DATA"
 DEFAULT_TRAIN_DATA = "../shared/datasets/CSun_Hays80"
 RECIPES_DIR = CHECKOUT / "recipes"
-
-
-class RecipeError(ValueError):
-    """A recipe file is missing, malformed or inconsistent; the message names the problem."""
 
 
 class DegradationSpec(Strict):

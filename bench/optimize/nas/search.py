@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 import torch
 
+from bench.errors import SearchError
 from bench.models.nas_arch import NasSR
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.nas.space import CELL_LAYERS, Candidate, CellChoice, SearchSpace, layer_menu
@@ -182,7 +183,3 @@ class Search:
 
     def rows(self) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.log]
-
-
-class SearchError(RuntimeError):
-    """The search found nothing feasible."""

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bench.errors import PortableSearchError
 from bench.models.portable_arch import ACTS, DOWNS, SKIPS, UPS, unet_portable
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.portable.probe import ALWAYS, CHOICE_OPS
@@ -26,10 +27,6 @@ from bench.pareto import pareto_front
 from bench.runtime.devices import Device
 from bench.runtime.latency import measure_on
 from bench.runtime.protocol import QUICK
-
-
-class PortableSearchError(RuntimeError):
-    """The search cannot run (no portable U-Net exists on these devices, nothing was evaluated, ...)."""
 
 
 @dataclass(frozen=True)
