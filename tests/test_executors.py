@@ -138,6 +138,9 @@ def test_cli_score_many(
     assert "does not exist" in records[folders["missing-weights"]]["error"]
     assert {records[p]["result_id"] for p in (folders["identity"], folders["with-args"])} == {1, 2}
     assert records[folders["identity"]]["result"]["metrics"]["psnr"] > 15
+    for path in (folders["identity"], folders["with-args"]):  # the workers took the one road: crops were stored
+        crops = Store(str(db)).samples(records[path]["result_id"])
+        assert [c.position for c in crops] == [0, 1, 2] and all(c.output_png for c in crops)
 
 
 def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

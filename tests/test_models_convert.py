@@ -1,12 +1,15 @@
 """Every registered reference architecture converts to TFLite with litert-torch, within 1e-4 of PyTorch.
 
-Small configurations and inputs keep the file quick (the time is mostly litert-torch's fixed cost
-per conversion). Odd sizes exercise the U-Nets' reflect padding; weights are re-drawn larger than
-PyTorch's defaults so that an op the converter gets wrong shows up in the error.
+The cases come from the registry itself: each architecture's registration carries a tiny
+configuration and input (``test_args``, ``test_shape``). Small configurations and inputs keep the
+file quick (the time is mostly litert-torch's fixed cost per conversion). Odd sizes exercise the
+U-Nets' reflect padding; weights are re-drawn larger than PyTorch's defaults so that an op the
+converter gets wrong shows up in the error.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,55 +17,54 @@ import pytest
 import torch
 from torch import nn
 
-from bench.models import MODELS, build_model
+from bench.models import ARCH_MODULES, MODELS, build_model, scan_architectures
 from bench.models.subpixel import SubpixelConvTranspose2d
 from bench.runtime.convert import to_tflite
+from tests.conftest import REPO
 
-CASES: dict[str, tuple[dict[str, Any], tuple[int, int, int, int]]] = {
-    "fsrcnn": ({"scale": 2, "m": 1}, (1, 3, 10, 12)),
-    "fsrcnn-list": ({"scale": 3, "m": 1}, (1, 3, 10, 12)),
-    "fsrcnn[deconv-subpixel]": ({"scale": 3, "m": 1, "upsample": "deconv-subpixel"}, (1, 3, 10, 12)),
-    "espcn": ({"scale": 2}, (1, 3, 10, 12)),
-    "edsr-baseline": ({"scale": 4, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
-    "edsr-dsconv": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
-    "edsr-resize-list": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
-    "edsr-list": ({"scale": 2, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
-    "pruned": (
-        {
-            "base": {"name": "edsr-baseline", "args": {"scale": 2, "n_resblocks": 1, "n_feats": 16}},
-            "layers": {"body.0.body.0": [8, 16], "body.0.body.2": [16, 8]},
-        },
-        (1, 3, 10, 12),
-    ),
-    "wdsr-b": ({"scale": 3, "n_resblocks": 1, "n_feats": 16}, (1, 3, 10, 12)),
-    "nas-sr": (
-        {
-            "scale": 2,
-            "width": 8,
-            "cells": [{"block": "edsr"}, {"block": "wdsr-a", "inner": 8}, {"block": "wdsr-b"}, {"block": "identity"}],
-        },
-        (1, 3, 10, 12),
-    ),
-    "dncnn": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),
-    "dncnn-list": ({"num_layers": 4, "features": 16}, (1, 3, 16, 16)),
-    "unet-mobile": ({"width": 8, "levels": 3, "blocks": 1}, (1, 3, 18, 22)),
-    "unet-mobile-list": ({"width": 8, "levels": 2, "blocks": 1}, (1, 3, 16, 16)),
-    "unet-portable": (
-        {"width": 8, "levels": 3, "down": "space-to-depth", "up": "bilinear", "skip": "concat", "act": "prelu"},
-        (1, 3, 18, 22),
-    ),
-    "sid-unet": ({"width": 4, "levels": 3}, (1, 4, 16, 16)),
-    "sid-unet-srgb": ({"width": 4, "levels": 3}, (1, 3, 30, 26)),
-    "inpaint-dilated": ({"width": 8, "dilations": [2, 4]}, (1, 4, 18, 18)),
-    "inpaint-dilated-list": ({"width": 8, "dilations": [2, 4]}, (1, 4, 16, 16)),
-}
-PARAMETER_FREE = {"bicubic", "identity"}  # converted in test_convert.py
+# every registered architecture with its registration's tiny configuration, and each named variant
+# ("name[variant]"); architectures registered by other test modules (module ``tests.*``) are left out
+CASES: dict[str, tuple[dict[str, Any], tuple[int, int, int, int]]] = {}
+for _name, _spec in MODELS.items():
+    if _spec.factory.__module__.startswith("bench.models."):
+        CASES[_name] = (dict(_spec.test_args), _spec.test_shape)
+        CASES.update({f"{_name}[{v}]": (dict(args), _spec.test_shape) for v, args in _spec.test_variants.items()})
 
 
-def test_every_registered_architecture_has_a_conversion_case() -> None:
-    shipped = {name for name, spec in MODELS.items() if spec.factory.__module__.startswith("bench.models.")}
-    # (other tests register throwaway architectures; "name[variant]" cases convert other arguments)
-    assert shipped - PARAMETER_FREE == {case.split("[")[0] for case in CASES}
+def test_every_architecture_file_is_scanned_and_covered() -> None:
+    """Each ``*_arch.py`` in bench/models is imported by the package and registers at least one case here."""
+    files = {f"bench.models.{p.stem}" for p in (REPO / "bench" / "models").glob("*_arch.py")}
+    assert set(ARCH_MODULES) == files
+    covered = {MODELS[name.split("[")[0]].factory.__module__ for name in CASES}
+    assert covered == files
+    assert len(CASES) >= 22  # 21 architectures and the FSRCNN deconv variant
+
+
+def test_a_new_architecture_file_is_registered_by_dropping_it_in(tmp_path: Path) -> None:
+    """The scan is all a new architecture needs: a file with the decorator, nothing else."""
+    package = tmp_path / "extra_models"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tiny_arch.py").write_text(
+        "from torch import nn\n"
+        "from bench.models import register_model\n\n\n"
+        '@register_model("test-scan-tiny", test_args={"channels": 3}, test_shape=(1, 3, 8, 8))\n'
+        "def tiny(channels: int = 3) -> nn.Module:\n"
+        '    """A one-conv test net."""\n'
+        "    return nn.Conv2d(channels, channels, 3, padding=1)\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert scan_architectures(package, "extra_models") == ["extra_models.tiny_arch"]
+    finally:
+        sys.path.remove(str(tmp_path))
+    spec = MODELS["test-scan-tiny"]
+    assert (spec.summary, dict(spec.test_args), spec.test_shape) == (
+        "A one-conv test net.",
+        {"channels": 3},
+        (1, 3, 8, 8),
+    )
+    assert build_model("test-scan-tiny", dict(spec.test_args), {})(torch.zeros(spec.test_shape)).shape == (1, 3, 8, 8)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

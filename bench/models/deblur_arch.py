@@ -69,7 +69,7 @@ class MobileUNet(ResidualUNet):
         self.tail = nn.Conv2d(widths[0], channels, 3, padding=1)
 
 
-@register_model("unet-mobile")
+@register_model("unet-mobile", test_args={"width": 8, "levels": 3, "blocks": 1}, test_shape=(1, 3, 18, 22))
 def unet_mobile(
     channels: int = 3, width: int = 16, levels: int = 4, blocks: int = 2, up: UpKind = "pixelshuffle"
 ) -> nn.Module:
@@ -77,7 +77,7 @@ def unet_mobile(
     return MobileUNet(channels, width, levels, blocks, up, "conv")
 
 
-@register_model("unet-mobile-list")
+@register_model("unet-mobile-list", test_args={"width": 8, "levels": 2, "blocks": 1}, test_shape=(1, 3, 16, 16))
 def unet_mobile_list(channels: int = 3, width: int = 16, levels: int = 4, blocks: int = 2) -> nn.Module:
     """The mobile U-Net with LIST layers, bilinear + LIST down- and up-sampling (Lahiri et al.)."""
     return MobileUNet(channels, width, levels, blocks, "bilinear", "list")

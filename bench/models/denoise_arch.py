@@ -48,13 +48,13 @@ class DnCNN(nn.Module):
         return x - self.net(x)
 
 
-@register_model("dncnn")
+@register_model("dncnn", test_args={"num_layers": 4, "features": 16}, test_shape=(1, 3, 16, 16))
 def dncnn(channels: int = 3, num_layers: int = 17, features: int = 64, bn: bool = True) -> nn.Module:
     """DnCNN-S: 17 layers, 64 channels, BN, residual learning; colour in and out by default."""
     return DnCNN(channels, num_layers, features, "conv", bn)
 
 
-@register_model("dncnn-list")
+@register_model("dncnn-list", test_args={"num_layers": 4, "features": 16}, test_shape=(1, 3, 16, 16))
 def dncnn_list(channels: int = 3, num_layers: int = 17, features: int = 64, bn: bool = True) -> nn.Module:
     """DnCNN with every middle 3x3 conv replaced by a LIST layer (Lahiri et al.; 37,392 params grey)."""
     return DnCNN(channels, num_layers, features, "list", bn)

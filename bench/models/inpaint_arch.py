@@ -74,13 +74,13 @@ class DilatedInpaintNet(nn.Module):
         return image * (1.0 - mask) + predicted * mask
 
 
-@register_model("inpaint-dilated")
+@register_model("inpaint-dilated", test_args={"width": 8, "dilations": [2, 4]}, test_shape=(1, 4, 18, 18))
 def inpaint_dilated(width: int = 32, dilations: Sequence[int] = DILATIONS) -> nn.Module:
     """Dilated-conv encoder-decoder for inpainting: image + mask in, composited RGB out."""
     return DilatedInpaintNet(width, "conv", tuple(dilations))
 
 
-@register_model("inpaint-dilated-list")
+@register_model("inpaint-dilated-list", test_args={"width": 8, "dilations": [2, 4]}, test_shape=(1, 4, 16, 16))
 def inpaint_dilated_list(width: int = 32, dilations: Sequence[int] = DILATIONS) -> nn.Module:
     """The inpainting encoder-decoder with LIST, GSAT and bilinear + LIST up/down-sampling."""
     return DilatedInpaintNet(width, "list", tuple(dilations))

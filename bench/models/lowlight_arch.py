@@ -75,13 +75,13 @@ class SIDUNet(nn.Module):
         return crop_to(self.out(y), height * factor, width * factor)
 
 
-@register_model("sid-unet")
+@register_model("sid-unet", test_args={"width": 4, "levels": 3}, test_shape=(1, 4, 16, 16))
 def sid_unet(width: int = 32, levels: int = 5, up: UpKind = "pixelshuffle") -> nn.Module:
     """SID U-Net: packed 4-channel raw (amplified) in, sRGB at twice the resolution out."""
     return SIDUNet(4, width, levels, up, unshuffle=False)
 
 
-@register_model("sid-unet-srgb")
+@register_model("sid-unet-srgb", test_args={"width": 4, "levels": 3}, test_shape=(1, 3, 30, 26))
 def sid_unet_srgb(width: int = 32, levels: int = 5, up: UpKind = "pixelshuffle") -> nn.Module:
     """SID U-Net on dark sRGB: space-to-depth in, the U-Net, depth-to-space out (same resolution)."""
     return SIDUNet(3, width, levels, up, unshuffle=True)

@@ -146,7 +146,15 @@ class NasSR(nn.Module):
         return self.out(self.cells(self.head(x)), x)
 
 
-@register_model("nas-sr", task_args=("scale",))
+@register_model(
+    "nas-sr",
+    task_args=("scale",),
+    test_args={
+        "scale": 2,
+        "width": 8,
+        "cells": [{"block": "edsr"}, {"block": "wdsr-a", "inner": 8}, {"block": "wdsr-b"}, {"block": "identity"}],
+    },
+)
 def nas_sr(scale: int, width: int = 32, cells: list[dict[str, Any]] | None = None) -> nn.Module:
     """NAS-searched SR net (bench optimize nas): head, cells of EDSR / WDSR-A / WDSR-B blocks, sub-pixel out."""
     return NasSR(scale, width, list(cells) if cells is not None else [{"block": "edsr"}] * 4)

@@ -108,7 +108,11 @@ class PortableUNet(ResidualUNet):
         return up + skip
 
 
-@register_model("unet-portable")
+@register_model(
+    "unet-portable",
+    test_args={"width": 8, "levels": 3, "down": "space-to-depth", "up": "bilinear", "skip": "concat", "act": "prelu"},
+    test_shape=(1, 3, 18, 22),
+)
 def unet_portable(channels: int = 3, width: int = 16, levels: int = 3, blocks: int = 1, down: str = "conv",
                   up: str = "pixelshuffle", skip: str = "add", act: str = "relu") -> nn.Module:  # fmt: skip
     """Deblurring U-Net with searchable depth, width, blocks, down/up ops, skip type and activation."""

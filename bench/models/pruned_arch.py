@@ -81,7 +81,13 @@ def apply_layer_sizes(model: nn.Module, layers: dict[str, list[int]]) -> nn.Modu
     return model
 
 
-@register_model("pruned")
+@register_model(
+    "pruned",
+    test_args={
+        "base": {"name": "edsr-baseline", "args": {"scale": 2, "n_resblocks": 1, "n_feats": 16}},
+        "layers": {"body.0.body.0": [8, 16], "body.0.body.2": [16, 8]},
+    },
+)
 def pruned(base: dict[str, Any], layers: dict[str, list[int]]) -> nn.Module:
     """A registered architecture with narrower layers (bench optimize prune): base {name, args} + layer sizes."""
     if not isinstance(base, dict) or "name" not in base:

@@ -130,7 +130,12 @@ def _luma_or_rgb(colour: Colour, scale: int, make: type[nn.Module], **kwargs: ob
     raise ValueError(f"unknown colour {colour!r}; expected y or rgb")
 
 
-@register_model("fsrcnn", task_args=("scale",))
+@register_model(
+    "fsrcnn",
+    task_args=("scale",),
+    test_args={"scale": 2, "m": 1},
+    test_variants={"deconv-subpixel": {"scale": 3, "m": 1, "upsample": "deconv-subpixel"}},
+)
 def fsrcnn(
     scale: int,
     colour: Colour = "y",
@@ -144,7 +149,7 @@ def fsrcnn(
     return _luma_or_rgb(colour, scale, FSRCNN, d=d, s=s, m=m, upsample=upsample, act=act)
 
 
-@register_model("fsrcnn-list", task_args=("scale",))
+@register_model("fsrcnn-list", task_args=("scale",), test_args={"scale": 3, "m": 1})
 def fsrcnn_list(
     scale: int,
     colour: Colour = "y",
@@ -233,7 +238,7 @@ class EDSR(nn.Module):
         return self.add_mean(self.tail(features + self.body(features)))
 
 
-@register_model("edsr-baseline", task_args=("scale",))
+@register_model("edsr-baseline", task_args=("scale",), test_args={"scale": 4, "n_resblocks": 1, "n_feats": 16})
 def edsr_baseline(
     scale: int, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0, upsampler: UpsamplerKind = "conv"
 ) -> nn.Module:
@@ -241,19 +246,19 @@ def edsr_baseline(
     return EDSR(scale, n_resblocks, n_feats, res_scale, upsampler)
 
 
-@register_model("edsr-dsconv", task_args=("scale",))
+@register_model("edsr-dsconv", task_args=("scale",), test_args={"scale": 2, "n_resblocks": 1, "n_feats": 16})
 def edsr_dsconv(scale: int, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0) -> nn.Module:
     """EDSR-baseline whose pixel shuffle is fed by a depthwise-separable conv (negative control)."""
     return EDSR(scale, n_resblocks, n_feats, res_scale, "dsconv")
 
 
-@register_model("edsr-list", task_args=("scale",))
+@register_model("edsr-list", task_args=("scale",), test_args={"scale": 2, "n_resblocks": 1, "n_feats": 16})
 def edsr_list(scale: int, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0) -> nn.Module:
     """EDSR-baseline with LIST resblocks and bilinear + LIST upsampling (Lahiri et al.'s full rewrite)."""
     return EDSR(scale, n_resblocks, n_feats, res_scale, "resize-list", block="list")
 
 
-@register_model("edsr-resize-list", task_args=("scale",))
+@register_model("edsr-resize-list", task_args=("scale",), test_args={"scale": 2, "n_resblocks": 1, "n_feats": 16})
 def edsr_resize_list(scale: int, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0) -> nn.Module:
     """EDSR-baseline upsampling by bilinear resize + LIST instead of conv + pixel shuffle."""
     return EDSR(scale, n_resblocks, n_feats, res_scale, "resize-list")
@@ -302,7 +307,7 @@ class WDSRB(nn.Module):
         return self.add_mean(self.tail(self.body(self.head(x))) + self.skip(x))
 
 
-@register_model("wdsr-b", task_args=("scale",))
+@register_model("wdsr-b", task_args=("scale",), test_args={"scale": 3, "n_resblocks": 1, "n_feats": 16})
 def wdsr_b(
     scale: int, n_resblocks: int = 16, n_feats: int = 32, expansion: int = 6, low_rank: float = 0.8,
     res_scale: float = 1.0,

@@ -14,18 +14,18 @@ import torch
 import yaml
 
 from bench.provenance import environment
-from bench.training.checkpoint import sha256_file
+from bench.submission_writer import WEIGHTS, Weights
 from bench.training.export import hardware
 from bench.training.recipe import Recipe
 
 
-def provenance_rows(weights: Path, device: torch.device) -> str:
+def provenance_rows(weights: Weights, device: torch.device) -> str:
     """Markdown table rows: hardware, software, weights file and its sha256."""
     env = environment()
     return (
         f"| hardware | {hardware(device)} |\n"
         f"| software | bench {env['bench_version']}, git {env['git_commit']}, python {env['python']} |\n"
-        f"| weights | `{weights.name}`, sha256 `{sha256_file(weights)}` |\n"
+        f"| weights | `{WEIGHTS}`, sha256 `{weights.sha256}` |\n"
     )
 
 

@@ -14,14 +14,11 @@ the layers that shrank, with safetensors weights. It records ``derived_from`` an
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
-from safetensors.torch import save_file
 from torch import nn
 
 from bench.models.pruned_arch import changed_layers
@@ -32,7 +29,8 @@ from bench.optimize.prune import CutPreview, PruneOutcome, PruneSettings, RoundL
 from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
 from bench.runtime.protocol import QUICK
-from bench.submission import MANIFEST, Submission, load_submission
+from bench.submission import Submission
+from bench.submission_writer import MODEL_CARD, WEIGHTS, Weights, manifest_of, write_submission
 from bench.tasks import Task, get_task
 from bench.training.export import RECIPE_FILE
 
@@ -130,21 +128,13 @@ def _export(
 ) -> Path:  # fmt: skip
     new_name = name or f"{baseline.manifest.name}-pruned"
     layers = changed_layers(build_model(base["name"], base["args"], {"scale": task.scale}), outcome.model)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in outcome.model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"), metadata={"derived_from": baseline.manifest.name})
-    manifest = baseline.manifest.model_dump(mode="json", exclude_none=True)
-    manifest.update({
+    manifest = manifest_of({
         "name": new_name, "architecture": {"name": "pruned", "args": {"base": base, "layers": layers}},
-        "files": {"weights": "model.safetensors"}, "derived_from": baseline.manifest.name,
+        "files": {"weights": WEIGHTS}, "derived_from": baseline.manifest.name,
         "tags": list(dict.fromkeys([*baseline.manifest.tags, "pruned"])),
         "description": f"{baseline.manifest.name} pruned by bench optimize prune (g={settings.multiple}, "
                        f"tolerance {settings.tolerance_db} dB on {len(side.validation.samples)} held-out photos).",
-    })  # fmt: skip
-    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
-    shutil.copy(baseline.folder / RECIPE_FILE, out / RECIPE_FILE)
+    }, base=baseline.manifest)  # fmt: skip
     report = {
         "baseline": str(baseline.folder), "baseline_name": baseline.manifest.name, "task": task.id,
         "settings": asdict(settings), "latency_device": device, "latency_shape": list(shape),
@@ -155,9 +145,11 @@ def _export(
         "kept_finetunes": [list(f) for f in outcome.kept_finetunes], "before": outcome.before, "after": outcome.after,
         "rounds": outcome.log_rows(),
     }  # fmt: skip
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
-    (out / "MODEL_CARD.md").write_text(model_card(new_name, report))
-    load_submission(out).build({"scale": task.scale})  # what was written must load, strictly
+    write_submission(
+        out, manifest, Weights.of(outcome.model.state_dict(), {"derived_from": baseline.manifest.name}),
+        texts={REPORT_FILE: json.dumps(report, indent=1) + "\n", MODEL_CARD: model_card(new_name, report)},
+        copies={RECIPE_FILE: baseline.folder / RECIPE_FILE}, task_values={"scale": task.scale},
+    )  # fmt: skip
     return out
 
 

@@ -23,7 +23,6 @@ baseline on ``cpu-tflite`` next to the quantised model's, on the task's own data
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -31,8 +30,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from safetensors.torch import save_file
 from torch import nn
 
 from bench.optimize.finetune import TrainingSide
@@ -43,7 +40,8 @@ from bench.results import Result
 from bench.runtime.convert import to_tflite
 from bench.runtime.protocol import QUICK, LatencySettings
 from bench.runtime.quantize import Ranges, calibrate_int8, ranges_to_json
-from bench.submission import MANIFEST, Submission, SubmissionError, load_submission
+from bench.submission import Submission, SubmissionError, load_submission
+from bench.submission_writer import MODEL_CARD, WEIGHTS, Weights, manifest_of, write_submission
 from bench.tasks import Task, get_task
 from bench.training.export import RECIPE_FILE
 
@@ -179,7 +177,7 @@ def run_quantize(
         report["fp32"] = _row(_score(baseline, task, "cpu-tflite", data_root, latency))
         report["quantized"] = _row(_score(new, task, new.default_device, data_root, latency))
     (folder / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
-    (folder / "MODEL_CARD.md").write_text(model_card(load_submission(folder).manifest.name, report))
+    (folder / MODEL_CARD).write_text(model_card(load_submission(folder).manifest.name, report))
     return QuantizeOutcome(folder, report)
 
 
@@ -187,28 +185,22 @@ def _write(
     baseline: Submission, model: nn.Module, ranges: Ranges | None, task: Task, out: Path, name: str | None,
     settings: QuantizeSettings,
 ) -> Path:  # fmt: skip
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"), metadata={"derived_from": baseline.manifest.name})
-    files: dict[str, str] = {"weights": "model.safetensors"}
+    files: dict[str, str] = {"weights": WEIGHTS}
+    texts: dict[str, str] = {}
     if ranges is not None:
-        (out / RANGES_FILE).write_text(json.dumps(ranges_to_json(ranges)) + "\n")
+        texts[RANGES_FILE] = json.dumps(ranges_to_json(ranges)) + "\n"
         files["quantization"] = RANGES_FILE
-    manifest = baseline.manifest.model_dump(mode="json", exclude_none=True)
     how = "post-training" if not settings.qat_steps else f"quantisation-aware ({settings.qat_steps} steps)"
-    manifest.update({
-        "name": name or f"{baseline.manifest.name}-{settings.precision}", "files": files,
-        "precision": settings.precision, "derived_from": baseline.manifest.name,
-        "tags": list(dict.fromkeys([*baseline.manifest.tags, "quantized", settings.precision])),
-        "description": f"{baseline.manifest.name}, TFLite {settings.precision} ({how}) by bench optimize quantize.",
-    })  # fmt: skip
-    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
-    if (baseline.folder / RECIPE_FILE).is_file():
-        shutil.copy(baseline.folder / RECIPE_FILE, out / RECIPE_FILE)
     try:
-        load_submission(out).build({"scale": task.scale})  # what was written must load, strictly
+        manifest = manifest_of({
+            "name": name or f"{baseline.manifest.name}-{settings.precision}", "files": files,
+            "precision": settings.precision, "derived_from": baseline.manifest.name,
+            "tags": list(dict.fromkeys([*baseline.manifest.tags, "quantized", settings.precision])),
+            "description": f"{baseline.manifest.name}, TFLite {settings.precision} ({how}) by bench optimize quantize.",
+        }, base=baseline.manifest)  # fmt: skip
+        write_submission(out, manifest, Weights.of(model.state_dict(), {"derived_from": baseline.manifest.name}),
+                         texts=texts, copies={RECIPE_FILE: baseline.folder / RECIPE_FILE},
+                         task_values={"scale": task.scale})  # fmt: skip
     except SubmissionError as exc:
         raise OptimizeError(f"the written submission does not load: {exc}") from exc
     return out

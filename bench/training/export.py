@@ -14,18 +14,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import platform
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import save_file
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.provenance import environment
-from bench.submission import MANIFEST, load_submission
+from bench.submission_writer import MODEL_CARD, WEIGHTS, Weights, manifest_of, write_submission
 from bench.tasks import Task
 from bench.training.checkpoint import sha256_file
 from bench.training.data import ImageCache
@@ -33,8 +31,6 @@ from bench.training.init import resolve_weights
 from bench.training.loop import METRICS_LOG, TrainResult
 from bench.training.recipe import Recipe
 
-WEIGHTS = "model.safetensors"
-MODEL_CARD = "MODEL_CARD.md"
 RECIPE_FILE = "recipe.yaml"  # the effective recipe, for retraining and for bench optimize
 TRAINING_METRICS = "training-metrics.jsonl"  # the run's metrics.jsonl, shipped with the weights
 
@@ -97,10 +93,7 @@ def export_submission(
     ``input_shape`` is where MACs are counted: the task's latency shape, or for a model whose
     input differs from the task's (packed raw), the input that gives the same output size.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS), metadata={"recipe": recipe.name, "architecture": recipe.architecture.name})
-    weights_sha = sha256_file(folder / WEIGHTS)
+    weights = Weights.of(model.state_dict(), {"recipe": recipe.name, "architecture": recipe.architecture.name})
     degradation, params = recipe.degradation()
     crop = recipe.data.patch_size
     training_data = (
@@ -110,23 +103,19 @@ def export_submission(
     )
     tags = ["reference", "trained", *recipe.export.tags]
     args = architecture_args(recipe, task)
-    manifest = {
-        "schema_version": 1,
+    manifest = manifest_of({
         "name": recipe.export.name or recipe.name,
         "team": recipe.export.team,
         "tasks": recipe.export.tasks or [recipe.task],
         "format": "safetensors",
         "architecture": {"name": recipe.architecture.name, "args": args},
         "files": {"weights": WEIGHTS},
-        "io": {"range": [0.0, 1.0], "layout": "NCHW", "colour": "RGB"},
-        "precision": "fp32",
         "tags": list(dict.fromkeys(tags)),
         "derived_from": recipe.export.derived_from,
         "training_data": training_data,
         "licence": recipe.export.licence,
         "description": recipe.export.description or recipe.description,
-    }
-    (folder / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+    })  # fmt: skip
     params_count = sum(p.numel() for p in model.parameters())
     try:
         macs = f"{macs_at(model, input_shape) / 1e9:.3f} G"
@@ -144,9 +133,9 @@ def export_submission(
         v = result.validation
         validation = (f"{recipe.validation.task}, first {int(v['images'])} images: PSNR {v['psnr']:.3f} dB, "
                       f"SSIM {v['ssim']:.4f} (monitoring only; score the folder with `bench score`)")  # fmt: skip
-    card = f"""# {manifest["name"]}
+    card = f"""# {manifest.name}
 
-{manifest["description"] or recipe.name}
+{manifest.description or recipe.name}
 
 | | |
 |---|---|
@@ -161,7 +150,7 @@ def export_submission(
 | wall time | {result.wall_s:.1f} s |
 | hardware | {hardware(device)} |
 | software | bench {env["bench_version"]}, git {env["git_commit"]}, python {env["python"]} |
-| weights | `{WEIGHTS}`, sha256 `{weights_sha}` |
+| weights | `{WEIGHTS}`, sha256 `{weights.sha256}` |
 
 ## Command
 
@@ -181,8 +170,7 @@ def export_submission(
 bench score {folder} --task {recipe.task}
 ```
 """
-    (folder / MODEL_CARD).write_text(card)
-    (folder / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-    shutil.copyfile(result.out_dir / METRICS_LOG, folder / TRAINING_METRICS)
-    load_submission(folder).build({"scale": task.scale})  # what was written must load, strictly
+    texts = {MODEL_CARD: card, RECIPE_FILE: yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)}
+    write_submission(folder, manifest, weights, texts=texts, copies={TRAINING_METRICS: result.out_dir / METRICS_LOG},
+                     task_values={"scale": task.scale})  # fmt: skip
     return folder

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,6 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import save_file
 
 from bench.models.nas_arch import NasSR
 from bench.optimize.card import command_and_recipe, provenance_rows
@@ -43,7 +41,7 @@ from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
 from bench.runtime.layer_table import default_table_path
 from bench.runtime.protocol import QUICK, LatencySettings
-from bench.submission import MANIFEST, load_submission
+from bench.submission_writer import MODEL_CARD, WEIGHTS, Weights, manifest_of, write_submission
 from bench.tasks import Task, get_task
 from bench.training.export import RECIPE_FILE
 from bench.training.recipe import Recipe
@@ -187,25 +185,18 @@ def export_nas(outcome: NasOutcome, task: Task, device_id: str, budget_ms: float
     """Write the winner as a ``nas-sr`` submission with its report, recipe and model card."""
     args = {"scale": task.scale, **outcome.candidate.arch_args()}
     new_name = name or f"nas-sr-x{task.scale}-{device_id}-{budget_ms:g}ms"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in outcome.model.state_dict().items()}
-    save_file(state, str(out / "model.safetensors"), metadata={"architecture": "nas-sr"})
+    weights = Weights.of(outcome.model.state_dict(), {"architecture": "nas-sr"})
     recipe = nas_recipe(task, settings, args)
-    manifest = {
-        "schema_version": 1, "name": new_name, "team": "bench reference models",
-        "tasks": recipe.export.tasks, "format": "safetensors", "architecture": {"name": "nas-sr", "args": args},
-        "files": {"weights": "model.safetensors"}, "io": {"range": [0.0, 1.0], "layout": "NCHW", "colour": "RGB"},
-        "precision": "fp32", "tags": ["reference", "nas", "efficient"], "derived_from": None,
+    manifest = manifest_of({
+        "name": new_name, "team": "bench reference models", "tasks": recipe.export.tasks, "format": "safetensors",
+        "architecture": {"name": "nas-sr", "args": args}, "files": {"weights": WEIGHTS},
+        "tags": ["reference", "nas", "efficient"],
         "training_data": f"{side.sampler.cache.folder.name}: {len(side.sampler.cache.names)} training photos, "
                          f"degraded as {task.id}; {len(side.held_out)} more held out for the search",
         "licence": "Apache-2.0",
         "description": f"Found by bench optimize nas for {device_id} under a {budget_ms:g} ms budget at "
                        f"{'x'.join(map(str, shape))}: {outcome.candidate.describe()}.",
-    }  # fmt: skip
-    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
-    (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    })  # fmt: skip
     counted = count_complexity(outcome.model, shape)
     report = {
         "task": task.id, "device": device_id, "budget_ms": budget_ms, "latency_shape": list(shape),
@@ -214,12 +205,15 @@ def export_nas(outcome: NasOutcome, task: Task, device_id: str, budget_ms: float
         "macs": counted.macs, "held_out_psnr": outcome.final_psnr, "predicted_ms": outcome.predicted_ms,
         "search_cost_s": outcome.wall_s, "latency_check": outcome.check, "evaluated": outcome.search.rows(),
     }  # fmt: skip
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     card = model_card(new_name, report).replace(
-        "\n## Latency model", provenance_rows(out / "model.safetensors", side.device) + "\n## Latency model", 1
+        "\n## Latency model", provenance_rows(weights, side.device) + "\n## Latency model", 1
     )
-    (out / "MODEL_CARD.md").write_text(card + "\n" + command_and_recipe(recipe))
-    load_submission(out).build({"scale": task.scale})  # what was written must load, strictly
+    texts = {
+        RECIPE_FILE: yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False),
+        REPORT_FILE: json.dumps(report, indent=1) + "\n",
+        MODEL_CARD: card + "\n" + command_and_recipe(recipe),
+    }
+    write_submission(out, manifest, weights, texts=texts, task_values={"scale": task.scale})
     return out
 
 

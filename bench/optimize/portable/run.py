@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import save_file
 
 from bench.models.portable_arch import unet_portable
 from bench.optimize.card import command_and_recipe, provenance_rows
@@ -39,7 +37,7 @@ from bench.optimize.portable.search import (
     select,
 )
 from bench.runtime.devices import get_device
-from bench.submission import MANIFEST, load_submission
+from bench.submission_writer import MODEL_CARD, WEIGHTS, Weights, manifest_of, write_submission
 from bench.tasks import Task, get_task
 from bench.training.export import RECIPE_FILE
 from bench.training.recipe import Recipe, ValidationSpec
@@ -171,28 +169,22 @@ def export_portable(
 ) -> Path:  # fmt: skip
     args = dict(outcome.result.args)
     new_name = name or f"unet-portable-{task.id}"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()},
-              str(out / "model.safetensors"), metadata={"architecture": "unet-portable"})  # fmt: skip
+    weights = Weights.of(model.state_dict(), {"architecture": "unet-portable"})
     recipe = portable_recipe(task, settings, args)
-    manifest = {
-        "schema_version": 1, "name": new_name, "team": "bench reference models", "tasks": recipe.export.tasks,
-        "format": "safetensors", "architecture": {"name": "unet-portable", "args": args},
-        "files": {"weights": "model.safetensors"}, "io": {"range": [0.0, 1.0], "layout": "NCHW", "colour": "RGB"},
-        "precision": "fp32", "tags": ["reference", "portable", "efficient"], "derived_from": None,
+    manifest = manifest_of({
+        "name": new_name, "team": "bench reference models", "tasks": recipe.export.tasks, "format": "safetensors",
+        "architecture": {"name": "unet-portable", "args": args}, "files": {"weights": WEIGHTS},
+        "tags": ["reference", "portable", "efficient"],
         "training_data": f"training photos degraded as {task.id}; {settings.validation_images} held out for the search",
         "licence": "Apache-2.0",
         "description": f"Found by bench optimize portable for {', '.join(device_ids)} (worst-case latency within "
                        f"{settings.tolerance_db} dB of the best): {outcome.result.description}.",
-    }  # fmt: skip
-    (out / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
-    (out / RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    })  # fmt: skip
     raw = report(outcome, task, device_ids, shape, settings)
-    (out / REPORT_FILE).write_text(json.dumps(raw, indent=1) + "\n")
-    (out / "MODEL_CARD.md").write_text(model_card(new_name, raw, out, device) + "\n" + command_and_recipe(recipe))
-    load_submission(out).build({})
+    texts = {RECIPE_FILE: yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False),
+             REPORT_FILE: json.dumps(raw, indent=1) + "\n",
+             MODEL_CARD: model_card(new_name, raw, weights, device) + "\n" + command_and_recipe(recipe)}  # fmt: skip
+    write_submission(out, manifest, weights, texts=texts)
     return out
 
 
@@ -208,7 +200,7 @@ def report(outcome: PortableOutcome, task: Task, device_ids: list[str], shape: t
     }  # fmt: skip
 
 
-def model_card(name: str, raw: dict[str, Any], folder: Path, device: torch.device) -> str:
+def model_card(name: str, raw: dict[str, Any], weights: Weights, device: torch.device) -> str:
     final, devices = raw["final"], raw["devices"]
     rows = "\n".join(
         f"| {label} | {final[label]['description']} | {final[label]['task_psnr']:.3f} | "
@@ -229,7 +221,7 @@ Found by `bench optimize portable` for {", ".join(f"`{d}`" for d in devices)} on
 | ops not portable on these devices | {", ".join(non_portable) or "none"} |
 | candidates | {len(raw["evaluated"])} ({sum(r["portable"] for r in raw["evaluated"])} from portable ops only) |
 | search cost | {spent} |
-{provenance_rows(folder / "model.safetensors", device)}
+{provenance_rows(weights, device)}
 ## Finalists on the task's data ({final["images"]} images, {final["portable result"]["steps"]} steps each)
 
 | | architecture | PSNR | {" | ".join(devices)} | worst ms |
