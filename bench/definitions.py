@@ -1,5 +1,16 @@
 """YAML definition files (tasks, tracks, manifests, recipes): the strict schema base, and loading
-a file validated by a pydantic model whose id must equal the file name."""
+a file validated by a pydantic model whose id must equal the file name.
+
+A definition may start from another file, as lm-evaluation-harness task configs do::
+
+    include: _base/sr-bicubic.yaml     # relative to this file
+    id: sr-b100-x2
+    data: {path: B100/HR}              # mappings merge key by key; anything else replaces
+
+The included file is read first (it may include another, up to :data:`MAX_INCLUDE_DEPTH` deep, never
+itself), then this file's keys are merged over it. Base files live in a subfolder (``tasks/_base``)
+so that they are not definitions of their own.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +29,38 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+INCLUDE = "include"
+MAX_INCLUDE_DEPTH = 8
+
+
+def merged(base: Any, override: Any) -> Any:
+    """``override`` over ``base``: mappings merge key by key (recursively), anything else replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return {**base, **{k: merged(base[k], v) if k in base else v for k, v in override.items()}}
+    return override
+
+
+def read_definition(path: Path, chain: tuple[Path, ...] = ()) -> Any:
+    """The YAML content of ``path`` with its ``include`` chain resolved (see the module docstring)."""
+    raw: Any = yaml.safe_load(path.read_text())
+    if not isinstance(raw, dict) or INCLUDE not in raw:
+        return raw
+    include = raw.pop(INCLUDE)
+    if not isinstance(include, str) or not include.endswith((".yaml", ".yml")):
+        raise ValueError(f"'{INCLUDE}' must name a YAML file relative to {path.parent}, got {include!r}")
+    base = (path.parent / include).resolve()
+    if base in (*chain, path.resolve()):
+        raise ValueError(f"{path} includes {include}, which includes it again")
+    if len(chain) >= MAX_INCLUDE_DEPTH:
+        raise ValueError(f"{path}: includes nested deeper than {MAX_INCLUDE_DEPTH} files")
+    return merged(read_definition(base, (*chain, path.resolve())), raw)
+
+
 def load_definition(path: Path, model: type[M], error: type[Exception], kind: str) -> M:
     """Parse and validate ``path`` as ``model``; its ``id`` must equal the file's stem (else ``error``)."""
     try:
-        raw: Any = yaml.safe_load(path.read_text())
-        definition = model.model_validate(raw)
-    except (yaml.YAMLError, ValidationError) as exc:
+        definition = model.model_validate(read_definition(path))
+    except (yaml.YAMLError, ValidationError, ValueError, OSError) as exc:
         raise error(f"invalid {kind} file {path}: {exc}") from exc
     if getattr(definition, "id", None) != path.stem:
         raise error(

@@ -44,6 +44,10 @@ class Registry(Mapping[str, T], Generic[T]):
             raise ValueError(f"{self.kind} {name!r} registered twice")
         self._entries[name] = entry
 
+    def remove(self, name: str) -> T:
+        """Take ``name`` out again (a test's throwaway entry); returns the entry."""
+        return self._entries.pop(self.check(name))
+
     def check(self, name: str) -> str:
         """``name`` if registered, else :class:`UnknownName` (usable as a pydantic validator body)."""
         if name not in self._entries:

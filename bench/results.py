@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Frozen(BaseModel):
@@ -34,10 +34,17 @@ class SubmissionInfo(Frozen):
 
 
 class ImageResult(Frozen):
+    """One image's scores; ``extra`` holds the further metrics the task names (``metric.extra``)."""
+
     id: str
     psnr: float
     ssim: float
     lpips: float | None = None
+    extra: dict[str, float] = Field(default_factory=dict)
+
+    def value(self, name: str) -> float | None:
+        """The score of metric ``name``: a contract field (psnr, ssim, lpips) or a further metric."""
+        return _value(self, name)
 
 
 class Metrics(Frozen):
@@ -46,6 +53,16 @@ class Metrics(Frozen):
     lpips: float | None
     lpips_note: str | None = None
     per_image: list[ImageResult]
+    extra: dict[str, float] = Field(default_factory=dict, description="mean of each further metric over the images")
+
+    def value(self, name: str) -> float | None:
+        """The mean score of metric ``name``: a contract field (psnr, ssim, lpips) or a further metric."""
+        return _value(self, name)
+
+
+def _value(scores: ImageResult | Metrics, name: str) -> float | None:
+    contract: float | None = getattr(scores, name) if name in ("psnr", "ssim", "lpips") else scores.extra.get(name)
+    return contract
 
 
 class LatencyResult(Frozen):

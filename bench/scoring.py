@@ -163,7 +163,7 @@ def evaluate_plan(
             lp = metric(to_uint8(output), sample.target) if metric is not None else None
         except (OutputShapeError, NonFiniteOutput) as exc:
             raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
-        image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp)
+        image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp, extra=score.extra)
         if checkpoint is not None:
             crops = _crops(sample, output, task, position) if position < plan.samples else None
             checkpoint.record(position, image, crops)
@@ -194,6 +194,7 @@ def evaluate_plan(
             lpips=float(np.mean(lpips_values)) if metric is not None else None,
             lpips_note=None if metric is not None else lpips_note,
             per_image=per_image,
+            extra={name: float(np.mean([r.extra[name] for r in per_image])) for name in task.metric.extra},
         ),
         latency=measured,
         complexity=file_complexity(model, shape) if isinstance(model, Path) else count_complexity(model, shape),

@@ -19,6 +19,7 @@ from bench.data.degradations import DEGRADATIONS
 from bench.data.sources import SOURCES
 from bench.definitions import Strict, load_definition, load_folder
 from bench.errors import TaskError
+from bench.metrics.spec import MetricSpec
 from bench.paths import TASKS_DIR
 from bench.registry import Registry, UnknownName
 
@@ -49,21 +50,6 @@ class DataSpec(Strict):
 class DegradationSpec(Strict):
     name: DegradationName
     params: dict[str, float | int | str] = Field(default_factory=dict)
-
-
-class MetricSpec(Strict):
-    """How an output is scored. See ``docs/protocols.md`` for each choice's reference."""
-
-    colour: Literal["y", "rgb"] = Field(description="y: MATLAB rgb2ycbcr luma; rgb: all three channels")
-    y_rounding: Literal["none", "matlab"] = "none"
-    crop_border: int = Field(ge=0, description="pixels dropped from every side before scoring")
-    ssim: Literal["wang-gaussian"] = "wang-gaussian"
-    output_rounding: Literal["clamp-round-uint8"] = "clamp-round-uint8"
-    grey_targets: Literal["intensity"] = Field(
-        "intensity", description="one-channel targets are scored on intensity (mean of output RGB)"
-    )
-    psnr_identical_db: float = 100.0
-    lpips: bool = False
 
 
 class LatencySpec(Strict):

@@ -45,14 +45,12 @@ def quality_cost_chart(frame: pd.DataFrame, quality: str = "psnr", cost: str = "
     )
     y = alt.Y(f"{quality}:Q", title=q_axis.title, scale=alt.Scale(zero=False))
     data = plotted.assign(status=status_of(plotted))[
-        ["submission", "team", "psnr", "ssim", "lpips", "median_ms", "macs_g", "params_k", "status", "note"]
+        ["submission", "team", *QUALITY, "median_ms", "macs_g", "params_k", "status", "note"]
     ]
     tooltip = [
         "submission",
         "team",
-        alt.Tooltip("psnr:Q", title="PSNR (dB)", format=".3f"),
-        alt.Tooltip("ssim:Q", title="SSIM", format=".4f"),
-        alt.Tooltip("lpips:Q", title="LPIPS", format=".4f"),
+        *(alt.Tooltip(f"{a.column}:Q", title=a.title, format=f".{a.digits}f") for a in QUALITY.values()),
         alt.Tooltip("median_ms:Q", title="median (ms)", format=".3f"),
         alt.Tooltip("macs_g:Q", title="MACs (G)", format=".3f"),
         alt.Tooltip("params_k:Q", title="params (K)", format=".1f"),

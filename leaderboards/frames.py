@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.metrics.registry import METRICS
 from bench.pareto import pareto_front
-from bench.store.board_rows import BOARD_FIELDS
+from bench.store.board_rows import board_columns
 
 Row = Mapping[str, Any]
 
@@ -37,12 +38,9 @@ class Axis:
     digits: int
 
 
-#: Quality axes the user may choose (y of the chart).
-QUALITY: dict[str, Axis] = {
-    "psnr": Axis("psnr", "PSNR (dB)", True, 3),
-    "ssim": Axis("ssim", "SSIM", True, 4),
-    "lpips": Axis("lpips", "LPIPS (lower is better)", False, 4),
-}
+#: Quality axes the user may choose (y of the chart): every registered metric, its title, direction
+#: and precision read from the metric object.
+QUALITY: dict[str, Axis] = {m.name: Axis(m.name, m.axis_title, m.higher_is_better, m.digits) for m in METRICS.values()}
 #: Cost axes the user may choose (x of the chart), all minimised.
 COSTS: dict[str, Axis] = {
     "median_ms": Axis("median_ms", "median latency (ms)", False, 3),
@@ -50,7 +48,7 @@ COSTS: dict[str, Axis] = {
     "params_k": Axis("params_k", "params (K)", False, 1),
 }
 
-FRAME_COLUMNS = BOARD_FIELDS  # the store's board rows, as read
+FRAME_COLUMNS = board_columns()  # the store's board rows, as read
 
 #: The task table's columns (frame column -> header), in order.
 TABLE_COLUMNS: dict[str, str] = {
@@ -58,9 +56,7 @@ TABLE_COLUMNS: dict[str, str] = {
     "team": "team",
     "device_label": "device",
     "backend": "backend",
-    "psnr": "PSNR (dB)",
-    "ssim": "SSIM",
-    "lpips": "LPIPS",
+    **{m.name: m.title for m in METRICS.values()},
     "median_ms": "median latency (ms)",
     "p90_ms": "p90 (ms)",
     "latency_kind": "latency kind",
@@ -97,7 +93,7 @@ def device_label(device: Any, kind: Any) -> str | None:
 def board_frame(rows: Sequence[Row]) -> pd.DataFrame:
     """The board frame of ``rows`` (see the module docstring); ``pareto`` is left False."""
     frame = pd.DataFrame(list(rows), columns=list(FRAME_COLUMNS))
-    for column in ("psnr", "ssim", "lpips", "median_ms", "p90_ms", "mean_ms", "cv", "macs", "params"):
+    for column in (*QUALITY, "median_ms", "p90_ms", "mean_ms", "cv", "macs", "params"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["macs_g"] = frame["macs"] / 1e9
     frame["params_k"] = frame["params"] / 1e3

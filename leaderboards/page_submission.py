@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from bench.metrics.registry import BUILTIN, METRICS
 from leaderboards import state
 from leaderboards.context import Context
 from leaderboards.frames import csv_bytes, device_label, entry_note
@@ -102,15 +103,16 @@ def render(context: Context) -> None:
     sub, result = detail["submission"], detail["result"] or {}
     metrics = result.get("metrics", {})
     st.header(f"{sub['name']} · {detail['task']} v{detail['task_version']}")
-    cells = st.columns(5)
-    cells[0].metric("PSNR (dB)", f"{metrics.get('psnr', float('nan')):.3f}")
-    cells[1].metric("SSIM", f"{metrics.get('ssim', float('nan')):.4f}")
-    lpips = metrics.get("lpips")
-    cells[2].metric("LPIPS", "-" if lpips is None else f"{lpips:.4f}")
+    recorded = {**metrics.get("extra", {}), **{k: metrics.get(k) for k in BUILTIN}}
+    shown = [m for m in METRICS.values() if m.name in recorded]
+    cells = st.columns(len(shown) + 2)
+    for cell, metric in zip(cells, shown, strict=False):
+        value = recorded[metric.name]
+        cell.metric(metric.title, "-" if value is None else f"{value:.{metric.digits}f}")
     complexity = result.get("complexity", {})
     macs, params = complexity.get("macs"), complexity.get("params")
-    cells[3].metric("MACs (G)", "-" if macs is None else f"{macs / 1e9:.3f}")
-    cells[4].metric("params (K)", "-" if params is None else f"{params / 1e3:.1f}")
+    cells[-2].metric("MACs (G)", "-" if macs is None else f"{macs / 1e9:.3f}")
+    cells[-1].metric("params (K)", "-" if params is None else f"{params / 1e3:.1f}")
     if metrics.get("lpips_note"):
         st.caption(f"LPIPS: {metrics['lpips_note']}")
 
@@ -129,7 +131,7 @@ def render(context: Context) -> None:
     )
 
     st.subheader("Per-image scores")
-    images = pd.DataFrame.from_records(detail["images"], columns=["position", "id", "psnr", "ssim", "lpips"])
+    images = pd.DataFrame.from_records(detail["images"], columns=["position", "id", *(m.name for m in shown)])
     st.dataframe(images, hide_index=True, key="sub-images")
     st.download_button("Download CSV", csv_bytes(images), f"run-{run_id}-images.csv", "text/csv", key="csv-images")
 

@@ -13,7 +13,7 @@ import pytest
 from bench.challenges.formulas import BREAKDOWNS, FORMULAS, Entry, breakdown, score
 from bench.challenges.tracks import get_track
 from bench.store import Store
-from bench.store.board_rows import BOARD_FIELDS, leaderboard_rows, store_version
+from bench.store.board_rows import board_columns, leaderboard_rows, store_version
 from leaderboards import challenge_view, charts, frames
 from tests.board_data import latency, make_result, random_results
 
@@ -41,7 +41,7 @@ def test_rows_have_every_field_and_runs_without_latency_are_kept(isolated_store:
     store.add(make_result("sr-set5-x2", "timed", 30.0, {"cpu-torch": 2.0, "cpu-tflite": 3.0}))
     store.add(make_result("sr-set5-x2", "untimed", 31.0, {}))
     rows = leaderboard_rows(store.engine)
-    assert [tuple(r) for r in rows] == [BOARD_FIELDS] * 3
+    assert [tuple(r) for r in rows] == [board_columns()] * 3
     assert [(r["submission"], r["device"]) for r in rows] == [
         ("timed", "cpu-torch"),
         ("timed", "cpu-tflite"),

@@ -73,3 +73,54 @@ def test_sr_task_needs_scale(tmp_path: Path) -> None:
 def test_unknown_task_lists_known_ids() -> None:
     with pytest.raises(TaskError, match="sr-set5-x2"):
         get_task("sr-set6-x2")
+
+
+def test_a_task_file_includes_a_base_and_overrides_it_key_by_key(tmp_path: Path) -> None:
+    """``include`` as in lm-evaluation-harness: the base is read first, mappings merge key by key."""
+    from bench.definitions import load_definition
+    from bench.tasks import Task
+
+    (tmp_path / "_base").mkdir()
+    (tmp_path / "_base" / "root.yaml").write_text(
+        "version: 1\nkind: denoise\nmetric: {colour: rgb, crop_border: 0}\nlatency: {input_shape: [1, 3, 64, 64]}\n"
+    )
+    (tmp_path / "_base" / "awgn.yaml").write_text(
+        "include: root.yaml\ndata: {source: image-folder, colour: rgb}\ndegradation: {name: awgn}\n"
+    )
+    (tmp_path / "noisy.yaml").write_text(
+        "include: _base/awgn.yaml\nid: noisy\ntitle: t\ndata: {path: Kodak24, colour: grey}\n"
+        "degradation: {params: {sigma: 15}}\nlatency: {input_shape: [1, 1, 32, 32]}\n"
+    )
+    task = load_definition(tmp_path / "noisy.yaml", Task, TaskError, "task")
+    assert (task.data.source, task.data.path, task.data.colour) == ("image-folder", "Kodak24", "grey")
+    assert (task.degradation is not None and task.degradation.name, task.degradation and task.degradation.params) == (
+        "awgn",
+        {"sigma": 15},
+    )
+    assert task.latency.input_shape == (1, 1, 32, 32) and task.metric.colour == "rgb" and task.version == 1
+
+
+def test_include_errors_name_the_file(tmp_path: Path) -> None:
+    from bench.definitions import load_definition
+    from bench.tasks import Task
+
+    (tmp_path / "a.yaml").write_text("include: b.yaml\nid: a\n")
+    (tmp_path / "b.yaml").write_text("include: a.yaml\n")
+    with pytest.raises(TaskError, match="includes it again"):
+        load_definition(tmp_path / "a.yaml", Task, TaskError, "task")
+    (tmp_path / "c.yaml").write_text("include: missing.yaml\nid: c\n")
+    with pytest.raises(TaskError, match=r"missing\.yaml"):
+        load_definition(tmp_path / "c.yaml", Task, TaskError, "task")
+    (tmp_path / "d.yaml").write_text("include: [x]\nid: d\n")
+    with pytest.raises(TaskError, match="must name a YAML file"):
+        load_definition(tmp_path / "d.yaml", Task, TaskError, "task")
+
+
+def test_task_families_are_short_files_over_a_shared_base() -> None:
+    """The shipped families (45 tasks) each include a base in tasks/_base, which is not itself a task."""
+    from bench.paths import TASKS_DIR
+
+    including = [p for p in TASKS_DIR.glob("*.yaml") if p.read_text().count("include: _base/") == 1]
+    assert len(including) >= 45
+    assert all(len(p.read_text().splitlines()) <= 45 for p in including)
+    assert not any(t.startswith("_") for t in all_tasks())

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.results import Result
@@ -39,17 +40,21 @@ def fail(message: str) -> int:
 
 
 def result_table(title: str, results: Sequence[Result]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("task", "submission", "PSNR dB", "SSIM", "LPIPS", "device", "median ms", "MACs (G)", "params"):
+    """One row per result: its scores under every metric any of them recorded (the metric objects give
+    titles and precision), its first latency and its complexity."""
+    from bench.metrics.registry import BUILTIN, METRICS
+
+    shown = [m for m in METRICS.values() if m.name in BUILTIN or any(m.name in r.metrics.extra for r in results)]
+    table = Table(title=escape(title), title_justify="left")
+    for column in ("task", "submission", *(m.title for m in shown), "device", "median ms", "MACs (G)", "params"):
         table.add_column(column, justify="right" if column not in ("task", "submission", "device") else "left")
     for r in results:
         latency = r.latency[0] if r.latency else None
+        scores = [m.text(r.metrics.value(m.name)) for m in shown]
         table.add_row(
             r.task,
-            r.submission.name,
-            f"{r.metrics.psnr:.3f}",
-            f"{r.metrics.ssim:.4f}",
-            "n/a" if r.metrics.lpips is None else f"{r.metrics.lpips:.4f}",
+            escape(r.submission.name),
+            *scores,
             latency.device if latency else "-",
             f"{latency.median_ms:.4g}" if latency else "-",
             "n/a" if r.complexity.macs is None else f"{r.complexity.macs / 1e9:.2f}",

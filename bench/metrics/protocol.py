@@ -9,12 +9,13 @@ Steps, in the order the community's reference code applies them:
    ``rgb`` -> all channels;
 4. ``crop_border`` pixels dropped from every side;
 5. PSNR (float64, identical images -> ``psnr_identical_db``) and SSIM (Wang, Gaussian window)
-   per image; a data set's score is the mean of the per-image values.
+   per image, and each further metric the task names (:mod:`bench.metrics.registry`); a data
+   set's score is the mean of the per-image values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,8 +23,9 @@ from bench.metrics.color import rgb_to_y
 from bench.metrics.crop import crop_border
 from bench.metrics.psnr import PSNR_IDENTICAL_DB, psnr
 from bench.metrics.quantize import to_uint8
+from bench.metrics.registry import METRICS
+from bench.metrics.spec import MetricSpec
 from bench.metrics.ssim import ssim
-from bench.tasks import MetricSpec
 
 
 class OutputShapeError(ValueError):
@@ -32,8 +34,11 @@ class OutputShapeError(ValueError):
 
 @dataclass(frozen=True)
 class ImageScore:
+    """PSNR, SSIM and the further metrics the task names (``spec.extra``), by name."""
+
     psnr: float
     ssim: float
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 def prepare(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -61,4 +66,9 @@ def score_image(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> Ima
     value = psnr(a, b)
     if value == PSNR_IDENTICAL_DB:
         value = spec.psnr_identical_db
-    return ImageScore(psnr=value, ssim=ssim(a, b))
+    extra = {}
+    for name in spec.extra:  # a metric on the protocol's pair, or on the whole uint8 RGB images
+        metric = METRICS[name]
+        pair = (a, b) if metric.on == "protocol" else (to_uint8(output), target)
+        extra[name] = metric.function()(*pair)
+    return ImageScore(psnr=value, ssim=ssim(a, b), extra=extra)

@@ -160,7 +160,8 @@ class Store:
             rows = session.scalars(
                 select(ImageScoreRow).where(ImageScoreRow.run_id == run_id).order_by(ImageScoreRow.position)
             )
-            return [ImageResult(id=r.image_id, psnr=r.psnr, ssim=r.ssim, lpips=r.lpips) for r in rows]
+            return [ImageResult(id=r.image_id, psnr=r.psnr, ssim=r.ssim, lpips=r.lpips, extra=r.extra or {})
+                    for r in rows]  # fmt: skip
 
     def samples(self, run_id: int) -> list[SampleCrops]:
         """The sample crops of run ``run_id``, ordered by position (none for a result stored whole)."""
@@ -237,7 +238,7 @@ class RunHandle:
                     raise RunInProgress(f"another process started this run (key {self.key[:12]}) meanwhile") from exc
                 self.run_id = run.id
             session.add(ImageScoreRow(run_id=self.run_id, image_id=image.id, position=position, psnr=image.psnr,
-                                      ssim=image.ssim, lpips=image.lpips))  # fmt: skip
+                                      ssim=image.ssim, lpips=image.lpips, extra=image.extra or None))  # fmt: skip
             if sample is not None:
                 session.add(SampleRow(run_id=self.run_id, image_id=image.id, position=position, box=list(sample.box),
                                       input_png=sample.input_png, output_png=sample.output_png,
@@ -261,9 +262,11 @@ class RunHandle:
                 session.add(run)
                 for position, image in enumerate(result.metrics.per_image):
                     run.images.append(ImageScoreRow(image_id=image.id, position=position, psnr=image.psnr,
-                                                    ssim=image.ssim, lpips=image.lpips))  # fmt: skip
+                                                    ssim=image.ssim, lpips=image.lpips,
+                                                    extra=image.extra or None))  # fmt: skip
             run.status, run.finished_at = "complete", datetime.now(UTC)
             run.psnr, run.ssim, run.lpips = result.metrics.psnr, result.metrics.ssim, result.metrics.lpips
+            run.extra = dict(result.metrics.extra) or None
             run.macs, run.params = result.complexity.macs, result.complexity.params
             run.bench_version, run.git_commit = result.provenance.bench_version, result.provenance.git_commit
             run.result = json.loads(result.model_dump_json())

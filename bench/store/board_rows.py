@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from bench.metrics.registry import BUILTIN, METRICS
 from bench.store.models import LatencyRow, RunRow, SubmissionRow
 
-#: The keys of every board row, in order.
+#: The query's fields, in order; a row then has one column per further registered metric instead of
+#: ``extra`` (:mod:`bench.metrics.registry`).
 BOARD_FIELDS: tuple[str, ...] = (
     "result_id",
     "task",
@@ -28,6 +30,7 @@ BOARD_FIELDS: tuple[str, ...] = (
     "psnr",
     "ssim",
     "lpips",
+    "extra",
     "macs",
     "params",
     "created_at",
@@ -43,6 +46,14 @@ BOARD_FIELDS: tuple[str, ...] = (
     "stable",
     "latency_kind",
 )
+
+
+def board_columns() -> tuple[str, ...]:
+    """The keys of every board row, in order: the query's fields with ``extra`` spread into one column per
+    further registered metric."""
+    further = tuple(name for name in METRICS if name not in BUILTIN)
+    at = BOARD_FIELDS.index("extra")
+    return BOARD_FIELDS[:at] + further + BOARD_FIELDS[at + 1 :]
 
 
 def leaderboard_rows(engine: Engine, task: str | None = None) -> list[dict[str, Any]]:
@@ -62,6 +73,7 @@ def leaderboard_rows(engine: Engine, task: str | None = None) -> list[dict[str, 
             RunRow.psnr,
             RunRow.ssim,
             RunRow.lpips,
+            RunRow.extra,
             RunRow.macs,
             RunRow.params,
             RunRow.finished_at,
@@ -86,7 +98,10 @@ def leaderboard_rows(engine: Engine, task: str | None = None) -> list[dict[str, 
         query = query.where(RunRow.task == task)
     with engine.connect() as connection:
         rows = [dict(zip(BOARD_FIELDS, values, strict=True)) for values in connection.execute(query)]
-    for row in rows:
+    columns = board_columns()
+    for n, row in enumerate(rows):
+        extra = row["extra"] or {}
+        row = rows[n] = {key: row[key] if key in row else extra.get(key) for key in columns}
         row["sha256"] = str(row["sha256"])[:12]
         row["tags"] = ", ".join(row["tags"] or [])
         if row["input_shape"] is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bench.metrics.registry import BUILTIN, METRICS
 from bench.store import Store
 from bench.store.models import ImageScoreRow, RunRow, SubmissionRow
 
@@ -22,14 +23,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FORMATS = ("csv", "json", "parquet")
-BOARD_COLUMNS = [
-    "result_id", "task", "task_version", "submission", "team", "sha256", "tags", "precision", "psnr", "ssim",
-    "lpips", "macs", "params", "created_at", "device", "backend", "median_ms", "p90_ms", "latency_kind",
-]  # fmt: skip
-IMAGE_COLUMNS = [
-    "result_id", "task", "task_version", "submission", "team", "sha256", "position", "image_id", "psnr", "ssim",
-    "lpips",
-]  # fmt: skip
+
+
+def board_columns() -> list[str]:
+    """Columns of the per-run export: one per registered metric (:mod:`bench.metrics.registry`)."""
+    return ["result_id", "task", "task_version", "submission", "team", "sha256", "tags", "precision", *METRICS,
+            "macs", "params", "created_at", "device", "backend", "median_ms", "p90_ms", "latency_kind"]  # fmt: skip
+
+
+def image_columns() -> list[str]:
+    """Columns of the per-image export: one per registered metric."""
+    return ["result_id", "task", "task_version", "submission", "team", "sha256", "position", "image_id", *METRICS]
 
 
 class ExportError(ValueError):
@@ -56,6 +60,7 @@ def _image_row(run: RunRow, sub: SubmissionRow, image: ImageScoreRow) -> dict[st
         "result_id": run.id, "task": run.task, "task_version": run.task_version, "submission": sub.name,
         "team": sub.team, "sha256": sub.sha256[:12], "position": image.position, "image_id": image.image_id,
         "psnr": image.psnr, "ssim": image.ssim, "lpips": image.lpips,
+        **{name: (image.extra or {}).get(name) for name in METRICS if name not in BUILTIN},
     }  # fmt: skip
 
 
@@ -71,9 +76,9 @@ def table(store: Store, task: str | None = None, per_image: bool = False) -> pd.
     import pandas as pd  # only when exporting: pandas costs ~0.2 s to import
 
     if per_image:
-        return pd.DataFrame(image_rows(store, task), columns=IMAGE_COLUMNS)
+        return pd.DataFrame(image_rows(store, task), columns=image_columns())
     rows = [row | {"created_at": _utc(row["created_at"])} for row in store.leaderboard_rows(task)]
-    frame = pd.DataFrame(rows, columns=BOARD_COLUMNS)
+    frame = pd.DataFrame(rows, columns=board_columns())
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     for column in ("macs", "params"):
         frame[column] = frame[column].astype("Int64")  # nullable integers, not floats with NaN

@@ -61,6 +61,7 @@ class RunRow(Base):
     bench_version: Mapped[str | None] = mapped_column(String(40))
     git_commit: Mapped[str | None] = mapped_column(String(60))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, float] | None] = mapped_column(JSON)
     submission: Mapped[SubmissionRow] = relationship(back_populates="runs")
     images: Mapped[list[ImageScoreRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
     latencies: Mapped[list[LatencyRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -78,6 +79,7 @@ class ImageScoreRow(Base):
     psnr: Mapped[float] = mapped_column(Float)
     ssim: Mapped[float] = mapped_column(Float)
     lpips: Mapped[float | None] = mapped_column(Float)
+    extra: Mapped[dict[str, float] | None] = mapped_column(JSON)
     run: Mapped[RunRow] = relationship(back_populates="images")
 
 

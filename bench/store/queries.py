@@ -62,8 +62,8 @@ def run_detail(engine: Engine, run_id: int) -> dict[str, Any] | None:
             "started_at": run.started_at, "finished_at": run.finished_at, "result": run.result,
             "submission": {field: getattr(run.submission, field) for field in SUBMISSION_FIELDS},
             "latencies": [{field: getattr(lat, field) for field in LATENCY_FIELDS} for lat in latencies],
-            "images": [{"position": i.position, "id": i.image_id, "psnr": i.psnr, "ssim": i.ssim, "lpips": i.lpips}
-                       for i in images],
+            "images": [{"position": i.position, "id": i.image_id, "psnr": i.psnr, "ssim": i.ssim, "lpips": i.lpips,
+                        **(i.extra or {})} for i in images],
             "samples": [{"position": p, "image_id": i, "box": list(b)} for p, i, b in crops],
         }  # fmt: skip
 
