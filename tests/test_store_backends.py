@@ -91,7 +91,7 @@ def test_a_database_made_before_migrations_is_adopted(store_url: str) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("ALTER TABLE runs ALTER macs TYPE integer, ALTER params TYPE integer"))
     engine.dispose()
-    store = Store(store_url)
+    store = Store(store_url).open()
     assert _versions(store_url) == [head()] and _differences(store) == []
     store.add(_result("a"))
     assert store.count() == 1
@@ -111,7 +111,7 @@ def test_a_0002_store_upgrades_to_samples_and_back(store_url: str) -> None:
     assert "samples" not in inspect(engine).get_table_names()
     engine.dispose()
 
-    store = Store(store_url)
+    store = Store(store_url).open()
     assert _versions(store_url) == [head()] and _differences(store) == []
     assert store.count() == 1 and store.samples(1) == [] and [r.psnr for r in store.image_scores(1)] == [31.0]
     detail = store.run_detail(1)

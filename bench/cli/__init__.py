@@ -54,8 +54,7 @@ def cmd_board(args: argparse.Namespace) -> int:
     app = BOARD_APP
     if not app.is_file():
         return fail(f"leaderboard app not found at {app} (install bench from its checkout: pip install -e .)")
-    store = Store(args.db)
-    store.engine  # noqa: B018 (open it now: a store that cannot be opened fails here, not in the browser)
+    store = Store(args.db).open()  # a store that cannot be opened fails here, not in the browser
     command = [
         sys.executable,
         "-m",

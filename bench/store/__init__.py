@@ -96,6 +96,11 @@ class Store:
     def __init__(self, url: str | None = None) -> None:
         self.url = resolve_db_url(url)
 
+    def open(self) -> Store:
+        """Connect and migrate now (a store that cannot be opened fails here); returns the store."""
+        self.engine  # noqa: B018
+        return self
+
     @cached_property
     def engine(self) -> Engine:
         """The engine, made (and the schema migrated) on first use: naming a store writes nothing, so a
