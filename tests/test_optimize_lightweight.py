@@ -16,8 +16,9 @@ import yaml
 from safetensors.torch import load_file
 
 from bench.cli import main
+from bench.errors import OptimizeError
 from bench.models import MODELS, build_model
-from bench.optimize import REWRITES, OptimizeError, plan_lightweight
+from bench.optimize.lightweight import REWRITES, plan_lightweight
 from bench.submission import load_submission
 from bench.tasks import get_task
 from bench.training import TrainingError, TrainOptions, train

@@ -25,7 +25,7 @@ from bench.cli import export as export_cli
 from bench.results import ImageResult, Result
 from bench.samples import SampleCrops
 from bench.store import RunInProgress, Store
-from bench.store.export import BOARD_COLUMNS, IMAGE_COLUMNS, export
+from bench.store.export import board_columns, export, image_columns
 from bench.store.migrate import alembic_config, head
 from bench.store.models import Base, ImageScoreRow, RunRow, SubmissionRow
 from bench.store.queries import LATENCY_FIELDS
@@ -88,6 +88,8 @@ def test_a_database_made_before_migrations_is_adopted(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.begin() as connection:  # what Store made before migrations: create_all with 32-bit macs/params
         Base.metadata.create_all(connection, tables=[Base.metadata.tables[t] for t in PRE_MIGRATION_TABLES])
+        for table in ("image_scores", "runs"):  # columns the models gained in later revisions (0004)
+            connection.execute(text(f"ALTER TABLE {table} DROP COLUMN extra"))
         if connection.dialect.name == "postgresql":
             connection.execute(text("ALTER TABLE runs ALTER macs TYPE integer, ALTER params TYPE integer"))
     engine.dispose()
@@ -272,7 +274,7 @@ def test_export_round_trips(store_url: str, tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"board.{fmt}"
     assert export(store, path, fmt) == 4
     frame = _read(path, fmt)
-    assert list(frame.columns) == BOARD_COLUMNS
+    assert list(frame.columns) == board_columns()
     assert frame["result_id"].tolist() == [ids[0], ids[0], ids[1], ids[1]]
     assert frame["psnr"].tolist() == [31.0, 31.0, 29.0, 29.0] and frame["macs"].tolist() == [2_500_000_000] * 4
     assert frame["device"].tolist() == ["cpu-torch", "cpu-onnxruntime"] * 2
@@ -281,7 +283,7 @@ def test_export_round_trips(store_url: str, tmp_path: Path, fmt: str) -> None:
 
     assert export(store, path, fmt, task="denoise", per_image=True) == 3
     images = _read(path, fmt)
-    assert list(images.columns) == IMAGE_COLUMNS
+    assert list(images.columns) == image_columns()
     assert images["image_id"].tolist() == ["img0", "img1", "img2"] and images["psnr"].tolist() == [30.0, 31.0, 32.0]
     assert images["lpips"].isna().tolist() == [False, True, False]
 

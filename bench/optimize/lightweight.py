@@ -24,6 +24,8 @@ from typing import Any
 
 from bench.errors import OptimizeError
 from bench.models import build_model
+from bench.optimize.methods import Event, Progress, Report, Table
+from bench.optimize.options import LightweightOptions
 from bench.registry import Registry
 from bench.runtime.complexity import count_complexity
 from bench.submission import Submission, SubmissionError, load_submission
@@ -195,3 +197,46 @@ def run_lightweight(
             shutil.copytree(submission, dest)
             submission = dest
     return LightweightResult(plan, result, submission, report)
+
+
+def _complexity_table(before: dict[str, Any], after: dict[str, Any]) -> Table:
+    table = Table("lightweight rewrite", ["", "architecture", "params", "G MACs", "at input"])
+    for label, row in (("baseline", before), ("lightweight", after)):
+        shape = "x".join(map(str, row["input_shape"]))
+        table.rows.append([label, row["architecture"], f"{row['params']:,}", f"{row['macs'] / 1e9:.3f}", shape])
+    table.rows.append(["ratio", "", f"{before['params'] / max(after['params'], 1):.1f}x fewer",
+                       f"{before['macs'] / max(after['macs'], 1):.1f}x fewer", ""])  # fmt: skip
+    return table
+
+
+def optimize(options: LightweightOptions, progress: Progress) -> Report:
+    """``bench optimize lightweight`` (see :mod:`bench.optimize.methods`): ``--list``, a dry run, or the retraining."""
+    import shlex
+    import sys
+
+    from bench.training.command import summary
+    from bench.training.progress import default_progress
+
+    if options.list_rewrites:
+        return Report(lines=[f"{name} -> {r.variant}: {r.replaces}" for name, r in sorted(REWRITES.items())])
+    if options.baseline is None:
+        raise OptimizeError("give a baseline submission folder: bench optimize lightweight BASELINE (see --list)")
+    plan = plan_lightweight(options.baseline, name=options.name, recipe_path=options.recipe,
+                            warm_start=options.warm_start, steps=options.steps, device=options.device,
+                            precision=options.precision, memory_format=options.memory_format)  # fmt: skip
+    table = _complexity_table(plan.before, plan.after)
+    if options.dry_run:
+        lines = [f"would train {plan.recipe.name} for {plan.recipe.schedule.steps} steps (dry run)"]
+        return Report(tables=[table], lines=lines)
+    progress(Event("rewrite", f"{plan.rewrite.baseline} -> {plan.rewrite.variant}: training {plan.recipe.name}"))
+    train_options = TrainOptions(
+        out_dir=options.work or Path("runs") / plan.recipe.name, resume=options.resume, data_folder=options.data,
+        data_root=options.data_root, workers=options.workers, command=shlex.join(["bench", *sys.argv[1:]]),
+        progress=None if options.quiet else default_progress(plan.recipe.log_every),
+    )  # fmt: skip
+    result = run_lightweight(plan, train_options, options.out, force=options.force)
+    lines = summary(result.training)
+    if result.submission is not None:
+        lines.append(f"lightweight submission: {result.submission} (derived from {plan.baseline.manifest.name}; "
+                     f"report in {result.submission / REPORT_FILE})")  # fmt: skip
+    return Report(folder=result.submission, tables=[table], lines=lines, data=result.report)

@@ -25,6 +25,8 @@ from bench.models.pruned_arch import changed_layers
 from bench.models.registry import build_model
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import OptimizeError, baseline_recipe, load_baseline
+from bench.optimize.methods import Event, Progress, Report
+from bench.optimize.options import PruneOptions, shape_of
 from bench.optimize.prune import CutPreview, PruneOutcome, PruneSettings, RoundLog, preview_cuts, prune_model
 from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
@@ -248,3 +250,38 @@ def round_line(row: RoundLog) -> str:
     state = _state(row.accepted, row.pruned_channels)
     return (f"round {row.round}: q {row.q:.2f} {state}: {row.macs / 1e9:.3f} G MACs, {row.params:,} params, "
             f"PSNR {row.psnr:.3f} dB{latency} {row.note}").rstrip()  # fmt: skip
+
+
+def optimize(options: PruneOptions, progress: Progress) -> Report:
+    """``bench optimize prune`` (see :mod:`bench.optimize.methods`): a ``--plan`` preview, or the whole run."""
+    shape = shape_of(options.latency_shape)
+    if options.plan:
+        rows = preview_prune(options.baseline, options.task, options.plan, options.multiple, shape, options.max_cut)
+        head = (f"one-shot cuts at g = {options.multiple} (no training; MACs at the task's latency shape unless "
+                "--latency-shape):")  # fmt: skip
+        return Report(lines=[head, *(preview_line(row) for row in rows)])
+    settings = PruneSettings(
+        tolerance_db=options.tolerance_db, multiple=options.multiple, q_start=options.q_start, q_step=options.q_step,
+        max_rounds=options.rounds, target_macs=options.target_macs, finetune_steps=options.finetune_steps,
+        final_steps=options.final_steps, lr=options.lr, control=options.control, max_cut=options.max_cut,
+        distill=options.distill,
+    )  # fmt: skip
+    outcome, folder = run_prune(
+        options.baseline, options.task, options.out or Path("runs") / f"{options.baseline.name}-pruned", settings,
+        name=options.name, device=None if options.device == "none" else options.device, latency_shape=shape,
+        data_folder=options.data, validation_images=options.held_out, validation_crop=options.held_out_crop,
+        force=options.force, workers=options.workers, reference_folder=options.reference,
+        on_round=lambda row: progress(Event("round", round_line(row))),
+    )  # fmt: skip
+    before, after = outcome.before, outcome.after
+    lines = [f"MACs {before['macs'] / 1e9:.3f} G -> {after['macs'] / 1e9:.3f} G "
+             f"({(after['macs'] / before['macs'] - 1) * 100:+.1f} %); held-out PSNR {outcome.baseline_psnr:.3f} -> "
+             f"{outcome.final_psnr:.3f} dB"]  # fmt: skip
+    if outcome.reference_psnr is not None:
+        lines.append(f"reference {options.reference}: {outcome.reference_psnr:.3f} dB held-out; pruned against it "
+                     f"{outcome.final_psnr - outcome.reference_psnr:+.3f} dB")  # fmt: skip
+    if outcome.control_psnr is not None:
+        lines.append(f"unpruned control after the same fine-tunes: {outcome.control_psnr:.3f} dB; cost of the cut "
+                     f"{outcome.final_psnr - outcome.control_psnr:+.3f} dB")  # fmt: skip
+    lines.append(f"pruned submission: {folder} (report: {folder / REPORT_FILE})")
+    return Report(folder=folder, lines=lines)

@@ -34,6 +34,8 @@ from torch import nn
 
 from bench.optimize.finetune import TrainingSide
 from bench.optimize.lightweight import OptimizeError, baseline_recipe, load_baseline
+from bench.optimize.methods import Event, Progress, Report, Table
+from bench.optimize.options import QuantizeOptions
 from bench.plan import make_plan
 from bench.recording import record_run
 from bench.results import Result
@@ -238,3 +240,30 @@ def model_card(name: str, report: dict[str, Any]) -> str:
     lines += ["", f"Score it with `bench score <this folder> --task {report['task']}` (it runs on TFLite "
               f"{s['precision']}).", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def optimize(options: QuantizeOptions, progress: Progress) -> Report:
+    """``bench optimize quantize`` (see :mod:`bench.optimize.methods`)."""
+    settings = QuantizeSettings(
+        precision=options.precision, calibration_images=options.calibration_images,
+        calibration_crop=options.calibration_crop, uint8_io=options.uint8_io, qat_steps=options.qat_steps,
+        qat_lr=options.qat_lr,
+    )  # fmt: skip
+    outcome = run_quantize(
+        options.baseline, options.task, options.out or Path("runs") / f"{options.baseline.name}-{options.precision}",
+        settings, name=options.name, recipe_path=options.recipe, data_folder=options.data, data_root=options.data_root,
+        score=not options.no_score, force=options.force, say=lambda line: progress(Event("quantize", line)),
+    )  # fmt: skip
+    report = Report(folder=outcome.folder, data=outcome.report)
+    if "fp32" in outcome.report:
+        a, b = outcome.report["fp32"], outcome.report["quantized"]
+        table = Table(f"{outcome.report['baseline_name']} -> {options.precision} on {outcome.report['task']}",
+                      ["", "device", "PSNR (dB)", "SSIM", "latency (ms)"])  # fmt: skip
+        for label, row in (("fp32", a), ("quantized", b)):
+            table.rows.append([label, row["device"], f"{row['psnr']:.3f}", f"{row['ssim']:.4f}",
+                               f"{row['latency_ms']:.1f}"])  # fmt: skip
+        table.rows.append(["change", "", f"{b['psnr'] - a['psnr']:+.3f}", f"{b['ssim'] - a['ssim']:+.4f}",
+                           f"{(b['latency_ms'] / a['latency_ms'] - 1) * 100:+.1f} %"])  # fmt: skip
+        report.tables.append(table)
+    report.lines.append(f"quantised submission: {outcome.folder} (report: {outcome.folder / REPORT_FILE})")
+    return report

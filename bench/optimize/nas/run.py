@@ -32,10 +32,13 @@ from bench.models.nas_arch import NasSR
 from bench.optimize.card import command_and_recipe, provenance_rows
 from bench.optimize.finetune import SearchTraining, TrainingSide, search_recipe
 from bench.optimize.lightweight import OptimizeError
+from bench.optimize.methods import Event, Report, Table
+from bench.optimize.methods import Progress as MethodProgress
 from bench.optimize.nas.schemes import bake_masks
 from bench.optimize.nas.search import Evaluated, LatencyModel, Search
 from bench.optimize.nas.space import Candidate, SearchSpace
 from bench.optimize.nas.supernet import RandomPaths, SuperNet
+from bench.optimize.options import NasOptions, shape_of
 from bench.runtime.complexity import count_complexity
 from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
@@ -249,3 +252,42 @@ for `{report["device"]}` under {report["budget_ms"]:g} ms at {"x".join(map(str, 
 
 Score it with `bench score <this folder> --task {report["task"]}`; every candidate is in `{REPORT_FILE}`.
 """
+
+
+def optimize(options: NasOptions, progress: MethodProgress) -> Report:
+    """``bench optimize nas`` (see :mod:`bench.optimize.methods`)."""
+    space = SearchSpace(widths=tuple(int(v) for v in options.widths.split(",") if v), cells=options.cells,
+                        blocks=tuple(options.blocks.split(",")))  # fmt: skip
+    settings = NasSettings(
+        space=space, supernet_steps=options.supernet_steps, trials=options.trials, ratio_trials=options.ratio_trials,
+        final_steps=options.final_steps, lr=options.lr, batch_size=options.batch, patch_size=options.patch,
+        seed=options.seed, check_candidates=options.check, validation_images=options.held_out,
+        validation_crop=options.held_out_crop,
+    )  # fmt: skip
+
+    def on_trial(row: Evaluated) -> None:
+        mark = "ok  " if row.feasible else "over"
+        progress(Event("trial", f"{row.phase[:5]} {row.number:3d} {mark} {row.psnr:7.3f} dB {row.latency_ms:7.1f} ms  "
+                                f"{row.description}"))  # fmt: skip
+
+    out = options.out or Path("runs") / f"nas-{options.task}-{options.device}-{options.budget_ms:g}ms"
+    outcome = run_nas(
+        options.task, options.device, options.budget_ms, settings, out=out, name=options.name,
+        data_folder=options.data, table_path=options.table, latency_shape=shape_of(options.latency_shape),
+        force=options.force, progress=lambda stage, n, total: progress(Event(stage, done=n, total=total)),
+        on_trial=on_trial,
+    )  # fmt: skip
+    table = Table("latency model against end-to-end measurement", ["model", "predicted ms", "measured ms", "error"])
+    table.rows = [[r["model"], f"{r['predicted_ms']:.1f}", f"{r['measured_ms']:.1f}", f"{100 * r['error']:+.1f} %"]
+                  for r in outcome.check]  # fmt: skip
+    cost = outcome.wall_s
+    lines = [
+        f"best: {outcome.candidate.describe()}; held-out PSNR {outcome.final_psnr:.3f} dB, predicted "
+        f"{outcome.predicted_ms:.1f} ms (budget {options.budget_ms:g} ms)",
+        f"search cost: supernet {cost['supernet_training']:.0f} s, search {cost['search']:.0f} s "
+        f"({len(outcome.search.log)} candidates, {int(cost['measured_units'])} units measured), fine-tune "
+        f"{cost['final_finetune']:.0f} s",
+    ]
+    if outcome.folder:
+        lines.append(f"NAS submission: {outcome.folder} (report: {outcome.folder / REPORT_FILE})")
+    return Report(folder=outcome.folder, tables=[table], lines=lines)

@@ -26,6 +26,9 @@ from bench.models.portable_arch import unet_portable
 from bench.optimize.card import command_and_recipe, provenance_rows
 from bench.optimize.finetune import SearchTraining, TrainingSide, search_recipe
 from bench.optimize.lightweight import OptimizeError
+from bench.optimize.methods import Event, Report, Table
+from bench.optimize.methods import Progress as MethodProgress
+from bench.optimize.options import PortableOptions, shape_of
 from bench.optimize.portable.probe import OpProbe, portable_ops, probe_ops, probe_rows
 from bench.optimize.portable.search import (
     Evaluated,
@@ -230,3 +233,43 @@ Found by `bench optimize portable` for {", ".join(f"`{d}`" for d in devices)} on
 
 Every probe, candidate and Pareto front is in `{REPORT_FILE}`.
 """
+
+
+def optimize(options: PortableOptions, progress: MethodProgress) -> Report:
+    """``bench optimize portable`` (see :mod:`bench.optimize.methods`)."""
+    settings = PortableSettings(
+        candidates=options.candidates, steps=options.steps, final_steps=options.final_steps, lr=options.lr,
+        batch_size=options.batch, patch_size=options.patch, tolerance_db=options.tolerance_db, seed=options.seed,
+        validation_images=options.held_out, validation_crop=options.held_out_crop,
+    )  # fmt: skip
+    devices = [d for d in options.devices.split(",") if d]
+
+    def on_candidate(row: Evaluated) -> None:
+        times = " ".join(f"{d}={ms:.1f}" for d, ms in row.latency_ms.items())
+        progress(Event("candidate", f"{row.group[:5]} {'portable' if row.portable else 'not-port'} {row.psnr:7.3f} dB "
+                                    f"worst {row.worst_ms:7.1f} ms  {row.description}  ({times})"))  # fmt: skip
+
+    outcome = run_portable(
+        options.task, devices, settings, out=options.out or Path("runs") / f"portable-{options.task}",
+        name=options.name, data_folder=options.data, data_root=options.data_root,
+        latency_shape=shape_of(options.latency_shape), force=options.force,
+        progress=lambda stage, n, total: progress(Event(stage, done=n, total=total)), on_candidate=on_candidate,
+    )  # fmt: skip
+    probe = Table("per-op portability probe", ["op", *devices])
+    for op in dict.fromkeys(p.op for p in outcome.probes):
+        cells = []
+        for device in devices:
+            p = next(p for p in outcome.probes if p.op == op and p.device == device)
+            extra = f" ({', '.join(p.fallback_ops)})" if p.fallback_ops else ""
+            cells.append(f"{p.status}{extra} {p.latency_ms or 0:.3f} ms" if p.latency_ms else p.status + extra)
+        probe.rows.append([op, *cells])
+    final = Table(f"finalists on {options.task} (task data, {outcome.final['images']} images)",
+                  ["", "architecture", "PSNR", "SSIM", *devices, "worst ms"])  # fmt: skip
+    for label in ("unconstrained best", "portable result"):
+        row = outcome.final[label]
+        final.rows.append([label, row["description"], f"{row['task_psnr']:.3f}", f"{row['task_ssim']:.4f}",
+                           *(f"{row['latency_ms'][d]:.1f}" for d in devices), f"{row['worst_ms']:.1f}"])  # fmt: skip
+    lines = [f"Pareto front on {device}: " + "; ".join(front) for device, front in outcome.fronts.items()]
+    if outcome.folder:
+        lines.append(f"portable submission: {outcome.folder} (report: {outcome.folder / REPORT_FILE})")
+    return Report(folder=outcome.folder, tables=[probe, final], lines=lines)
