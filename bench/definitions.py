@@ -29,6 +29,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def explain(exc: ValidationError) -> str:
+    """A pydantic validation error in one line a user can act on: each problem's key and what is wrong."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"unknown key {where!r}")
+        elif error["type"] == "literal_error":
+            parts.append(f"{where}: {error['msg']} (got {error['input']!r})")
+        else:
+            parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
 INCLUDE = "include"
 MAX_INCLUDE_DEPTH = 8
 

@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from bench.definitions import Strict
+from bench.definitions import Strict, explain
 from bench.errors import SubmissionError
 from bench.models import build_model
 from bench.registry import UnknownName
@@ -231,19 +231,6 @@ def _digest(folder: Path, manifest_bytes: bytes, manifest: Manifest) -> str:
     return h.hexdigest()
 
 
-def _explain(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            parts.append(f"unknown key {where!r}")
-        elif error["type"] == "literal_error":
-            parts.append(f"{where}: {error['msg']} (got {error['input']!r})")
-        else:
-            parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
-
 def load_submission(folder: str | Path) -> Submission:
     """Read and check a submission folder's manifest and files (raises :class:`SubmissionError`)."""
     folder = Path(folder)
@@ -264,5 +251,5 @@ def load_submission(folder: str | Path) -> Submission:
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise SubmissionError(f"submission {folder}: {MANIFEST} is invalid: {_explain(exc)}") from exc
+        raise SubmissionError(f"submission {folder}: {MANIFEST} is invalid: {explain(exc)}") from exc
     return Submission(folder=folder, manifest=manifest, sha256=_digest(folder, manifest_bytes, manifest))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.challenges.formulas import BREAKDOWNS, FORMULAS, Entry, breakdown, score
+from bench.challenges.formulas import FORMULAS, Entry, breakdown, score
 from bench.challenges.tracks import get_track
 from bench.store import Store
 from bench.store.board_rows import board_columns, leaderboard_rows, store_version
@@ -197,8 +197,12 @@ def test_chart_spec(isolated_store: str) -> None:
 
 
 def test_breakdowns_recombine_to_the_score() -> None:
-    assert set(BREAKDOWNS) == set(FORMULAS)
+    assert set(FORMULAS) == {"ntire2020-fps", "mai-sr", "ntire-esr"}
     entry = Entry(psnr=28.0, runtime_ms=40.0, flops=2e10, params=3e5)
+    # the published closed forms (docs: mai-sr = 2^(2 PSNR) / (C runtime), ntire-esr = sum of w exp(2 x / x0))
+    assert score("mai-sr", entry, {"c": 2.0**48}) == pytest.approx(2.0**56 / (2.0**48 * 40.0), rel=1e-12)
+    esr = 0.7 * math.exp(2 * 40 / 50) + 0.15 * math.exp(2 * 2e10 / 2.5e10) + 0.15 * math.exp(2 * 3e5 / 4e5)
+    assert score("ntire-esr", entry, {"runtime_ms": 50.0, "flops": 2.5e10, "params": 4e5}) == pytest.approx(esr)
     cases = {
         "ntire2020-fps": {"base_fps": 8.23, "fps_cap": 45.0, "weight": 0.5},
         "mai-sr": {"c": 2.0**48},

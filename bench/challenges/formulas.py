@@ -38,67 +38,51 @@ class Entry:
     params: float | None = None
 
 
-Formula = Callable[..., float]
+Terms = Callable[..., dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A score formula: the named terms it combines (what the board's breakdown shows), how they combine
+    into the score, and its direction."""
+
+    name: str
+    terms: Terms
+    higher_is_better: bool
+    combine: Callable[[float], float] = lambda total: total  # applied to the sum of the terms
+
+
 FORMULAS = Registry[Formula]("score formula")
 HIGHER_IS_BETTER: dict[str, bool] = {}
 
 
-def register_formula(name: str, higher_is_better: bool) -> Callable[[Formula], Formula]:
-    def wrap(fn: Formula) -> Formula:
-        FORMULAS.add(name, fn)
+def register_formula(
+    name: str, higher_is_better: bool, combine: Callable[[float], float] | None = None
+) -> Callable[[Terms], Terms]:
+    """Register the terms function as formula ``name``; its score is ``combine(sum of the terms)``."""
+
+    def wrap(terms: Terms) -> Terms:
+        FORMULAS.add(name, Formula(name, terms, higher_is_better, combine or (lambda total: total)))
         HIGHER_IS_BETTER[name] = higher_is_better
-        return fn
+        return terms
 
     return wrap
 
 
 @register_formula("ntire2020-fps", higher_is_better=True)
-def ntire2020_fps(entry: Entry, base_fps: float, fps_cap: float, weight: float) -> float:
-    return sum(ntire2020_fps_terms(entry, base_fps, fps_cap, weight).values())
-
-
-@register_formula("mai-sr", higher_is_better=True)
-def mai_sr(entry: Entry, c: float) -> float:
-    return 2.0 ** (2.0 * entry.psnr) / (c * entry.runtime_ms)
-
-
-@register_formula("ntire-esr", higher_is_better=False)
-def ntire_esr(
-    entry: Entry,
-    runtime_ms: float,
-    flops: float,
-    params: float,
-    w_runtime: float = 0.7,
-    w_flops: float = 0.15,
-    w_params: float = 0.15,
-) -> float:
-    return sum(ntire_esr_terms(entry, runtime_ms, flops, params, w_runtime, w_flops, w_params).values())
-
-
-def score(formula: str, entry: Entry, constants: dict[str, float]) -> float:
-    """The track score of ``entry`` with the formula ``formula`` and its constants."""
-    return FORMULAS[formula](entry, **constants)
-
-
-# -- score breakdowns: the named terms a formula combines (what the board's challenge page shows) ----------------
-Breakdown = Callable[..., dict[str, float]]
-BREAKDOWNS = Registry[Breakdown]("score breakdown")
-
-
-@BREAKDOWNS.register("ntire2020-fps")
 def ntire2020_fps_terms(entry: Entry, base_fps: float, fps_cap: float, weight: float) -> dict[str, float]:
     """score = ``PSNR term`` + ``speed term`` (weight * log2(min(FPS, cap) / base FPS))."""
     fps = 1000.0 / entry.runtime_ms
     return {"PSNR term": entry.psnr, "speed term": weight * math.log2(min(fps, fps_cap) / base_fps)}
 
 
-@BREAKDOWNS.register("mai-sr")
+@register_formula("mai-sr", higher_is_better=True, combine=lambda log2_score: 2.0**log2_score)
 def mai_sr_terms(entry: Entry, c: float) -> dict[str, float]:
     """log2(score) = ``quality term`` (2 PSNR) + ``runtime term`` (-log2(C runtime_ms))."""
     return {"quality term (log2)": 2.0 * entry.psnr, "runtime term (log2)": -math.log2(c * entry.runtime_ms)}
 
 
-@BREAKDOWNS.register("ntire-esr")
+@register_formula("ntire-esr", higher_is_better=False)
 def ntire_esr_terms(
     entry: Entry,
     runtime_ms: float,
@@ -123,5 +107,11 @@ def ntire_esr_terms(
 
 
 def breakdown(formula: str, entry: Entry, constants: dict[str, float]) -> dict[str, float]:
-    """The named terms of ``entry``'s score (see each breakdown's docstring for how they combine)."""
-    return BREAKDOWNS[formula](entry, **constants)
+    """The named terms of ``entry``'s score (see each terms function's docstring for how they combine)."""
+    return FORMULAS[formula].terms(entry, **constants)
+
+
+def score(formula: str, entry: Entry, constants: dict[str, float]) -> float:
+    """The track score of ``entry`` with the formula ``formula`` and its constants."""
+    chosen = FORMULAS[formula]
+    return chosen.combine(sum(chosen.terms(entry, **constants).values()))

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.cli.common import fail, out
+from bench.definitions import explain
 from bench.errors import USER_ERRORS
 from bench.optimize.methods import METHODS, Event, Method, Options, Report, flag_of
 from bench.optimize.options import PruneOptions  # noqa: F401 (registers every method)
@@ -144,8 +145,7 @@ def cmd_method(method: Method[Any], args: argparse.Namespace) -> int:
     try:
         options = method.options.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return fail(f"bench optimize {method.name}: {problems}")
+        return fail(f"bench optimize {method.name}: {explain(exc)}")
     try:
         with StageBars(getattr(options, "quiet", False)) as display:
             report = method.run(options, display)

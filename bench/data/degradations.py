@@ -10,6 +10,7 @@ float64 numpy, in a fixed order, so the same seed gives the same bytes on every 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -111,51 +112,54 @@ def motion_blur(clean: np.ndarray, rng: np.random.Generator, kernel_size: int = 
     return (quantised / 255.0).astype(np.float32), clean
 
 
-@register_degradation("low-light")
-def low_light(
-    clean: np.ndarray,
-    rng: np.random.Generator,
-    exposure: float = 0.1,
-    gamma: float = 2.2,
-    photons: float = 400.0,
-    read_noise: float = 0.002,
-) -> Pair:
-    """Under-exposure in linear light with Poisson-Gaussian sensor noise, back to 8-bit sRGB.
+@dataclass(frozen=True)
+class Sensor:
+    """Under-exposure and Poisson-Gaussian sensor noise, on linear light in [0, 1].
 
-    linear = (x / 255)^gamma * exposure; noisy = Poisson(linear * photons) / photons +
-    N(0, read_noise^2); input = quantise_8bit(clip(noisy, 0, 1)^(1 / gamma)).
-    ``photons`` is the photon count of a full-scale pixel at full exposure.
+    ``exposure``: fraction of the full exposure; ``gamma``: sRGB -> linear power; ``photons``: the
+    photon count of a full-scale pixel at full exposure; ``read_noise``: std of the Gaussian part.
     """
-    linear = _unit(clean) ** gamma * exposure
-    shot = rng.poisson(linear * photons) / photons
-    noisy = np.clip(shot + rng.standard_normal(linear.shape) * read_noise, 0.0, 1.0)
-    srgb = np.floor(noisy ** (1.0 / gamma) * 255.0 + 0.5)
+
+    exposure: float = 0.1
+    gamma: float = 2.2
+    photons: float = 400.0
+    read_noise: float = 0.002
+
+    def capture(self, linear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Poisson(linear * exposure * photons) / photons + N(0, read_noise^2), unclipped."""
+        shot = rng.poisson(linear * self.exposure * self.photons) / self.photons
+        return np.asarray(shot + rng.standard_normal(linear.shape) * self.read_noise)
+
+
+@register_degradation("low-light")
+def low_light(clean: np.ndarray, rng: np.random.Generator, **sensor: float) -> Pair:
+    """Under-exposure in linear light with sensor noise (:class:`Sensor`), back to 8-bit sRGB.
+
+    linear = (x / 255)^gamma; noisy = Sensor.capture(linear); input =
+    quantise_8bit(clip(noisy, 0, 1)^(1 / gamma)).
+    """
+    camera = Sensor(**sensor)
+    noisy = np.clip(camera.capture(_unit(clean) ** camera.gamma, rng), 0.0, 1.0)
+    srgb = np.floor(noisy ** (1.0 / camera.gamma) * 255.0 + 0.5)
     return (srgb / 255.0).astype(np.float32), clean
 
 
 @register_degradation("low-light-raw")
-def low_light_raw(
-    clean: np.ndarray,
-    rng: np.random.Generator,
-    exposure: float = 0.1,
-    gamma: float = 2.2,
-    photons: float = 400.0,
-    read_noise: float = 0.002,
-) -> Pair:
+def low_light_raw(clean: np.ndarray, rng: np.random.Generator, **sensor: float) -> Pair:
     """Synthetic SID-style raw input: the clean image as an under-exposed, packed, amplified Bayer raw.
 
     The clean image is mod-cropped to even H and W (the target). linear = (x / 255)^gamma, sampled
     on an RGGB mosaic and packed into 4 half-resolution planes (R, G1, B, G2: the order of
-    ``bench/data/sid.py``); short = Poisson(linear * exposure * photons) / photons +
-    N(0, read_noise^2); input = clip(short / exposure, 0, 1), i.e. amplified by the SID ratio
-    1 / exposure. Input float32 H/2 x W/2 x 4, target uint8 H x W x 3: a model doubles the size.
+    ``bench/data/sid.py``); short = Sensor.capture(packed); input = clip(short / exposure, 0, 1),
+    i.e. amplified by the SID ratio 1 / exposure. Input float32 H/2 x W/2 x 4, target uint8
+    H x W x 3: a model doubles the size.
     """
+    camera = Sensor(**sensor)
     target = mod_crop(clean if clean.ndim == 3 else np.repeat(clean[..., None], 3, axis=2), 2)
-    linear = _unit(target) ** gamma
+    linear = _unit(target) ** camera.gamma
     planes = (0, 1, 2, 1)  # R, G1, B, G2 read the R, G, G, B channels of the mosaic
     packed = np.stack([linear[r::2, c::2, ch] for (r, c), ch in zip(PACK_OFFSETS, planes, strict=True)], axis=-1)
-    short = rng.poisson(packed * exposure * photons) / photons + rng.standard_normal(packed.shape) * read_noise
-    return np.clip(short / exposure, 0.0, 1.0).astype(np.float32), target
+    return np.clip(camera.capture(packed, rng) / camera.exposure, 0.0, 1.0).astype(np.float32), target
 
 
 def free_form_mask(

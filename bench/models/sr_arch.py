@@ -24,7 +24,7 @@ upsamples Cb/Cr with MATLAB bicubic (:class:`~bench.models.layers.LumaSR`).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -144,23 +144,16 @@ def fsrcnn(
     m: int = 4,
     upsample: FSRCNNUpsample = "pixelshuffle",
     act: str = "prelu",
+    mapping: ConvKind = "conv",
 ) -> nn.Module:
     """FSRCNN (d=56, s=12, m=4) on Y with bicubic chroma; conv + PixelShuffle upsampler by default."""
-    return _luma_or_rgb(colour, scale, FSRCNN, d=d, s=s, m=m, upsample=upsample, act=act)
+    return _luma_or_rgb(colour, scale, FSRCNN, d=d, s=s, m=m, upsample=upsample, act=act, mapping=mapping)
 
 
 @register_model("fsrcnn-list", task_args=("scale",), test_args={"scale": 3, "m": 1})
-def fsrcnn_list(
-    scale: int,
-    colour: Colour = "y",
-    d: int = 56,
-    s: int = 12,
-    m: int = 4,
-    upsample: FSRCNNUpsample = "pixelshuffle",
-    act: str = "prelu",
-) -> nn.Module:
+def fsrcnn_list(scale: int, **args: Any) -> nn.Module:
     """FSRCNN with its 3x3 mapping convs replaced by LIST layers (Lahiri et al.)."""
-    return _luma_or_rgb(colour, scale, FSRCNN, d=d, s=s, m=m, upsample=upsample, act=act, mapping="list")
+    return fsrcnn(scale, **args, mapping="list")
 
 
 class ESPCN(nn.Module):

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 # 64-bit: MACs pass 2**31 (PostgreSQL BIGINT; SQLite's INTEGER is 64-bit already, and stays INTEGER)
 BIG_INT = BigInteger().with_variant(Integer, "sqlite")
@@ -68,14 +68,23 @@ class RunRow(Base):
     samples: Mapped[list[SampleRow]] = relationship(back_populates="run", cascade="all, delete-orphan")
 
 
-class ImageScoreRow(Base):
-    __tablename__ = "image_scores"
-    __table_args__ = (UniqueConstraint("run_id", "image_id"),)
+class _OfRunImage:
+    """The columns of a row about one image of a run: the run, the image (unique within the run) and
+    its position in the task's order."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        return (UniqueConstraint("run_id", "image_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     image_id: Mapped[str] = mapped_column(String(300))
     position: Mapped[int] = mapped_column(Integer)
+
+
+class ImageScoreRow(_OfRunImage, Base):
+    __tablename__ = "image_scores"
+
     psnr: Mapped[float] = mapped_column(Float)
     ssim: Mapped[float] = mapped_column(Float)
     lpips: Mapped[float | None] = mapped_column(Float)
@@ -103,14 +112,9 @@ class LatencyRow(Base):
     run: Mapped[RunRow] = relationship(back_populates="latencies")
 
 
-class SampleRow(Base):
+class SampleRow(_OfRunImage, Base):
     __tablename__ = "samples"
-    __table_args__ = (UniqueConstraint("run_id", "image_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    image_id: Mapped[str] = mapped_column(String(300))
-    position: Mapped[int] = mapped_column(Integer)
     box: Mapped[list[int]] = mapped_column(JSON)  # [top, left, height, width] in target pixels
     input_png: Mapped[bytes] = mapped_column(LargeBinary)
     output_png: Mapped[bytes] = mapped_column(LargeBinary)

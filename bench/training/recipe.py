@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from bench.data.degradations import DEGRADATIONS
-from bench.definitions import Strict
+from bench.definitions import Strict, explain
 from bench.errors import RecipeError
 from bench.models import MODELS, build_model
 from bench.paths import CHECKOUT
@@ -163,7 +163,7 @@ class Recipe(Strict):
             return Recipe.model_validate(recipe.model_dump())  # re-validate the combination
         except ValidationError as exc:
             given = ", ".join(f"{k}={v}" for k, v in {"steps": steps, **changes}.items() if v is not None)
-            raise RecipeError(f"recipe {self.name} with {given}: {_explain(exc)}") from exc
+            raise RecipeError(f"recipe {self.name} with {given}: {explain(exc)}") from exc
 
     def training_task(self) -> Task:
         return get_task(self.task)
@@ -182,17 +182,6 @@ def training_folder(recipe: Recipe, override: str | Path | None = None) -> Path:
     chosen = override or recipe.data.folder or os.environ.get(TRAIN_DATA_ENV) or DEFAULT_TRAIN_DATA
     path = Path(chosen).expanduser()
     return path if path.is_absolute() else (CHECKOUT / path).resolve()
-
-
-def _explain(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            parts.append(f"unknown key {where!r}")
-        else:
-            parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
 
 
 def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
@@ -230,7 +219,7 @@ def parse_recipe(raw: Any, where: str = "recipe") -> Recipe:
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
-        raise RecipeError(f"{where} is invalid: {_explain(exc)}") from None
+        raise RecipeError(f"{where} is invalid: {explain(exc)}") from None
     return check_recipe(recipe, where)
 
 

@@ -22,14 +22,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from bench.runtime.backends.base import (
-    Backend,
-    BackendUnavailable,
-    ConversionError,
-    LoadedModel,
-    RunSettings,
-    register_backend,
-)
+from bench.errors import BackendUnavailable, ConversionError
+from bench.runtime.backends.base import Backend, LoadedModel, RunSettings, register_backend
 from bench.runtime.benchmark_model import (
     DELEGATE_FLAGS,
     BenchmarkModelError,

@@ -78,5 +78,15 @@ class Backend(ABC):
         raise ConversionError(f"backend {self.name!r} does not load model files ({path.name})")
 
 
+def distribution_version(name: str) -> str | None:
+    """The installed version of the distribution ``name`` (e.g. ``onnx``), or None when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 BACKENDS = Registry[type[Backend]]("backend")
 register_backend = BACKENDS.register

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from bench.runtime.backends.base import (
-    Backend,
-    BackendUnavailable,
-    ConversionError,
-    LoadedModel,
-    RunSettings,
-    register_backend,
-)
+from bench.errors import BackendUnavailable, ConversionError
+from bench.runtime.backends.base import Backend, LoadedModel, RunSettings, distribution_version, register_backend
 from bench.runtime.convert import ConversionReport, seeded_input, summarize_reports, to_onnx
 
 
@@ -133,10 +126,9 @@ class OnnxBackend(Backend):
             return False, f"onnxruntime is not installed ({exc})"
         if "CPUExecutionProvider" not in ort.get_available_providers():
             return False, f"onnxruntime {ort.__version__} has no CPUExecutionProvider"
-        try:
-            export = f"onnx {metadata.version('onnx')}, onnxscript {metadata.version('onnxscript')}"
-        except metadata.PackageNotFoundError as exc:
-            export = f"no PyTorch export ({exc.name} missing; .onnx files still load)"
+        onnx, script = distribution_version("onnx"), distribution_version("onnxscript")
+        missing = "no PyTorch export (onnx or onnxscript missing; .onnx files still load)"
+        export = f"onnx {onnx}, onnxscript {script}" if onnx and script else missing
         return True, f"onnxruntime {ort.__version__} (CPU); {export}"
 
     def load_module(self, module: nn.Module) -> LoadedModel:

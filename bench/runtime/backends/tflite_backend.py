@@ -25,14 +25,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from bench.runtime.backends.base import (
-    Backend,
-    BackendUnavailable,
-    ConversionError,
-    LoadedModel,
-    RunSettings,
-    register_backend,
-)
+from bench.errors import BackendUnavailable, ConversionError
+from bench.runtime.backends.base import Backend, LoadedModel, RunSettings, distribution_version, register_backend
 from bench.runtime.convert import ConversionReport, seeded_input, summarize_reports, tflite_ops, to_tflite
 from bench.runtime.quantize import from_tensor, to_tensor
 
@@ -204,11 +198,10 @@ class TFLiteBackend(Backend):
             from ai_edge_litert.interpreter import Interpreter  # noqa: F401
         except ImportError as exc:
             return False, f"ai-edge-litert is not installed ({exc})"
-        try:
-            converter = f"litert-torch {metadata.version('litert-torch')}"
-        except metadata.PackageNotFoundError:
-            converter = "no litert-torch (PyTorch modules cannot be converted; .tflite files still load)"
-        return True, f"ai-edge-litert {litert_version}; {converter}"
+        converter = distribution_version("litert-torch")
+        missing = "no litert-torch (PyTorch modules cannot be converted; .tflite files still load)"
+        described = f"litert-torch {converter}" if converter else missing
+        return True, f"ai-edge-litert {litert_version}; {described}"
 
     def load_module(self, module: nn.Module) -> LoadedModel:
         return TFLiteModel(self.settings, module=module.eval())
