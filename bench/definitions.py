@@ -43,6 +43,16 @@ def explain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def validated(raw: Any, model: type[M], error: type[Exception], where: str) -> M:
+    """``raw`` (parsed YAML) validated as ``model``; ``error`` naming ``where`` and every problem otherwise."""
+    if not isinstance(raw, dict):
+        raise error(f"{where} is empty or not a mapping of keys to values")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise error(f"{where} is invalid: {explain(exc)}") from None
+
+
 INCLUDE = "include"
 MAX_INCLUDE_DEPTH = 8
 
@@ -73,9 +83,10 @@ def read_definition(path: Path, chain: tuple[Path, ...] = ()) -> Any:
 def load_definition(path: Path, model: type[M], error: type[Exception], kind: str) -> M:
     """Parse and validate ``path`` as ``model``; its ``id`` must equal the file's stem (else ``error``)."""
     try:
-        definition = model.model_validate(read_definition(path))
-    except (yaml.YAMLError, ValidationError, ValueError, OSError) as exc:
+        raw = read_definition(path)
+    except (yaml.YAMLError, ValueError, OSError) as exc:
         raise error(f"invalid {kind} file {path}: {exc}") from exc
+    definition = validated(raw, model, error, f"{kind} file {path}")
     if getattr(definition, "id", None) != path.stem:
         raise error(
             f"{kind} file {path} declares id {getattr(definition, 'id', None)!r}; the id must equal the file name"

@@ -79,25 +79,6 @@ def resolve_devices(
     return quality, list(devices or [quality])
 
 
-def plan_key(
-    submission: Submission,
-    task: Task,
-    devices: Sequence[str] | None = None,
-    quality_device: str | None = None,
-    latency: LatencySettings | None = None,
-    calibration: Path | None = None,
-    latency_shape: Sequence[int] | None = None,
-) -> str:
-    """The run key of these settings. A ``latency_shape`` other than the task's (a challenge track's
-    timing input) makes another run."""
-    quality, latency_devices = resolve_devices(submission, devices, quality_device)
-    settings: dict[str, object] = dict((latency or LatencySettings()).model_dump())
-    if latency_shape is not None and tuple(latency_shape) != tuple(task.latency.input_shape):
-        settings["latency_shape"] = list(latency_shape)
-    return run_key(submission.sha256, task.id, task.version, quality, latency_devices, settings,
-                   str(calibration) if calibration else None)  # fmt: skip
-
-
 def make_plan(
     submission: Submission,
     task: Task,
@@ -112,13 +93,20 @@ def make_plan(
     limits: Limits | None = None,
     samples: int = 3,
 ) -> Plan:
-    """Resolve a run (see the module docstring); ``data_root`` None reads the embedded copy. Raises
+    """Resolve a run (see the module docstring); ``data_root`` None reads the embedded copy. The key is what
+    makes two runs the same (:func:`bench.results.run_key`). Raises
     :class:`SubmissionError` for an undeclared task and :class:`~bench.data.sources.DataNotFound` for
     missing data, before anything runs."""
     check_declared(submission, task)
     data_folder(task, data_root)
     settings = latency or LatencySettings()
     quality, latency_devices = resolve_devices(submission, devices, quality_device)
+    timed = tuple(latency_shape or task.latency.input_shape)
+    identity: dict[str, object] = dict(settings.model_dump())
+    if timed != tuple(task.latency.input_shape):  # a challenge track's own timing input makes another run
+        identity["latency_shape"] = list(timed)
+    key = run_key(submission.sha256, task.id, task.version, quality, latency_devices, identity,
+                  str(calibration) if calibration else None)  # fmt: skip
     return Plan(
         submission=submission,
         task=task,
@@ -126,8 +114,8 @@ def make_plan(
         devices=tuple(latency_devices),
         latency=settings,
         data_root=data_root,
-        key=plan_key(submission, task, devices, quality_device, settings, calibration, latency_shape),
-        latency_shape=tuple(latency_shape or task.latency.input_shape),
+        key=key,
+        latency_shape=timed,
         calibration=calibration,
         lpips_weights=lpips_weights,
         cache_root=cache_root,

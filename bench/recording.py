@@ -2,7 +2,7 @@
 
     plan (bench.plan.make_plan) -> [probe checks: shape, scale, finite, deterministic]
                                 -> finished twin in the store? -> yes: that result, nothing runs
-                                -> evaluate_plan, each image's scores and sample crops written as computed
+                                -> evaluate, each image's scores and sample crops written as computed
                                 -> run marked complete with its latencies and full result
 
 ``bench score``, ``bench demo``, ``bench score-many`` (in its workers, local or Ray),
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from bench.errors import SubmissionError
 from bench.plan import Plan
 from bench.results import Result
-from bench.scoring import Progress, evaluate_plan
+from bench.scoring import Progress, evaluate
 from bench.store import RunHandle, Store
 from bench.validation import check_task
 
@@ -71,7 +71,7 @@ def record_run(
     if probe_first:
         probe(plan, model)
     if store is None:
-        return Recorded(evaluate_plan(plan, progress=progress, model=model))
+        return Recorded(evaluate(plan, progress=progress, model=model))
     handle = store.run(plan.key, plan.info, plan.task.id, plan.task.version, resume=resume or restart)
     if handle.complete_id is not None:
         detail = store.run_detail(handle.complete_id)
@@ -83,7 +83,7 @@ def record_run(
     if resumed and on_resume is not None:
         on_resume(handle)
     try:
-        result = evaluate_plan(plan, checkpoint=handle, progress=progress, model=model)
+        result = evaluate(plan, checkpoint=handle, progress=progress, model=model)
     except KeyboardInterrupt:
         raise  # the images scored so far stay, for a resume
     except BaseException:

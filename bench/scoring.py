@@ -1,4 +1,4 @@
-"""evaluate_plan(plan) -> Result: the computation every score runs (it writes nothing).
+"""evaluate(plan) -> Result: the computation every score runs (it writes nothing).
 
 task -> samples (streamed) -> model on the reference backend -> uint8 -> metrics per image ->
 latency on each requested device -> complexity -> Result with provenance. Nothing is written
@@ -8,7 +8,7 @@ here; storing is the caller's choice (:mod:`bench.store`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -21,14 +21,13 @@ from bench.errors import ScoringError
 from bench.metrics.lpips import LPIPS, try_load_lpips
 from bench.metrics.protocol import OutputShapeError, score_image
 from bench.metrics.quantize import NonFiniteOutput, to_uint8
-from bench.plan import Limits, Plan, make_plan, result_info
+from bench.plan import Plan, result_info
 from bench.provenance import environment
 from bench.results import ImageResult, Metrics, Provenance, Result
 from bench.runtime.calibration import calibration_images
 from bench.runtime.complexity import count_complexity, file_complexity
 from bench.runtime.devices import Device, get_device
 from bench.runtime.latency import load_on, measure_on
-from bench.runtime.protocol import LatencySettings
 from bench.samples import SampleCrops, make_crops
 from bench.submission import QUANTIZED_DEVICE, Submission
 from bench.tasks import Task
@@ -75,28 +74,6 @@ def _crops(sample: Sample, output: np.ndarray, task: Task, position: int) -> Sam
 
 
 def evaluate(
-    submission: Submission,
-    task: Task,
-    devices: Sequence[str] | None = None,
-    data_root: Path | None = None,
-    latency: LatencySettings | None = None,
-    lpips_weights: Path | None = None,
-    progress: Progress | None = None,
-    cache_root: Path | None = None,
-    quality_device: str | None = None,
-    calibration: Path | None = None,
-    checkpoint: Checkpoint | None = None,
-    limits: Limits | None = None,
-    latency_shape: tuple[int, ...] | None = None,
-    samples: int = 3,
-) -> Result:
-    """:func:`evaluate_plan` of the plan these arguments make (:func:`bench.plan.make_plan`)."""
-    plan = make_plan(submission, task, devices, quality_device, latency, data_root, calibration, latency_shape,
-                     lpips_weights, cache_root, limits, samples)  # fmt: skip
-    return evaluate_plan(plan, checkpoint=checkpoint, progress=progress)
-
-
-def evaluate_plan(
     plan: Plan,
     checkpoint: Checkpoint | None = None,
     progress: Progress | None = None,

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from bench.definitions import Strict, explain
+from bench.definitions import Strict, validated
 from bench.errors import SubmissionError
 from bench.models import build_model
 from bench.registry import UnknownName
@@ -246,10 +246,5 @@ def load_submission(folder: str | Path) -> Submission:
         raw = yaml.safe_load(manifest_bytes)
     except yaml.YAMLError as exc:
         raise SubmissionError(f"submission {folder}: {MANIFEST} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SubmissionError(f"submission {folder}: {MANIFEST} is empty or not a mapping of keys to values")
-    try:
-        manifest = Manifest.model_validate(raw)
-    except ValidationError as exc:
-        raise SubmissionError(f"submission {folder}: {MANIFEST} is invalid: {explain(exc)}") from exc
+    manifest = validated(raw, Manifest, SubmissionError, f"submission {folder}: {MANIFEST}")
     return Submission(folder=folder, manifest=manifest, sha256=_digest(folder, manifest_bytes, manifest))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.plan import make_plan
 from bench.runtime.devices import get_device
 from bench.runtime.latency import measure_on
 from bench.runtime.protocol import QUICK
@@ -34,7 +35,7 @@ def main() -> None:
     subs = [load_submission(Path(folder)) for folder in args.submissions]
     quality = {}
     for sub in subs:
-        result = evaluate(sub, task, devices=[], latency=QUICK)
+        result = evaluate(make_plan(sub, task, devices=[], latency=QUICK))
         quality[sub.manifest.name] = (result.metrics.psnr, result.metrics.ssim, result.complexity.macs)
     models = {sub.manifest.name: sub.build({"scale": task.scale}).eval() for sub in subs}
     best: dict[str, float] = {}

@@ -29,11 +29,13 @@ CHILD = """
 import json, resource, sys
 from pathlib import Path
 from bench.runtime.protocol import LatencySettings
+from bench.plan import make_plan
 from bench.scoring import evaluate
 from bench.submission import load_submission
 from bench.tasks import get_task
-result = evaluate(load_submission(sys.argv[1]), get_task("denoise-stream"), data_root=Path(sys.argv[2]),
-                  latency=LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, max_s=5))
+fast = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, max_s=5)
+plan = make_plan(load_submission(sys.argv[1]), get_task("denoise-stream"), data_root=Path(sys.argv[2]), latency=fast)
+result = evaluate(plan)
 peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"images": len(result.metrics.per_image), "peak_rss_mib": peak_mib}))
 """

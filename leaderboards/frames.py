@@ -71,6 +71,18 @@ TABLE_COLUMNS: dict[str, str] = {
 }
 
 
+#: Decimals of every number column a table may show, by header: each metric's own precision (from its
+#: metric object), then the latency, cost and complexity columns.
+NUMBER_DIGITS: dict[str, int] = {
+    **{m.title: m.digits for m in METRICS.values()},
+    "median latency (ms)": 3,
+    "p90 (ms)": 3,
+    "fastest (ms)": 3,
+    "MACs (G)": 3,
+    "params (K)": 1,
+}
+
+
 def entry_note(row: Row) -> str:
     """Why an entry is invalid, in words ("" when valid)."""
     psnr, median = row.get("psnr"), row.get("median_ms")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from leaderboards.context import Context
 from leaderboards.frames import best_entries, csv_bytes, device_summary, latency_note
+from leaderboards.widgets import column_config
 
 
 def render(context: Context) -> None:
@@ -22,12 +23,7 @@ def render(context: Context) -> None:
     st.dataframe(
         best,
         hide_index=True,
-        column_config={
-            "link": st.column_config.LinkColumn("task page", display_text="open"),
-            "PSNR (dB)": st.column_config.NumberColumn(format="%.3f"),
-            "median latency (ms)": st.column_config.NumberColumn(format="%.3f"),
-            "fastest (ms)": st.column_config.NumberColumn(format="%.3f"),
-        },
+        column_config=column_config(best, {"link": "task page"}),
         key="overview-best",
     )
     st.download_button(

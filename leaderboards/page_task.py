@@ -20,6 +20,7 @@ from leaderboards.frames import (
     task_table,
     with_pareto,
 )
+from leaderboards.widgets import column_config
 
 MAX_CHARTS = 8
 
@@ -86,16 +87,7 @@ def render(context: Context) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        column_config={
-            "details": st.column_config.LinkColumn("details", display_text="open"),
-            "PSNR (dB)": st.column_config.NumberColumn(format="%.3f"),
-            "SSIM": st.column_config.NumberColumn(format="%.4f"),
-            "LPIPS": st.column_config.NumberColumn(format="%.4f"),
-            "median latency (ms)": st.column_config.NumberColumn(format="%.3f"),
-            "p90 (ms)": st.column_config.NumberColumn(format="%.3f"),
-            "MACs (G)": st.column_config.NumberColumn(format="%.3f"),
-            "params (K)": st.column_config.NumberColumn(format="%.1f"),
-        },
+        column_config=column_config(table, {"details": "details"}),
         key="task-table",
     )
     st.download_button(

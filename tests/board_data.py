@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bench.challenges.tracks import get_track
 from bench.demo import baseline_submissions
-from bench.plan import plan_key, result_info
+from bench.plan import make_plan, result_info
 from bench.results import Complexity, LatencyResult, Metrics, Provenance, Result, SubmissionInfo, key_of
 from bench.runtime.protocol import QUICK
 from bench.scoring import evaluate
@@ -206,9 +206,9 @@ def score_bicubic(store: Store) -> int:
     """A real run: the bicubic baseline on Set5 x2 (embedded), scored through a run handle."""
     task = get_task("sr-set5-x2")
     submission = next(s for s in baseline_submissions() if s.manifest.name == "bicubic")
-    key = plan_key(submission, task, ("cpu-torch",), None, QUICK, None)
+    key = make_plan(submission, task, ("cpu-torch",), latency=QUICK).key
     handle = store.run(key, result_info(submission), task.id, task.version, resume=False)
-    result = evaluate(submission, task, devices=("cpu-torch",), latency=QUICK, checkpoint=handle)
+    result = evaluate(make_plan(submission, task, devices=("cpu-torch",), latency=QUICK), checkpoint=handle)
     return handle.finish(result)
 
 

@@ -143,6 +143,7 @@ def test_tflite_load_file_static_and_dynamic(tmp_path: Path) -> None:
 def test_scoring_on_quantised_tflite_with_calibration() -> None:
     """int8 / fp16 profiles score through the same pipeline; calibration uses a training-side folder."""
     from bench.data.sources import EMBEDDED_ROOT
+    from bench.plan import make_plan
     from bench.runtime.calibration import calibration_images
     from bench.runtime.protocol import LatencySettings
     from bench.scoring import evaluate
@@ -156,8 +157,8 @@ def test_scoring_on_quantised_tflite_with_calibration() -> None:
     fast = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, stable_blocks=1, max_blocks=1)
     identity = load_submission(REPO / "submissions/baselines/identity")
     task = get_task("denoise-demo-s25")
-    reference = evaluate(identity, task, latency=fast)
-    int8 = evaluate(identity, task, ("cpu-tflite-int8",), latency=fast, quality_device="cpu-tflite-int8",
-                    calibration=train)  # fmt: skip
+    reference = evaluate(make_plan(identity, task, latency=fast))
+    int8 = evaluate(make_plan(identity, task, ("cpu-tflite-int8",), latency=fast, quality_device="cpu-tflite-int8",
+                              calibration=train))  # fmt: skip
     assert int8.latency[0].precision == "int8" and int8.provenance.backends["cpu-tflite-int8"]["precision"] == "int8"
     assert abs(int8.metrics.psnr - reference.metrics.psnr) < 1.0  # quantisation costs little on identity

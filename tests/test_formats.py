@@ -11,6 +11,7 @@ from torch import nn
 
 from bench.cli import main
 from bench.models import build_model, register_model
+from bench.plan import make_plan
 from bench.runtime.convert import to_onnx, to_tflite
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import evaluate
@@ -32,8 +33,10 @@ def test_onnx_submission_scores_like_the_torch_baseline(tmp_path: Path) -> None:
     folder.mkdir()
     to_onnx(build_model("bicubic", {}, {"scale": 2}), (1, 3, 64, 64), folder / "model.onnx")
     _manifest(folder, "tasks: [sr-set5-x2]\nformat: onnx\nfiles: {model: model.onnx}\n")
-    result = evaluate(load_submission(folder), get_task("sr-set5-x2"), latency=FAST)
-    reference = evaluate(load_submission(REPO / "submissions/baselines/bicubic"), get_task("sr-set5-x2"), latency=FAST)
+    result = evaluate(make_plan(load_submission(folder), get_task("sr-set5-x2"), latency=FAST))
+    reference = evaluate(
+        make_plan(load_submission(REPO / "submissions/baselines/bicubic"), get_task("sr-set5-x2"), latency=FAST)
+    )
     assert result.latency[0].device == "cpu-onnxruntime" and result.submission.format == "onnx"
     assert result.metrics.psnr == pytest.approx(reference.metrics.psnr, abs=1e-3)
     # a file cannot tell weights from constants: ONNX "params" counts every initializer element
@@ -45,7 +48,7 @@ def test_tflite_submission_scores_on_its_own_runtime(tmp_path: Path) -> None:
     folder.mkdir()
     to_tflite(build_model("identity", {}, {}), (1, 3, 256, 256), folder / "model.tflite")
     _manifest(folder, "tasks: [denoise-demo-s25]\nformat: tflite\nfiles: {model: model.tflite}\n")
-    result = evaluate(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST)
+    result = evaluate(make_plan(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST))
     assert result.latency[0].device == "cpu-tflite"
     assert result.metrics.psnr == pytest.approx(20.535, abs=0.01)  # identity on sigma-25 noise
 
@@ -114,7 +117,7 @@ def test_torch_export_submission_scores_end_to_end(tmp_path: Path) -> None:
     folder.mkdir()
     torch.export.save(program, str(folder / "model.pt2"))
     _manifest(folder, "tasks: [denoise-demo-s25]\nformat: torch-export\nfiles: {model: model.pt2}\n")
-    result = evaluate(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST)
+    result = evaluate(make_plan(load_submission(folder), get_task("denoise-demo-s25"), latency=FAST))
     assert result.latency[0].device == "cpu-torch" and result.submission.format == "torch-export"
     assert result.metrics.psnr == pytest.approx(20.535, abs=0.01)
 
@@ -130,7 +133,7 @@ def test_separate_timing_model_is_what_latency_measures(tmp_path: Path) -> None:
         folder, "tasks: [denoise-demo-s25]\nformat: onnx\nfiles: {model: quality.onnx, timing_model: timing.onnx}\n"
     )
     submission = load_submission(folder)
-    result = evaluate(submission, get_task("denoise-demo-s25"), latency=FAST)
+    result = evaluate(make_plan(submission, get_task("denoise-demo-s25"), latency=FAST))
     assert submission.timing_model() == folder / "timing.onnx"
     assert result.metrics.psnr == pytest.approx(20.535, abs=0.01) and result.latency[0].input_shape == (1, 3, 256, 256)
     with pytest.raises(SubmissionError, match="timing_model must be a file of the submission's own format"):

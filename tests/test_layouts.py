@@ -136,6 +136,7 @@ def test_every_task_has_a_layout_and_loads() -> None:
 
 
 def test_scoring_runs_on_a_fixture_layout(tmp_path: Path) -> None:
+    from bench.plan import make_plan
     from bench.runtime.protocol import LatencySettings
     from bench.scoring import evaluate
     from bench.submission import load_submission
@@ -143,5 +144,5 @@ def test_scoring_runs_on_a_fixture_layout(tmp_path: Path) -> None:
 
     fast = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, max_s=5)
     identity = load_submission(REPO / "submissions/baselines/identity")
-    result = evaluate(identity, get_task("deblur-gopro"), data_root=layouts.gopro(tmp_path), latency=fast)
+    result = evaluate(make_plan(identity, get_task("deblur-gopro"), data_root=layouts.gopro(tmp_path), latency=fast))
     assert len(result.metrics.per_image) == 4 and 15 < result.metrics.psnr < 60

@@ -13,6 +13,7 @@ import pytest
 
 from bench.metrics.registry import METRICS, Metric, register_metric
 from bench.metrics.spec import MetricSpec
+from bench.plan import make_plan
 from bench.registry import UnknownName
 from bench.results import Result
 from bench.runtime.protocol import LatencySettings
@@ -69,7 +70,7 @@ def test_a_new_metric_is_one_file_and_its_registration(tmp_path: Path) -> None:
         base = get_task("denoise-demo-s25")
         task = base.model_copy(update={"metric": base.metric.model_copy(update={"extra": ["test-max-error"]})})
         identity = load_submission(REPO / "submissions/baselines/identity")
-        result = evaluate(identity, task, latency=LatencySettings(**FAST_LATENCY), devices=["cpu-torch"])
+        result = evaluate(make_plan(identity, task, latency=LatencySettings(**FAST_LATENCY), devices=["cpu-torch"]))
         stored = _store_and_read(tmp_path, result)
     finally:
         sys.path.remove(str(tmp_path))

@@ -16,6 +16,7 @@ from bench.cli import main
 from bench.models import build_model
 from bench.optimize.qat import FakeQuantWeight, attach, detach
 from bench.optimize.quantize import mirrored_to
+from bench.plan import make_plan
 from bench.runtime.convert import tflite_runner, to_tflite, torch_output
 from bench.runtime.devices import get_device
 from bench.runtime.quantize import calibrate_int8, quantize_int8, ranges_from_json, ranges_to_json
@@ -123,7 +124,7 @@ def test_quantize_int8_end_to_end(sr_baseline: Path, train_folder: Path, tmp_pat
     from bench.scoring import evaluate
     from bench.tasks import get_task
 
-    torch_psnr = evaluate(baseline_torch, get_task("sr-set5-x2"), ["cpu-torch"]).metrics.psnr
+    torch_psnr = evaluate(make_plan(baseline_torch, get_task("sr-set5-x2"), ["cpu-torch"])).metrics.psnr
     assert abs(fp32["psnr"] - torch_psnr) < 0.01
     assert int8["device"] == "cpu-tflite-int8" and int8["psnr"] != fp32["psnr"] and abs(int8["psnr"] - fp32["psnr"]) < 2
     assert report["calibration_images"] == ["img1.png", "img2.png"]  # the last photos, held out of any fine-tune

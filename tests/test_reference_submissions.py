@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.plan import make_plan
 from bench.results import Result
 from bench.runtime.complexity import count_complexity
 from bench.runtime.protocol import LatencySettings
@@ -74,7 +75,9 @@ def test_fsrcnn_reference_scores_what_docs_record(
 ) -> None:
     """Set5 x2 (Y, crop 2) on the embedded Set5, as in docs/training.md. The CPU-trained second stage of the
     paper's deconv FSRCNN meets issue 8's target: within 0.3 dB of FSRCNN's published 37.00 dB."""
-    result = evaluate(load_submission(REPO / "submissions/reference" / name), get_task("sr-set5-x2"), latency=FAST)
+    result = evaluate(
+        make_plan(load_submission(REPO / "submissions/reference" / name), get_task("sr-set5-x2"), latency=FAST)
+    )
     assert result.metrics.psnr == pytest.approx(psnr, abs=5e-4)
     assert result.metrics.psnr > 33.678 + 2.0  # well above bicubic
     assert np.isfinite(result.metrics.ssim) and result.complexity.params == params
@@ -87,7 +90,7 @@ def denoise_demo_result(name: str) -> Result:
     """A reference denoiser scored on the embedded demo scenes (sigma 25), once per test session:
     the DnCNN tests below compare each model with the one it started from."""
     submission = load_submission(REPO / "submissions/reference" / name)
-    return evaluate(submission, get_task("denoise-demo-s25"), latency=FAST)
+    return evaluate(make_plan(submission, get_task("denoise-demo-s25"), latency=FAST))
 
 
 def test_list_dncnn_is_within_0p6_db_of_dncnn_with_over_10x_fewer_parameters() -> None:

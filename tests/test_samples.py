@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bench.data.pipeline import iter_samples
-from bench.plan import plan_key, result_info
+from bench.plan import make_plan, result_info
 from bench.results import ImageResult
 from bench.runtime.protocol import LatencySettings
 from bench.samples import (
@@ -164,14 +164,14 @@ def _expected_output_crops(task_id: str, count: int) -> list[tuple[str, np.ndarr
 
 def _handle(store: Store, task_id: str, resume: bool = False) -> RunHandle:
     submission, task = load_submission(BICUBIC), get_task(task_id)
-    key = plan_key(submission, task, latency=FAST)
+    key = make_plan(submission, task, latency=FAST).key
     return store.run(key, result_info(submission), task.id, task.version, resume=resume)
 
 
 def test_scoring_stores_crops_of_the_first_three_images(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     handle = _handle(store, "sr-set5-x2")
-    result = evaluate(load_submission(BICUBIC), get_task("sr-set5-x2"), latency=FAST, checkpoint=handle)
+    result = evaluate(make_plan(load_submission(BICUBIC), get_task("sr-set5-x2"), latency=FAST), checkpoint=handle)
     run_id = handle.finish(result)
     stored = store.samples(run_id)
     assert [(s.image_id, s.position) for s in stored] == [("baby", 0), ("bird", 1), ("butterfly", 2)]
@@ -196,7 +196,9 @@ def test_scoring_stores_crops_of_the_first_three_images(tmp_path: Path) -> None:
 def test_samples_zero_keeps_none(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     handle = _handle(store, "sr-set5-x3")
-    result = evaluate(load_submission(BICUBIC), get_task("sr-set5-x3"), latency=FAST, checkpoint=handle, samples=0)
+    result = evaluate(
+        make_plan(load_submission(BICUBIC), get_task("sr-set5-x3"), latency=FAST, samples=0), checkpoint=handle
+    )
     assert store.samples(handle.finish(result)) == []
 
 
@@ -221,14 +223,14 @@ def test_resume_neither_duplicates_nor_loses_samples(tmp_path: Path) -> None:
     submission, task = load_submission(BICUBIC), get_task("sr-set5-x2")
     reference_store = Store(f"sqlite:///{tmp_path / 'reference.db'}")
     reference = _handle(reference_store, task.id)
-    reference_id = reference.finish(evaluate(submission, task, latency=FAST, checkpoint=reference))
+    reference_id = reference.finish(evaluate(make_plan(submission, task, latency=FAST), checkpoint=reference))
 
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     with pytest.raises(_Interrupt):
-        evaluate(submission, task, latency=FAST, checkpoint=_StopAfter(_handle(store, task.id), 2))
+        evaluate(make_plan(submission, task, latency=FAST), checkpoint=_StopAfter(_handle(store, task.id), 2))
     resumed = _handle(store, task.id, resume=True)
     assert list(resumed.done) == ["baby", "bird"]
     assert resumed.run_id is not None and len(store.samples(resumed.run_id)) == 2
-    run_id = resumed.finish(evaluate(submission, task, latency=FAST, checkpoint=resumed))
+    run_id = resumed.finish(evaluate(make_plan(submission, task, latency=FAST), checkpoint=resumed))
     assert store.samples(run_id) == reference_store.samples(reference_id)  # same crops, once each
     assert [s.position for s in store.samples(run_id)] == [0, 1, 2]

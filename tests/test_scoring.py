@@ -15,6 +15,7 @@ from bench.data.images import list_images, read_image, write_image
 from bench.data.resize import imresize
 from bench.metrics import crop_border, mod_crop, psnr, rgb_to_y, ssim
 from bench.models import register_model
+from bench.plan import make_plan
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import ScoringError, evaluate
 from bench.submission import SubmissionError, load_submission
@@ -28,7 +29,7 @@ PUBLISHED = {2: (33.66, 0.9299), 3: (30.39, 0.8682), 4: (28.42, 0.8104)}  # Y, c
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_bicubic_reproduces_published_set5(scale: int) -> None:
-    result = evaluate(load_submission(BICUBIC), get_task(f"sr-set5-x{scale}"), latency=FAST)
+    result = evaluate(make_plan(load_submission(BICUBIC), get_task(f"sr-set5-x{scale}"), latency=FAST))
     psnr_ref, ssim_ref = PUBLISHED[scale]
     assert abs(result.metrics.psnr - psnr_ref) <= 0.02
     assert abs(result.metrics.ssim - ssim_ref) <= 0.001
@@ -67,7 +68,7 @@ def _set14_root(tmp_path: Path) -> tuple[Path, bool]:
 
 def test_set14_with_its_one_channel_image(tmp_path: Path) -> None:
     root, real = _set14_root(tmp_path)
-    result = evaluate(load_submission(BICUBIC), get_task("sr-set14-x2"), data_root=root, latency=FAST)
+    result = evaluate(make_plan(load_submission(BICUBIC), get_task("sr-set14-x2"), data_root=root, latency=FAST))
     ids = [r.id for r in result.metrics.per_image]
     assert "bridge" in ids
     if real:
@@ -82,7 +83,7 @@ def test_set14_with_its_one_channel_image(tmp_path: Path) -> None:
 
 
 def test_result_has_the_design_contract_fields() -> None:
-    result = evaluate(load_submission(BICUBIC), get_task("sr-set5-x2"), latency=FAST)
+    result = evaluate(make_plan(load_submission(BICUBIC), get_task("sr-set5-x2"), latency=FAST))
     data = result.model_dump(mode="json")
     assert {"task", "submission", "metrics", "latency", "complexity", "provenance"} <= data.keys()
     assert {"name", "team", "sha256"} <= data["submission"].keys()
@@ -140,11 +141,11 @@ def _submission(tmp_path: Path, mode: str, weights: dict[str, torch.Tensor] | No
 
 def test_safetensors_weights_are_loaded_and_used(tmp_path: Path) -> None:
     task = get_task("denoise-demo-s25")
-    identity = evaluate(load_submission(_submission(tmp_path, "ok")), task, latency=FAST)
+    identity = evaluate(make_plan(load_submission(_submission(tmp_path, "ok")), task, latency=FAST))
     half = tmp_path / "half"
     half.mkdir()
     folder = _submission(half, "ok", {"w": torch.full((1,), 0.5)})
-    darker = evaluate(load_submission(folder), task, latency=FAST)
+    darker = evaluate(make_plan(load_submission(folder), task, latency=FAST))
     assert darker.metrics.psnr < identity.metrics.psnr - 3
     assert darker.complexity.params == 1
 
@@ -152,9 +153,9 @@ def test_safetensors_weights_are_loaded_and_used(tmp_path: Path) -> None:
 def test_nan_and_wrong_size_outputs_are_scoring_errors(tmp_path: Path) -> None:
     task = get_task("denoise-demo-s25")
     with pytest.raises(ScoringError, match="non-finite"):
-        evaluate(load_submission(_submission(tmp_path, "nan")), task, latency=FAST)
+        evaluate(make_plan(load_submission(_submission(tmp_path, "nan")), task, latency=FAST))
     with pytest.raises(ScoringError, match="output is 256x254"):
-        evaluate(load_submission(_submission(tmp_path, "small")), task, latency=FAST)
+        evaluate(make_plan(load_submission(_submission(tmp_path, "small")), task, latency=FAST))
 
 
 def test_weights_of_the_wrong_shape_are_rejected(tmp_path: Path) -> None:
@@ -172,14 +173,14 @@ def test_lpips_is_null_with_a_reason_or_computed_with_a_backbone(
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_hub"))
     identity = load_submission(REPO / "submissions" / "baselines" / "identity")
     task = get_task("denoise-demo-s25")
-    without = evaluate(identity, task, latency=FAST)
+    without = evaluate(make_plan(identity, task, latency=FAST))
     assert without.metrics.lpips is None
     assert without.metrics.lpips_note and L.ALEXNET_FILENAME in without.metrics.lpips_note
 
     torch.manual_seed(0)  # a locally generated backbone exercises the plumbing (no real weights here)
     backbone = tmp_path / L.ALEXNET_FILENAME
     torch.save({f"features.{k}": v for k, v in L.alexnet_features().state_dict().items()}, backbone)
-    with_backbone = evaluate(identity, task, latency=FAST, lpips_weights=backbone)
+    with_backbone = evaluate(make_plan(identity, task, latency=FAST, lpips_weights=backbone))
     assert with_backbone.metrics.lpips is not None and with_backbone.metrics.lpips > 0
     assert all(r.lpips is not None for r in with_backbone.metrics.per_image)
     assert with_backbone.metrics.lpips_note is None

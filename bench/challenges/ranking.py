@@ -20,6 +20,7 @@ measured on the baseline entry, on the same device.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.challenges.formulas import HIGHER_IS_BETTER, breakdown, score
 from bench.challenges.formulas import Entry as FormulaEntry
@@ -47,19 +48,28 @@ class Entry:
 
 @dataclass
 class Row:
-    """One line of the ranking table; ``terms`` are the named parts of the score (the formula's breakdown)."""
+    """One line of the ranking table: the entry, its status and the reason for it, the runtime the
+    formula used (the track's statistic), the score with its named ``terms``, and the rank."""
 
-    submission: str
-    team: str = ""
+    entry: Entry
     status: str = "ranked"  # ranked | gated | invalid | rejected
     reason: str = ""
-    psnr: float | None = None
     runtime_ms: float | None = None
-    flops: float | None = None
-    params: float | None = None
     score: float | None = None
     rank: int | None = None
     terms: dict[str, float] = field(default_factory=dict)
+
+    submission = property(lambda self: self.entry.submission)
+    team = property(lambda self: self.entry.team)
+    psnr = property(lambda self: self.entry.psnr)
+    flops = property(lambda self: self.entry.macs)  # multiply-adds, as the challenges count FLOPs
+    params = property(lambda self: self.entry.params)
+
+    def record(self) -> dict[str, Any]:
+        """The row as plain data (what ``bench challenge --json`` writes)."""
+        return {"rank": self.rank, "submission": self.submission, "team": self.team, "status": self.status,
+                "reason": self.reason, "psnr": self.psnr, "runtime_ms": self.runtime_ms, "flops": self.flops,
+                "params": self.params, "score": self.score, "terms": dict(self.terms)}  # fmt: skip
 
 
 def shape_text(shape: tuple[int, ...] | list[int]) -> str:
@@ -113,7 +123,7 @@ def constants_for(track: Track, baseline: Entry | None) -> tuple[dict[str, float
 def _row(track: Track, entry: Entry, constants: dict[str, float], complete: bool) -> Row:
     status, reason = status_of(track, entry)
     runtime = runtime_of(track, entry)
-    row = Row(entry.submission, entry.team, status, reason, entry.psnr, runtime, entry.macs, entry.params)
+    row = Row(entry, status, reason, runtime)
     if status in ("ranked", "gated") and complete:  # a gated entry shows its score, it is not ranked
         assert entry.psnr is not None and runtime is not None
         measured = FormulaEntry(entry.psnr, runtime, entry.macs, entry.params)

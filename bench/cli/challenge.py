@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +66,7 @@ def cmd_challenge(args: argparse.Namespace) -> int:
                   highlight=False)  # fmt: skip
     if args.json:
         record = {"track": track.id, "device": ranking.device, "note": ranking.device_note,
-                  "quality_task": ranking.quality_task, "rows": [asdict(r) for r in ranking.rows]}  # fmt: skip
+                  "quality_task": ranking.quality_task, "rows": [r.record() for r in ranking.rows]}  # fmt: skip
         Path(args.json).write_text(json.dumps(record, indent=2))
     if args.markdown:
         Path(args.markdown).write_text(markdown(ranking))

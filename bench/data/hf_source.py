@@ -75,11 +75,8 @@ def _offline() -> bool:
     return bool(datasets.config.HF_HUB_OFFLINE)
 
 
-@register_source("hf-datasets")
+@register_source("hf-datasets", paired=True)
 class HFDatasets(Source):
-    name = "hf-datasets"
-    paired = True
-
     @property
     def format(self) -> str:
         value = str(self.options.get("format", "parquet"))

@@ -59,11 +59,8 @@ def hole_bin(ratio: float) -> int:
     return 0
 
 
-@register_source("nvidia-masks")
+@register_source("nvidia-masks", paired=True)
 class NvidiaMaskedImages(Source):
-    name = "nvidia-masks"
-    paired = True
-
     @cached_property
     def _settings(self) -> tuple[int, str, int]:
         k = int(self.options.get("bin", 1))

@@ -24,11 +24,8 @@ from bench.data.sources import DataNotFound, Entry, Problem, Source, SourceItem,
 from bench.metrics.crop import mod_crop
 
 
-@register_source("gopro")
+@register_source("gopro", paired=True)
 class GoPro(Source):
-    name = "gopro"
-    paired = True
-
     def layout(self) -> str:
         return f"{self.folder}/<sequence>/blur/*.png and {self.folder}/<sequence>/sharp/*.png (same file names)"
 
@@ -45,17 +42,12 @@ class GoPro(Source):
             for name in sorted(names):
                 stem = Path(name).stem
                 entries.append(Entry(f"{sequence.name}/{stem}", sharp / name, blur / name))
-        if not entries:
-            raise DataNotFound(f"no sequences with blur/ and sharp/ in {self.folder} (expected: {self.layout()})")
-        return entries
+        return self.found(entries, f"no sequences with blur/ and sharp/ in {self.folder}")
 
 
-@register_source("reds")
+@register_source("reds", paired=True)
 class REDS(Source):
     """Options: ``split`` (val | train), ``blur`` (blur | blur_jpeg), ``clips`` (list of clip names)."""
-
-    name = "reds"
-    paired = True
 
     @cached_property
     def _dirs(self) -> tuple[Path, Path, str]:
@@ -82,17 +74,12 @@ class REDS(Source):
         for clip in clips:
             for target in list_images(sharp / clip):
                 entries.append(Entry(f"{clip}/{target.stem}", target, blur / clip / f"{target.stem}{suffix}"))
-        if not entries:
-            raise DataNotFound(f"no frames under {sharp} (expected layout: {self.layout()})")
-        return entries
+        return self.found(entries, f"no frames under {sharp}")
 
 
-@register_source("sr-pairs")
+@register_source("sr-pairs", paired=True)
 class SRPairs(Source):
     """Options: ``hr`` (folder), ``lr`` (folder), ``lr_name`` (pattern with {id} and {scale}), ``scale``."""
-
-    name = "sr-pairs"
-    paired = True
 
     def _options(self) -> tuple[Path, Path, str, int]:
         scale = int(self.options["scale"])
@@ -122,12 +109,10 @@ class SRPairs(Source):
         return target_size[0] // scale, target_size[1] // scale
 
 
-@register_source("sidd-val")
+@register_source("sidd-val", paired=True)
 class SIDDValidation(Source):
     """SIDD sRGB validation blocks from the two official .mat files; id = ``<image>_<block>``."""
 
-    name = "sidd-val"
-    paired = True
     NOISY = "ValidationNoisyBlocksSrgb.mat"
     CLEAN = "ValidationGtBlocksSrgb.mat"
 
@@ -181,12 +166,9 @@ class SIDDValidation(Source):
         return []
 
 
-@register_source("paired-suffix")
+@register_source("paired-suffix", paired=True)
 class PairedSuffix(Source):
     """A flat folder of pairs named ``<id><input_suffix>.<ext>`` and ``<id><target_suffix>.<ext>``."""
-
-    name = "paired-suffix"
-    paired = True
 
     def _suffixes(self) -> tuple[str, str]:
         return str(self.options.get("input_suffix", "_input")), str(self.options.get("target_suffix", "_target"))

@@ -171,11 +171,8 @@ def develop(path: Path) -> np.ndarray:
         raise RawReadError(path, f"cannot develop raw file: {_libraw_message(exc)}") from exc
 
 
-@register_source("sid-sony")
+@register_source("sid-sony", paired=True)
 class SIDSony(Source):
-    name = "sid-sony"
-    paired = True
-
     def _sony_dir(self) -> Path:
         nested = self.folder / "Sony"
         return nested if nested.is_dir() else self.folder
@@ -223,9 +220,7 @@ class SIDSony(Source):
                 entries.append(Entry(short_path.stem, long_path, short_path, meta))
         except ValueError as exc:
             raise DataNotFound(f"cannot parse {list_path}: {exc}") from exc
-        if not entries:
-            raise DataNotFound(f"no pairs selected from {list_path} (expected layout: {self.layout()})")
-        return entries
+        return self.found(entries, f"no pairs selected from {list_path}")
 
     def levels(self, raw: RawMosaic) -> tuple[tuple[float, ...], float, str]:
         """(black per packed channel, white, origin): options override the file; 512/16383 if it has none."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
@@ -88,6 +88,12 @@ class Source(ABC):
     def index(self) -> list[Entry]:
         """Every sample's files, in evaluation order; raises :class:`DataNotFound` if the layout is absent."""
 
+    def found(self, entries: list[Entry], missing: str) -> list[Entry]:
+        """``entries``, or :class:`DataNotFound` saying what is ``missing`` and the expected layout."""
+        if not entries:
+            raise DataNotFound(f"{missing} (expected layout: {self.layout()})")
+        return entries
+
     def load(self, entry: Entry) -> SourceItem:
         """Read one entry's pixels."""
         target = to_colour(read_image(entry.target), self.colour)
@@ -134,7 +140,19 @@ class Source(ABC):
 
 
 SOURCES = Registry[type[Source]]("data source")
-register_source = SOURCES.register
+SourceT = TypeVar("SourceT", bound=type[Source])
+
+
+def register_source(name: str, paired: bool = False) -> Callable[[SourceT], SourceT]:
+    """Class decorator: register a :class:`Source` under ``name`` (which becomes its ``name``); ``paired``
+    when the data set provides the model input itself."""
+
+    def wrap(cls: SourceT) -> SourceT:
+        cls.name, cls.paired = name, paired
+        SOURCES.add(name, cls)
+        return cls
+
+    return wrap
 
 
 def require_dir(folder: Path, layout: str) -> Path:
@@ -146,8 +164,6 @@ def require_dir(folder: Path, layout: str) -> Path:
 @register_source("image-folder")
 class ImageFolder(Source):
     """Every image directly inside the folder, sorted by name; id = file stem."""
-
-    name = "image-folder"
 
     def layout(self) -> str:
         return f"{self.folder}/*.png|jpg|bmp|tif (clean images, one folder)"

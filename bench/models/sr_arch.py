@@ -136,18 +136,12 @@ def _luma_or_rgb(colour: Colour, scale: int, make: type[nn.Module], **kwargs: ob
     test_args={"scale": 2, "m": 1},
     test_variants={"deconv-subpixel": {"scale": 3, "m": 1, "upsample": "deconv-subpixel"}},
 )
-def fsrcnn(
-    scale: int,
-    colour: Colour = "y",
-    d: int = 56,
-    s: int = 12,
-    m: int = 4,
-    upsample: FSRCNNUpsample = "pixelshuffle",
-    act: str = "prelu",
-    mapping: ConvKind = "conv",
-) -> nn.Module:
-    """FSRCNN (d=56, s=12, m=4) on Y with bicubic chroma; conv + PixelShuffle upsampler by default."""
-    return _luma_or_rgb(colour, scale, FSRCNN, d=d, s=s, m=m, upsample=upsample, act=act, mapping=mapping)
+def fsrcnn(scale: int, colour: Colour = "y", **args: Any) -> nn.Module:
+    """FSRCNN (d=56, s=12, m=4) on Y with bicubic chroma; conv + PixelShuffle upsampler by default.
+
+    ``args`` are :class:`FSRCNN`'s: ``d``, ``s``, ``m``, ``upsample``, ``act``, ``mapping``.
+    """
+    return _luma_or_rgb(colour, scale, FSRCNN, **args)
 
 
 @register_model("fsrcnn-list", task_args=("scale",), test_args={"scale": 3, "m": 1})

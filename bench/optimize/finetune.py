@@ -133,6 +133,19 @@ class TrainingSide:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """What every architecture search shares: how candidates train (peak ``lr`` of each cosine, batch,
+    model-input patch, seed) and the training photos held out to rank them (count, centre crop)."""
+
+    lr: float = 1e-3
+    batch_size: int = 16
+    patch_size: int = 48
+    seed: int = 0
+    validation_images: int = 8
+    validation_crop: int = 192
+
+
+@dataclass(frozen=True)
 class SearchTraining:
     """How a search trains its models (supernet, candidates, the winner's fine-tune): L1 on RGB, Adam, cosine."""
 

@@ -6,9 +6,9 @@ the latency fields ``None``, so the board can mark it instead of losing it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 
 from bench.metrics.registry import BUILTIN, METRICS
@@ -46,6 +46,15 @@ BOARD_FIELDS: tuple[str, ...] = (
     "stable",
     "latency_kind",
 )
+
+
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
+
+
+def complete_runs(query: Query, task: str | None = None) -> Query:
+    """``query`` over complete runs only (of ``task``, when given), each joined to its submission."""
+    query = query.join(SubmissionRow, RunRow.submission_id == SubmissionRow.id).where(RunRow.status == "complete")
+    return query if task is None else query.where(RunRow.task == task)
 
 
 def board_columns() -> tuple[str, ...]:
@@ -89,13 +98,10 @@ def leaderboard_rows(engine: Engine, task: str | None = None) -> list[dict[str, 
             LatencyRow.stable,
             LatencyRow.kind,
         )
-        .join(SubmissionRow, RunRow.submission_id == SubmissionRow.id)
         .outerjoin(LatencyRow, LatencyRow.run_id == RunRow.id)
-        .where(RunRow.status == "complete")
         .order_by(RunRow.id, LatencyRow.id)
     )
-    if task is not None:
-        query = query.where(RunRow.task == task)
+    query = complete_runs(query, task)
     with engine.connect() as connection:
         rows = [dict(zip(BOARD_FIELDS, values, strict=True)) for values in connection.execute(query)]
     columns = board_columns()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bench.metrics.registry import BUILTIN, METRICS
 from bench.store import Store
+from bench.store.board_rows import complete_runs
 from bench.store.models import ImageScoreRow, RunRow, SubmissionRow
 
 if TYPE_CHECKING:
@@ -42,15 +43,8 @@ class ExportError(ValueError):
 
 def image_rows(store: Store, task: str | None = None) -> list[dict[str, Any]]:
     """One row per (complete run, image), in run then image order."""
-    query = (
-        select(RunRow, SubmissionRow, ImageScoreRow)
-        .join(SubmissionRow, RunRow.submission_id == SubmissionRow.id)
-        .join(ImageScoreRow, ImageScoreRow.run_id == RunRow.id)
-        .where(RunRow.status == "complete")
-        .order_by(RunRow.id, ImageScoreRow.position)
-    )
-    if task is not None:
-        query = query.where(RunRow.task == task)
+    query = select(RunRow, SubmissionRow, ImageScoreRow).join(ImageScoreRow, ImageScoreRow.run_id == RunRow.id)
+    query = complete_runs(query.order_by(RunRow.id, ImageScoreRow.position), task)
     with Session(store.engine) as session:
         return [_image_row(run, sub, image) for run, sub, image in session.execute(query).all()]
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from bench.data.degradations import DEGRADATIONS
-from bench.definitions import Strict, explain
+from bench.definitions import Strict, explain, validated
 from bench.errors import RecipeError
 from bench.models import MODELS, build_model
 from bench.paths import CHECKOUT
@@ -214,13 +214,7 @@ def check_recipe(recipe: Recipe, where: str = "recipe") -> Recipe:
 
 def parse_recipe(raw: Any, where: str = "recipe") -> Recipe:
     """Validate a recipe given as a mapping (e.g. parsed YAML)."""
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{where} is empty or not a mapping of keys to values")
-    try:
-        recipe = Recipe.model_validate(raw)
-    except ValidationError as exc:
-        raise RecipeError(f"{where} is invalid: {explain(exc)}") from None
-    return check_recipe(recipe, where)
+    return check_recipe(validated(raw, Recipe, RecipeError, where), where)
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -30,7 +30,7 @@ import yaml
 
 from bench.models.nas_arch import NasSR
 from bench.optimize.card import command_and_recipe, provenance_rows
-from bench.optimize.finetune import SearchTraining, TrainingSide, search_recipe
+from bench.optimize.finetune import SearchSettings, SearchTraining, TrainingSide, search_recipe
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.methods import Event, Report, Table
 from bench.optimize.methods import Progress as MethodProgress
@@ -53,19 +53,13 @@ REPORT_FILE = "nas-report.json"
 
 
 @dataclass(frozen=True)
-class NasSettings:
+class NasSettings(SearchSettings):
     space: SearchSpace = field(default_factory=SearchSpace)
     supernet_steps: int = 3000
     trials: int = 40  # architecture and scheme search
     ratio_trials: int = 20  # pruning-ratio search
     final_steps: int = 3000
-    lr: float = 1e-3  # peak of each cosine (supernet training, final fine-tune)
-    batch_size: int = 16
-    patch_size: int = 48  # model-input patch
-    seed: int = 0
     check_candidates: int = 10
-    validation_images: int = 8
-    validation_crop: int = 192
 
 
 @dataclass

@@ -24,7 +24,7 @@ import yaml
 
 from bench.models.portable_arch import unet_portable
 from bench.optimize.card import command_and_recipe, provenance_rows
-from bench.optimize.finetune import SearchTraining, TrainingSide, search_recipe
+from bench.optimize.finetune import SearchSettings, SearchTraining, TrainingSide, search_recipe
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.methods import Event, Report, Table
 from bench.optimize.methods import Progress as MethodProgress
@@ -51,19 +51,15 @@ REPORT_FILE = "portable-report.json"
 
 
 @dataclass(frozen=True)
-class PortableSettings:
+class PortableSettings(SearchSettings):
     space: UNetSpace = field(default_factory=UNetSpace)
     candidates: int = 6  # sampled from each of the whole and the portable space
     steps: int = 400  # training steps per candidate
     final_steps: int = 2000  # fine-tuning of the two finalists
-    lr: float = 1e-3
     batch_size: int = 8
     patch_size: int = 96
     tolerance_db: float = 0.2
     probe_channels: int = 16
-    seed: int = 0
-    validation_images: int = 8
-    validation_crop: int = 192
 
 
 @dataclass

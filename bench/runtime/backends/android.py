@@ -285,7 +285,6 @@ class AndroidModel(LoadedModel):
 
 @register_backend("android")
 class AndroidBackend(Backend):
-    name = "android"
     file_suffixes = (".tflite",)
 
     def __init__(self, settings: RunSettings) -> None:

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from torch import nn
@@ -89,4 +89,15 @@ def distribution_version(name: str) -> str | None:
 
 
 BACKENDS = Registry[type[Backend]]("backend")
-register_backend = BACKENDS.register
+BackendT = TypeVar("BackendT", bound=type[Backend])
+
+
+def register_backend(name: str) -> Callable[[BackendT], BackendT]:
+    """Class decorator: register a :class:`Backend` under ``name``, which becomes its ``name``."""
+
+    def wrap(cls: BackendT) -> BackendT:
+        cls.name = name
+        BACKENDS.add(name, cls)
+        return cls
+
+    return wrap

@@ -85,8 +85,6 @@ class CudaModel(TorchModel):
 
 @register_backend("cuda")
 class CudaBackend(Backend):
-    name = "cuda"
-
     @classmethod
     def available(cls) -> tuple[bool, str]:
         return cuda_status()

@@ -115,7 +115,6 @@ class OnnxModel(LoadedModel):
 
 @register_backend("onnxruntime")
 class OnnxBackend(Backend):
-    name = "onnxruntime"
     file_suffixes = (".onnx",)
 
     @classmethod

@@ -188,7 +188,6 @@ class TFLiteModel(LoadedModel):
 
 @register_backend("tflite")
 class TFLiteBackend(Backend):
-    name = "tflite"
     file_suffixes = (".tflite",)
 
     @classmethod

@@ -54,8 +54,6 @@ class TorchModel(LoadedModel):
 
 @register_backend("torch")
 class TorchBackend(Backend):
-    name = "torch"
-
     @classmethod
     def available(cls) -> tuple[bool, str]:
         return True, f"torch {torch.__version__}"
