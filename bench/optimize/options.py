@@ -128,10 +128,10 @@ class NasOptions(_Search):
                  run="bench.optimize.portable.run:optimize")  # fmt: skip
 class PortableOptions(_Search):
     devices: str = option(help="comma-separated device ids, e.g. cpu-tflite,cpu-onnxruntime")
+    tolerance_db: float = option(0.2, flags=("--tolerance",), help="PSNR the portable result may give up, dB")
     candidates: int = option(6, ge=1, help="sampled from each of the whole and the portable space")
     steps: int = option(400, ge=1, help="training steps per candidate")
     final_steps: int = option(2000, ge=0, help="extra steps for the two finalists")
-    tolerance_db: float = option(0.2, flags=("--tolerance",), help="PSNR the portable result may give up, dB")
     batch: int = option(8, ge=1, help="training batch")
     patch: int = option(96, ge=8, help="model-input training patch, px")
     data_root: Path | None = option(None, help="data root for the task's own data")

@@ -283,10 +283,8 @@ class AndroidModel(LoadedModel):
         return info
 
 
-@register_backend("android")
+@register_backend("android", files=(".tflite",))
 class AndroidBackend(Backend):
-    file_suffixes = (".tflite",)
-
     def __init__(self, settings: RunSettings) -> None:
         super().__init__(settings)
         serial = settings.options.get("serial")

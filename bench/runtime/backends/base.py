@@ -7,6 +7,7 @@ Every backend, whatever its native layout (TFLite is NHWC), takes and returns NC
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,14 +61,26 @@ class Backend(ABC):
 
     name: ClassVar[str]
     file_suffixes: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[dict[str, str]] = {}  # module that must import -> the distribution that provides it
 
     def __init__(self, settings: RunSettings) -> None:
         self.settings = settings
 
     @classmethod
-    @abstractmethod
     def available(cls) -> tuple[bool, str]:
-        """(usable here?, versions or the reason it is not)."""
+        """(usable here?, versions or the reason it is not): every module of ``requires`` must import,
+        then :meth:`ready` says the rest."""
+        for module, distribution in cls.requires.items():
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                return False, f"{distribution} is not installed ({exc})"
+        return cls.ready()
+
+    @classmethod
+    def ready(cls) -> tuple[bool, str]:
+        """(usable?, versions) once ``requires`` import; by default the required distributions' versions."""
+        return True, "; ".join(f"{d} {distribution_version(d)}" for d in cls.requires.values())
 
     @abstractmethod
     def load_module(self, module: nn.Module) -> LoadedModel:
@@ -76,6 +89,21 @@ class Backend(ABC):
     def load_file(self, path: Path) -> LoadedModel:
         """A model file in this backend's own format."""
         raise ConversionError(f"backend {self.name!r} does not load model files ({path.name})")
+
+
+class ConvertingBackend(Backend):
+    """A backend whose ``model`` class runs either a PyTorch module (converted on first use) or a model
+    file of the backend's own format: ``model(settings, module=...)`` or ``model(settings, path=...)``."""
+
+    model: ClassVar[Callable[..., LoadedModel]]
+
+    def load_module(self, module: nn.Module) -> LoadedModel:
+        return self.model(self.settings, module=module.eval())
+
+    def load_file(self, path: Path) -> LoadedModel:
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
+        return self.model(self.settings, path=Path(path))
 
 
 def distribution_version(name: str) -> str | None:
@@ -92,11 +120,15 @@ BACKENDS = Registry[type[Backend]]("backend")
 BackendT = TypeVar("BackendT", bound=type[Backend])
 
 
-def register_backend(name: str) -> Callable[[BackendT], BackendT]:
-    """Class decorator: register a :class:`Backend` under ``name``, which becomes its ``name``."""
+def register_backend(
+    name: str, files: tuple[str, ...] = (), requires: dict[str, str] | None = None
+) -> Callable[[BackendT], BackendT]:
+    """Class decorator: register a :class:`Backend` under ``name`` (its ``name``), loading model files with
+    the suffixes ``files`` and needing the modules of ``requires`` (module -> distribution)."""
 
     def wrap(cls: BackendT) -> BackendT:
-        cls.name = name
+        cls.name, cls.file_suffixes = name, files
+        cls.requires = dict(requires or cls.requires)
         BACKENDS.add(name, cls)
         return cls
 

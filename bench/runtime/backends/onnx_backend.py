@@ -16,7 +16,13 @@ import numpy as np
 from torch import nn
 
 from bench.errors import BackendUnavailable, ConversionError
-from bench.runtime.backends.base import Backend, LoadedModel, RunSettings, distribution_version, register_backend
+from bench.runtime.backends.base import (
+    ConvertingBackend,
+    LoadedModel,
+    RunSettings,
+    distribution_version,
+    register_backend,
+)
 from bench.runtime.convert import ConversionReport, seeded_input, summarize_reports, to_onnx
 
 
@@ -113,27 +119,17 @@ class OnnxModel(LoadedModel):
         return info
 
 
-@register_backend("onnxruntime")
-class OnnxBackend(Backend):
-    file_suffixes = (".onnx",)
+@register_backend("onnxruntime", files=(".onnx",), requires={"onnxruntime": "onnxruntime"})
+class OnnxBackend(ConvertingBackend):
+    model = OnnxModel
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            return False, f"onnxruntime is not installed ({exc})"
+    def ready(cls) -> tuple[bool, str]:
+        import onnxruntime as ort
+
         if "CPUExecutionProvider" not in ort.get_available_providers():
             return False, f"onnxruntime {ort.__version__} has no CPUExecutionProvider"
         onnx, script = distribution_version("onnx"), distribution_version("onnxscript")
         missing = "no PyTorch export (onnx or onnxscript missing; .onnx files still load)"
         export = f"onnx {onnx}, onnxscript {script}" if onnx and script else missing
         return True, f"onnxruntime {ort.__version__} (CPU); {export}"
-
-    def load_module(self, module: nn.Module) -> LoadedModel:
-        return OnnxModel(self.settings, module=module.eval())
-
-    def load_file(self, path: Path) -> LoadedModel:
-        if not Path(path).is_file():
-            raise FileNotFoundError(path)
-        return OnnxModel(self.settings, path=Path(path))

@@ -26,7 +26,13 @@ import numpy as np
 from torch import nn
 
 from bench.errors import BackendUnavailable, ConversionError
-from bench.runtime.backends.base import Backend, LoadedModel, RunSettings, distribution_version, register_backend
+from bench.runtime.backends.base import (
+    ConvertingBackend,
+    LoadedModel,
+    RunSettings,
+    distribution_version,
+    register_backend,
+)
 from bench.runtime.convert import ConversionReport, seeded_input, summarize_reports, tflite_ops, to_tflite
 from bench.runtime.quantize import from_tensor, to_tensor
 
@@ -186,26 +192,15 @@ class TFLiteModel(LoadedModel):
         return info
 
 
-@register_backend("tflite")
-class TFLiteBackend(Backend):
-    file_suffixes = (".tflite",)
+@register_backend("tflite", files=(".tflite",), requires={"ai_edge_litert.interpreter": "ai-edge-litert"})
+class TFLiteBackend(ConvertingBackend):
+    model = TFLiteModel
 
     @classmethod
-    def available(cls) -> tuple[bool, str]:
-        try:
-            from ai_edge_litert import __version__ as litert_version
-            from ai_edge_litert.interpreter import Interpreter  # noqa: F401
-        except ImportError as exc:
-            return False, f"ai-edge-litert is not installed ({exc})"
+    def ready(cls) -> tuple[bool, str]:
+        from ai_edge_litert import __version__ as litert_version
+
         converter = distribution_version("litert-torch")
         missing = "no litert-torch (PyTorch modules cannot be converted; .tflite files still load)"
         described = f"litert-torch {converter}" if converter else missing
         return True, f"ai-edge-litert {litert_version}; {described}"
-
-    def load_module(self, module: nn.Module) -> LoadedModel:
-        return TFLiteModel(self.settings, module=module.eval())
-
-    def load_file(self, path: Path) -> LoadedModel:
-        if not Path(path).is_file():
-            raise FileNotFoundError(path)
-        return TFLiteModel(self.settings, path=Path(path))
