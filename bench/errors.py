@@ -47,6 +47,10 @@ class ConversionError(RuntimeError):
     """A model could not be converted for a backend, or the converted model disagrees with its source."""
 
 
+class StoreError(RuntimeError):
+    """The results store cannot be read or written (unreachable, read-only, full, corrupt)."""
+
+
 class StoreSchemaError(RuntimeError):
     """The database holds a schema the migrations cannot take to the newest revision."""
 
@@ -93,6 +97,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     DownloadError,
     BackendUnavailable,
     ConversionError,
+    StoreError,
     StoreSchemaError,
     RunInProgress,
     UnknownName,

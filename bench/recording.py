@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.errors import SubmissionError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bench.errors import USER_ERRORS, ScoringError, StoreError, SubmissionError
 from bench.plan import Plan
 from bench.results import Result
 from bench.scoring import Progress, evaluate
-from bench.store import RunHandle, Store
+from bench.store import RunHandle, Store, describe_url
 from bench.validation import check_task
 
 if TYPE_CHECKING:
@@ -60,13 +62,37 @@ def record_run(
     progress: Progress | None = None,
     on_resume: Callable[[RunHandle], None] | None = None,
 ) -> Recorded:
-    """Run ``plan`` into ``store`` (see the module docstring).
+    """Run ``plan`` into ``store`` (see the module docstring). Whatever goes wrong reaches the caller as one
+    of :data:`~bench.errors.USER_ERRORS`: a database error as :class:`StoreError`, any other failure of the
+    submission's model (a runtime error, a wrong output type, memory) as :class:`ScoringError` naming it.
 
     ``resume``: continue an unfinished run with the same key (else :class:`~bench.errors.RunInProgress`);
     ``restart``: discard it and start again; ``probe_first``: run the probe checks before anything
     else, so a broken model never reaches (or creates) the store (``bench score`` does). ``on_resume``
     is told about a run that goes on.
     """
+    try:
+        return _record(plan, store, resume, restart, probe_first, progress, on_resume)
+    except USER_ERRORS:
+        raise
+    except SQLAlchemyError as exc:
+        where = describe_url(store.url) if store is not None else "the store"
+        raise StoreError(f"the results store {where} cannot be used: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise ScoringError(
+            f"submission {plan.submission.manifest.name!r} failed on {plan.task.id}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _record(
+    plan: Plan,
+    store: Store | None,
+    resume: bool,
+    restart: bool,
+    probe_first: bool,
+    progress: Progress | None,
+    on_resume: Callable[[RunHandle], None] | None,
+) -> Recorded:
     model = plan.submission.model({"scale": plan.task.scale})
     if probe_first:
         probe(plan, model)

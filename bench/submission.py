@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -220,10 +221,33 @@ def safe_path(folder: Path, relative: str) -> Path:
     return path
 
 
+MAX_FOLDER_FILES = 1000
+
+
+def runtime_files(folder: Path, manifest: Manifest) -> list[str]:
+    """Every file a runtime may open besides the named ones: for ONNX, whose tensors may live in external
+    data files anywhere in the folder (``model.onnx.data``, as torch's exporter writes), every regular file
+    of the folder except the manifest; none for the other formats, which read only the files they name."""
+    if manifest.format != "onnx":
+        return []
+    found: list[str] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            relative = (Path(root) / name).relative_to(folder).as_posix()
+            if relative != MANIFEST:
+                found.append(relative)
+        if len(found) > MAX_FOLDER_FILES:
+            raise SubmissionError(f"submission {folder} holds more than {MAX_FOLDER_FILES} files")
+    return found
+
+
 def _digest(folder: Path, manifest_bytes: bytes, manifest: Manifest) -> str:
-    """sha256 over the manifest bytes and every named file (name, then contents)."""
+    """sha256 over the manifest bytes and every file a runtime may read (name, then contents): the named
+    files and, for ONNX, every other file of the folder (:func:`runtime_files`)."""
     h = hashlib.sha256(manifest_bytes)
-    for relative in sorted(f for f in manifest.files.model_dump().values() if f):
+    named = {f for f in manifest.files.model_dump().values() if f}
+    for relative in sorted(named | set(runtime_files(folder, manifest))):
         h.update(relative.encode())
         with safe_path(folder, relative).open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -7,8 +7,10 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.cli import main
+from bench.models import register_model
 from bench.store import Store
 from tests.conftest import REPO
 
@@ -130,3 +132,40 @@ def test_validate(capsys: pytest.CaptureFixture[str]) -> None:
 def test_devices(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "devices")
     assert code == 0 and "cpu-torch" in out
+
+
+class _FailsLate(torch.nn.Module):
+    """Passes the 48 x 48 probe, scores the first full-size image, then raises (as a runtime error would)."""
+
+    calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 48:
+            type(self).calls += 1
+            if type(self).calls > 1:
+                raise TypeError("the second image broke the model")
+        return x
+
+
+register_model("test-fails-late")(lambda: _FailsLate())
+
+
+def test_a_model_failing_mid_run_gives_exit_2_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    """A run that fails for good after some images were stored is removed whole: its scores, crops and
+    the submission row no other run uses; the user sees one paragraph, no traceback."""
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "submission.yaml").write_text(
+        "name: late\nteam: t\ntasks: [denoise-demo-s25]\nformat: safetensors\narchitecture: {name: test-fails-late}\n"
+    )
+    code, _, err = _run(capsys, "score", str(folder), "--task", "denoise-demo-s25", "--quick")
+    assert code == 2 and "Traceback" not in err and err.strip().startswith("error:")
+    assert "failed on denoise-demo-s25: TypeError: the second image broke the model" in " ".join(err.split())
+    assert _FailsLate.calls == 2  # the first image was scored (and stored) before the failure
+    store = Store(isolated_store)
+    with store.engine.connect() as connection:
+        counts = {t: connection.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar()
+                  for t in ("runs", "image_scores", "samples", "submissions")}  # fmt: skip
+    assert counts == {"runs": 0, "image_scores": 0, "samples": 0, "submissions": 0}

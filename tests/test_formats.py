@@ -140,3 +140,49 @@ def test_separate_timing_model_is_what_latency_measures(tmp_path: Path) -> None:
         load_submission(
             _manifest(tmp_path / "bad", "tasks: [x]\nformat: onnx\nfiles: {model: q.onnx, timing_model: t.tflite}\n")
         )
+
+
+class _Scale(nn.Module):
+    """A 1x1 conv (3 -> 3) with a known weight, so the scores depend on the external data's bytes."""
+
+    def __init__(self, gain: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.eye(3).reshape(3, 3, 1, 1) * gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def _external_onnx(folder: Path, gain: float) -> Path:
+    """An ONNX submission whose weights live in ``model.onnx.data`` (external data, as torch's exporter
+    writes for large models)."""
+    import onnx
+
+    folder.mkdir(parents=True, exist_ok=True)
+    to_onnx(_Scale(gain), (1, 3, 32, 32), folder / "inline.onnx")
+    model = onnx.load(str(folder / "inline.onnx"))
+    (folder / "inline.onnx").unlink()
+    onnx.save_model(model, str(folder / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=0)  # fmt: skip
+    _manifest(folder, "tasks: [denoise-demo-s25]\nformat: onnx\nfiles: {model: model.onnx}\n")
+    return folder
+
+
+def test_the_hash_covers_onnx_external_data(tmp_path: Path) -> None:
+    """Changing only the external weights file changes the submission's hash (so the store never returns a
+    result of the old weights as 'already scored'), and the scores follow the new weights."""
+    first = load_submission(_external_onnx(tmp_path / "a", 1.0))
+    assert (first.folder / "model.onnx.data").stat().st_size >= 9 * 4  # the weights really are external
+    other = _external_onnx(tmp_path / "b", 0.5)
+    (first.folder / "model.onnx.data").write_bytes((other / "model.onnx.data").read_bytes())  # weights swapped
+    second = load_submission(first.folder)
+    assert second.sha256 != first.sha256
+    task = get_task("denoise-demo-s25")
+    darker = evaluate(make_plan(second, task, latency=FAST)).metrics.psnr
+    identity = evaluate(make_plan(load_submission(REPO / "submissions/baselines/identity"), task, latency=FAST))
+    assert darker < identity.metrics.psnr - 3  # half the intensity scores far below the identity
+    (first.folder / "outside.data").symlink_to(tmp_path / "b" / "model.onnx.data")
+    with pytest.raises(SubmissionError, match="leaves the submission folder"):
+        load_submission(first.folder)

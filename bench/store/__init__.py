@@ -251,10 +251,15 @@ class RunHandle:
         self.done[image.id] = image
 
     def discard(self) -> None:
-        """Remove this run's rows (a run that failed for good: nothing of it stays in the store)."""
+        """Remove this run's rows, and its submission's row when no other run uses it (a run that failed
+        for good: nothing of it stays in the store)."""
         if self.run_id is not None:
             with Session(self.store.engine) as session, session.begin():
+                owner = session.scalar(select(RunRow.submission_id).where(RunRow.id == self.run_id))
                 session.execute(delete(RunRow).where(RunRow.id == self.run_id))
+                others = session.scalar(select(func.count(RunRow.id)).where(RunRow.submission_id == owner))
+                if owner is not None and not others:
+                    session.execute(delete(SubmissionRow).where(SubmissionRow.id == owner))
             self.run_id = None
 
     def finish(self, result: Result) -> int:
