@@ -1,15 +1,45 @@
-"""Bounds on a scoring run (s). Kept in a module of its own so the CLI can show the defaults
-without importing the scorer."""
+"""Bounds on a scoring run. Kept in a module of its own so the CLI can show the defaults without
+importing the scorer.
+
+Every execution of a submitted model (loading, the probe, quality inference, latency, conversion)
+runs in a sandboxed child process (:mod:`bench.sandbox`) under these limits: a breach kills the child
+and the run fails with the limit named, exit 2, the store as it was.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+GIB = 1024**3
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Time limits (s): one image's inference, and the whole quality run. A model over a limit is
-    rejected after the call that exceeded it (an in-process call cannot be pre-empted safely)."""
+    """``per_image_s``: longest silence of the model's process, s (one image's inference, one latency
+    measurement, one conversion: each reports as it finishes); ``total_s``: the whole run, s;
+    ``memory_bytes``: address space of the model's process; ``file_bytes``: largest file it may write;
+    ``threads``: threads of the math libraries (OpenMP, MKL, OpenBLAS)."""
 
     per_image_s: float = 300.0
     total_s: float = 6 * 3600.0
+    memory_bytes: int = 16 * GIB
+    file_bytes: int = 4 * GIB
+    threads: int = 2
+
+    def record(self) -> dict[str, Any]:
+        """The limits as plain data (the result's provenance records them)."""
+        return asdict(self)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``"16G"``, ``"512M"``, ``"1.5GiB"`` or plain bytes as a number of bytes (binary units)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"a size looks like 16G, 512M or 1000000, not {text!r}")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))

@@ -1,9 +1,12 @@
 """The one road from a plan to the store: :func:`record_run` is the only writer of runs.
 
-    plan (bench.plan.make_plan) -> [probe checks: shape, scale, finite, deterministic]
-                                -> finished twin in the store? -> yes: that result, nothing runs
-                                -> evaluate, each image's scores and sample crops written as computed
+    plan (bench.plan.make_plan) -> sandboxed child (bench.sandbox): [probe checks]
+                                -> finished twin in the store? -> yes: that result, the child stops
+                                -> the child evaluates; each image's scores and sample crops written
+                                   here as they arrive
                                 -> run marked complete with its latencies and full result
+
+The submission's model only ever runs in the sandboxed child, under the plan's limits.
 
 ``bench score``, ``bench demo``, ``bench score-many`` (in its workers, local or Ray),
 ``bench challenge`` and the optimisations' scoring all come here. Without a store the same road
@@ -17,20 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench.errors import USER_ERRORS, ScoringError, StoreError, SubmissionError
+from bench.errors import USER_ERRORS, ScoringError, StoreError
 from bench.plan import Plan
 from bench.results import Result
-from bench.scoring import Progress, evaluate
+from bench.sandbox import Progress, Sandbox
 from bench.store import RunHandle, Store, describe_url
-from bench.validation import check_task
 
 if TYPE_CHECKING:
-    from torch import nn
+    pass
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,6 @@ class Recorded:
     result_id: int | None = None
     reused: bool = False
     resumed_images: int = 0
-
-
-def probe(plan: Plan, model: nn.Module | Path) -> None:
-    """Raise :class:`SubmissionError` naming every failed probe check (see :mod:`bench.validation`)."""
-    failed = [f"{c.name} ({c.detail})" for c in check_task(plan.submission, plan.task, model) if not c.ok]
-    if failed:
-        raise SubmissionError(
-            f"submission {plan.submission.folder} failed its checks on {plan.task.id}: " + "; ".join(failed)
-        )
 
 
 def record_run(
@@ -93,26 +85,37 @@ def _record(
     progress: Progress | None,
     on_resume: Callable[[RunHandle], None] | None,
 ) -> Recorded:
-    model = plan.submission.model({"scale": plan.task.scale})
-    if probe_first:
-        probe(plan, model)
-    if store is None:
-        return Recorded(evaluate(plan, progress=progress, model=model))
-    handle = store.run(plan.key, plan.info, plan.task.id, plan.task.version, resume=resume or restart)
-    if handle.complete_id is not None:
-        detail = store.run_detail(handle.complete_id)
-        assert detail is not None  # a complete run always has its detail
-        return Recorded(Result.model_validate(detail["result"]), handle.complete_id, reused=True)
-    if restart:
-        handle.discard_unfinished()
-    resumed = len(handle.done)
-    if resumed and on_resume is not None:
-        on_resume(handle)
-    try:
-        result = evaluate(plan, checkpoint=handle, progress=progress, model=model)
-    except KeyboardInterrupt:
-        raise  # the images scored so far stay, for a resume
-    except BaseException:
-        handle.discard()  # a run that failed for good leaves nothing behind
-        raise
-    return Recorded(result, handle.finish(result), resumed_images=resumed)
+    with Sandbox(plan) as child:
+        if probe_first:  # the probe comes first: a broken model never reaches (or creates) the store
+            child.start(probe=True, record=store is not None, done={})
+            child.probed()
+        if store is None:
+            if probe_first:
+                child.go({})
+            else:
+                child.start(probe=False, record=False, done={})
+            return Recorded(child.result(None, progress))
+        handle = store.run(plan.key, plan.info, plan.task.id, plan.task.version, resume=resume or restart)
+        if handle.complete_id is not None:
+            if probe_first:
+                child.stop()
+            detail = store.run_detail(handle.complete_id)
+            assert detail is not None  # a complete run always has its detail
+            return Recorded(Result.model_validate(detail["result"]), handle.complete_id, reused=True)
+        if restart:
+            handle.discard_unfinished()
+        resumed = len(handle.done)
+        if resumed and on_resume is not None:
+            on_resume(handle)
+        try:
+            if probe_first:
+                child.go(handle.done)
+            else:
+                child.start(probe=False, record=True, done=handle.done)
+            result = child.result(handle.record, progress)
+        except KeyboardInterrupt:
+            raise  # the images scored so far stay, for a resume
+        except BaseException:
+            handle.discard()  # a run that failed for good leaves nothing behind
+            raise
+        return Recorded(result, handle.finish(result), resumed_images=resumed)

@@ -103,6 +103,7 @@ class Provenance(Frozen):
     data_folder: str
     latency_settings: dict[str, bool | int | float]
     run_key: str | None = None
+    sandbox: dict[str, object] | None = None  # the limits the model ran under (bench.sandbox), and their cost
 
 
 class Result(Frozen):

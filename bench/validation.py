@@ -81,3 +81,10 @@ def check_task(submission: Submission, task: Task, model: nn.Module | Path | Non
             check("deterministic", difference <= DETERMINISM_TOLERANCE, f"two runs differ by {difference:.3g}")
         )
     return checks
+
+
+def probe(submission: Submission, task: Task, model: nn.Module | Path) -> None:
+    """Raise :class:`SubmissionError` naming every failed probe check (``bench score`` runs them first)."""
+    failed = [f"{c.name} ({c.detail})" for c in check_task(submission, task, model) if not c.ok]
+    if failed:
+        raise SubmissionError(f"submission {submission.folder} failed its checks on {task.id}: " + "; ".join(failed))

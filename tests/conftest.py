@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+# the test-only architectures, registered here and (through the environment) in sandboxed children
+os.environ["BENCH_MODEL_MODULES"] = "tests.archs"
+import tests.archs  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

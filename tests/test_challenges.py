@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from safetensors.torch import save_file
-from torch import nn
 
 from bench.challenges.formulas import Entry, score
 from bench.challenges.rerun import rerun
@@ -19,10 +17,11 @@ from bench.cli import main
 from bench.data.images import read_image, write_image
 from bench.data.resize import imresize
 from bench.data.sources import EMBEDDED_ROOT
-from bench.models import build_model, register_model
+from bench.models import build_model
 from bench.runtime.convert import to_onnx, to_tflite
 from bench.runtime.protocol import LatencySettings
 from tests import layouts
+from tests.archs import TinySR
 from tests.conftest import SHARED_DATASETS
 
 FAST = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=2, min_s=0, stable_blocks=1, max_blocks=1)
@@ -112,18 +111,6 @@ def test_missing_timing_model_and_uint8_rules(tmp_path: Path) -> None:
     )
     row = rerun(get_track("mai2021-sr-int8"), [float_entry], latency=FAST).rows[0]
     assert row.status == "rejected" and "must be uint8" in row.reason
-
-
-class TinySR(nn.Module):
-    def __init__(self, scale: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(3, 3 * scale * scale, 3, padding=1), nn.PixelShuffle(scale))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-
-register_model("test-tiny-sr", task_args=("scale",))(TinySR)
 
 
 def test_esr_needs_a_baseline_and_the_baseline_scores_e_squared(tmp_path: Path) -> None:

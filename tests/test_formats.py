@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from bench.cli import main
-from bench.models import build_model, register_model
+from bench.models import build_model
 from bench.plan import make_plan
 from bench.runtime.convert import to_onnx, to_tflite
 from bench.runtime.protocol import LatencySettings
@@ -65,26 +65,6 @@ def test_tflite_submission_scores_on_its_own_runtime(tmp_path: Path) -> None:
 def test_format_rules(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(SubmissionError, match=message):
         load_submission(_manifest(tmp_path / "s", "tasks: [denoise-demo-s25]\n" + body))
-
-
-class Faulty(nn.Module):
-    def __init__(self, fault: str = "none") -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.ones(1))
-        self.fault = fault
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x[:, :3] * self.w
-        return {
-            "none": y,
-            "scale": y * 255,
-            "nan": y * float("nan"),
-            "shape": y[..., ::2, :],
-            "random": y + torch.rand_like(y) * 0.1,
-        }[self.fault]
-
-
-register_model("test-faulty")(lambda fault="none": Faulty(fault))
 
 
 @pytest.mark.parametrize(

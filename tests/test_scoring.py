@@ -9,12 +9,10 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
-from torch import nn
 
 from bench.data.images import list_images, read_image, write_image
 from bench.data.resize import imresize
 from bench.metrics import crop_border, mod_crop, psnr, rgb_to_y, ssim
-from bench.models import register_model
 from bench.plan import make_plan
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import ScoringError, evaluate
@@ -106,26 +104,6 @@ def test_result_has_the_design_contract_fields() -> None:
     assert {"macs", "params", "conv_traffic_bytes"} <= data["complexity"].keys()
     for key in ("bench_version", "git_commit", "python", "torch", "backends", "host", "started_at", "duration_s"):
         assert key in data["provenance"]
-
-
-class _Scaled(nn.Module):
-    """Test architecture: x * w (one parameter), optionally producing NaN or a wrong size."""
-
-    def __init__(self, mode: str = "ok") -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.ones(1))
-        self.mode = mode
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x[:, :3] * self.w
-        if self.mode == "nan":
-            return y * float("nan")
-        if self.mode == "small":
-            return y[..., :-2, :]
-        return y
-
-
-register_model("test-scaled")(lambda mode="ok": _Scaled(mode))
 
 
 def _submission(tmp_path: Path, mode: str, weights: dict[str, torch.Tensor] | None = None) -> Path:

@@ -12,7 +12,14 @@ from rich.table import Table
 
 from bench import __version__
 from bench.cli.common import DB_HELP, DEVICE_HELP, QUALITY_DEVICE_HELP, err, fail, latency_settings, out, result_table
-from bench.limits import Limits
+from bench.limits import Limits, parse_size
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -32,7 +39,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         data_root=Path(args.data_root) if args.data_root else default_data_root(),
         calibration=Path(args.calibration) if args.calibration else None,
         lpips_weights=Path(args.lpips_alexnet) if args.lpips_alexnet else None, cache_root=cache_root,
-        limits=Limits(args.image_limit, args.run_limit),
+        limits=Limits(args.image_limit, args.run_limit, memory_bytes=args.memory_limit),
     )  # fmt: skip
     store = Store(args.db)
 
@@ -127,6 +134,10 @@ def add_parser(sub: Any) -> None:
     score.add_argument(
         "--run-limit", type=float, default=Limits.total_s, help="seconds for the quality run (default %(default)s)"
     )
+    score.add_argument(
+        "--memory-limit", type=_size, default=Limits.memory_bytes, metavar="SIZE",
+        help="address space of the sandboxed model process, e.g. 8G (default 16G)",
+    )  # fmt: skip
     score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
     score.add_argument("--db", help=DB_HELP)
     score.add_argument("--json", help="also write the result JSON to this file")

@@ -1,0 +1,117 @@
+"""The sandboxed child: ``python -m bench.sandbox.child FD`` scores one plan and reports on pipe ``FD``.
+
+Before it reads anything of the submission it confines itself: address space and file-size limits
+(``setrlimit``), no core dumps, math-library threads, a network namespace of its own with no
+interface up (no network at all; where the kernel refuses, the result's provenance says so), and
+death with its parent (``PR_SET_PDEATHSIG``). Then it rebuilds the plan from the request, checks
+that the submission's hash is the one the scorer planned with, loads the model, optionally probes
+it, and runs :func:`bench.scoring.evaluate`, sending each image's scores and crops as they come.
+See :mod:`bench.sandbox.protocol` for the messages.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+_CLONE_NEWNET = 0x40000000
+_PR_SET_PDEATHSIG = 1
+
+
+def confine(limits: dict[str, Any]) -> dict[str, Any]:
+    """Apply the limits to this process; returns what was applied (for the provenance)."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    isolated = libc.unshare(_CLONE_NEWNET) == 0
+    return {**limits, "network": "none (own namespace)" if isolated else "not isolated (unshare refused)"}
+
+
+class PipeCheckpoint:
+    """The :class:`~bench.scoring.Checkpoint` of the child: each image goes down the pipe."""
+
+    def __init__(self, out: BinaryIO, done: dict[str, Any]) -> None:
+        from bench.results import ImageResult
+
+        self.out = out
+        self.done = {key: ImageResult.model_validate(value) for key, value in done.items()}
+
+    def record(self, position: int, image: Any, sample: Any = None) -> None:
+        from bench.sandbox.protocol import crops_to_json, line
+
+        self.out.write(line("image", position=position, image=image.model_dump(mode="json"),
+                            crops=crops_to_json(sample)))  # fmt: skip
+        self.done[image.id] = image
+
+
+def run(request: dict[str, Any], out: BinaryIO) -> None:
+    """Score the request's plan, reporting on ``out`` (see the module docstring)."""
+    from bench.errors import SubmissionError
+    from bench.limits import Limits
+    from bench.plan import make_plan
+    from bench.runtime.protocol import LatencySettings
+    from bench.sandbox.protocol import line
+    from bench.scoring import evaluate
+    from bench.submission import load_submission
+    from bench.tasks import get_task
+    from bench.validation import probe
+
+    s = request["plan"]
+    submission = load_submission(s["submission"])
+    if submission.sha256 != request["sha256"]:
+        raise SubmissionError(f"submission {submission.folder} changed while it was being scored; score it again")
+    path = lambda v: Path(v) if v else None  # noqa: E731
+    plan = make_plan(
+        submission, get_task(s["task"]), s["devices"], s["quality_device"], LatencySettings(**s["latency"]),
+        path(s["data_root"]), path(s["calibration"]), s["latency_shape"], path(s["lpips_weights"]),
+        path(s["cache_root"]), Limits(**s["limits"]), s["samples"],
+    )  # fmt: skip
+    model = submission.model({"scale": plan.task.scale})
+    done = request.get("done", {})
+    if request.get("probe"):
+        probe(submission, plan.task, model)
+        out.write(line("probed"))
+        control = json.loads(sys.stdin.readline() or "{}")
+        if control.get("stop"):
+            return
+        done = control.get("done", {})
+
+    def progress(label: str, n: int) -> None:
+        out.write(line("progress", label=label, n=n))
+
+    checkpoint = PipeCheckpoint(out, done) if request.get("record") else None
+    result = evaluate(plan, checkpoint=checkpoint, progress=progress, model=model)
+    out.write(line("result", result=result.model_dump(mode="json")))
+
+
+def main() -> int:
+    out = os.fdopen(int(sys.argv[1]), "wb", buffering=0)
+    request = json.loads(sys.stdin.readline())
+    applied = confine(request["plan"]["limits"])
+    from bench.errors import USER_ERRORS
+    from bench.sandbox.protocol import line
+
+    out.write(line("confined", applied=applied))
+    try:
+        run(request, out)
+    except USER_ERRORS as exc:
+        out.write(line("error", type=type(exc).__name__, message=str(exc)))
+    except MemoryError as exc:
+        out.write(line("error", type="MemoryError", message=f"out of memory ({exc or 'allocation refused'})"))
+    except Exception as exc:  # any failure of the model or its runtime: reported, never a traceback
+        text = str(exc)
+        refused = any(k in text.lower() for k in ("can't allocate memory", "bad_alloc", "out of memory"))
+        out.write(line("error", type="MemoryError" if refused else type(exc).__name__, message=text[:2000]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
