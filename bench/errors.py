@@ -47,6 +47,10 @@ class ConversionError(RuntimeError):
     """A model could not be converted for a backend, or the converted model disagrees with its source."""
 
 
+class OutputError(OSError):
+    """A file the user asked for (``--json``, ``--markdown``) cannot be written."""
+
+
 class StoreError(RuntimeError):
     """The results store cannot be read or written (unreachable, read-only, full, corrupt)."""
 
@@ -97,6 +101,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     DownloadError,
     BackendUnavailable,
     ConversionError,
+    OutputError,
     StoreError,
     StoreSchemaError,
     RunInProgress,

@@ -148,3 +148,18 @@ def test_a_model_failing_mid_run_gives_exit_2_and_leaves_nothing(
         counts = {t: connection.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar()
                   for t in ("runs", "image_scores", "samples", "submissions")}  # fmt: skip
     assert counts == {"runs": 0, "image_scores": 0, "samples": 0, "submissions": 0}
+
+
+def test_output_files_and_missing_baselines_are_user_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    json_path = tmp_path / "new" / "folder" / "r.json"  # a missing folder is made
+    code, _, _ = _run(capsys, "score", str(BICUBIC), "--task", "sr-set5-x2", "--quick", "--json", str(json_path))
+    assert code == 0 and json.loads(json_path.read_text())["task"] == "sr-set5-x2"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    code, _, err = _run(capsys, "score", str(BICUBIC), "--task", "sr-set5-x2", "--quick", "--json",
+                        str(blocked / "r.json"))  # fmt: skip
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
+    code, _, err = _run(capsys, "challenge", "ntire2024-esr", str(BICUBIC), "--quick")
+    assert code == 2 and "give --baseline" in err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.challenges.ranking import Entry, Row, constants_for, format_rule, published_rows, rank_entries
 from bench.challenges.tracks import Track
-from bench.errors import USER_ERRORS
+from bench.errors import USER_ERRORS, TrackError
 from bench.plan import make_plan
 from bench.recording import record_run
 from bench.results import Result
@@ -123,10 +123,10 @@ def rerun(
     base: Entry | None = None
     if track.score.baseline_constants:
         if baseline is None:
-            raise ValueError(f"track {track.id} scores against its baseline: give --baseline SUBMISSION_DIR")
+            raise TrackError(f"track {track.id} scores against its baseline: give --baseline SUBMISSION_DIR")
         base, _ = _measure(track, baseline, task_id, device_id, data_root, latency, store)
         if base.violation:
-            raise ValueError(f"the baseline submission failed: {base.violation}")
+            raise TrackError(f"the baseline submission failed: {base.violation}")
     ranking.constants, _ = constants_for(track, base)
     entries = [_measure(track, folder, task_id, device_id, data_root, latency, store)[0] for folder in folders]
     ranking.rows = rank_entries(track, entries, ranking.constants)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import fail, latency_settings, out
+from bench.cli.common import fail, latency_settings, out, write_output
 
 if TYPE_CHECKING:
     from bench.challenges.rerun import Ranking
@@ -67,9 +67,9 @@ def cmd_challenge(args: argparse.Namespace) -> int:
     if args.json:
         record = {"track": track.id, "device": ranking.device, "note": ranking.device_note,
                   "quality_task": ranking.quality_task, "rows": [r.record() for r in ranking.rows]}  # fmt: skip
-        Path(args.json).write_text(json.dumps(record, indent=2))
+        write_output(args.json, json.dumps(record, indent=2))
     if args.markdown:
-        Path(args.markdown).write_text(markdown(ranking))
+        write_output(args.markdown, markdown(ranking))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -31,6 +32,19 @@ def latency_settings(quick: bool) -> LatencySettings:
     from bench.runtime.protocol import QUICK, LatencySettings
 
     return QUICK if quick else LatencySettings()
+
+
+def write_output(path: str, text: str) -> None:
+    """Write a file the user asked for (``--json``, ``--markdown``), creating its folder; a path that
+    cannot be written is a one-paragraph error (exit 2), never a traceback."""
+    from bench.errors import OutputError
+
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
 def fail(message: str) -> int:

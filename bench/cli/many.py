@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from bench.cli.common import DB_HELP, DEVICE_HELP, QUALITY_DEVICE_HELP, err, fail, latency_settings, out, result_table
+from bench.cli.common import (
+    DB_HELP,
+    DEVICE_HELP,
+    QUALITY_DEVICE_HELP,
+    err,
+    fail,
+    latency_settings,
+    out,
+    result_table,
+    write_output,
+)
 from bench.results import Result
 
 if TYPE_CHECKING:
@@ -85,7 +95,7 @@ def cmd_score_many(args: argparse.Namespace) -> int:
     if results:
         out.print(result_table(task.title, results))
     if args.json:
-        Path(args.json).write_text(json.dumps(records, indent=2))
+        write_output(args.json, json.dumps(records, indent=2))
     out.print(f"{len(results)} stored, {len(failures)} failed", highlight=False)
     return 1 if failures else 0
 

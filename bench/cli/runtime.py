@@ -10,7 +10,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import fail, latency_settings, out
+from bench.cli.common import fail, latency_settings, out, write_output
 from bench.results import LatencyResult
 
 
@@ -90,7 +90,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
             except argparse.ArgumentTypeError as exc:
                 return fail(str(exc))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        write_output(args.json, json.dumps(results, indent=2))
     return 0
 
 

@@ -11,7 +11,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.cli.common import DB_HELP, DEVICE_HELP, QUALITY_DEVICE_HELP, err, fail, latency_settings, out, result_table
+from bench.cli.common import (
+    DB_HELP,
+    DEVICE_HELP,
+    QUALITY_DEVICE_HELP,
+    err,
+    fail,
+    latency_settings,
+    out,
+    result_table,
+    write_output,
+)
 from bench.limits import Limits, parse_size
 
 
@@ -50,18 +60,18 @@ def cmd_score(args: argparse.Namespace) -> int:
         with out.status(escape(f"scoring {submission.manifest.name} on {task.id}")) as status:
             recorded = record_run(
                 plan, store, resume=args.resume, restart=args.restart, probe_first=True, on_resume=resuming,
-                progress=lambda image_id, n: status.update(escape(f"scoring: image {n} ({image_id})")),
+                progress=lambda label, n: status.update(escape(f"scoring: {n} images done ({label})")),
             )  # fmt: skip
     except KeyboardInterrupt:
         err.print("interrupted: the images scored so far are saved; run the same command with --resume to go on")
         return 130
+    result = recorded.result
+    if args.json:  # the stored twin's result too
+        write_output(args.json, result.model_dump_json(indent=2))
     if recorded.reused:
         out.print(f"already scored: result {recorded.result_id} in {describe_url(store.url)} has the same submission "
                   "hash, task version, devices and settings; nothing was run again", highlight=False)  # fmt: skip
         return 0
-    result = recorded.result
-    if args.json:
-        Path(args.json).write_text(result.model_dump_json(indent=2))
     out.print(result_table(f"{task.title}", [result]))
     if result.metrics.lpips is None and task.metric.lpips:
         out.print(f"LPIPS: null ({result.metrics.lpips_note})", highlight=False, soft_wrap=True)
