@@ -1,6 +1,6 @@
 """The sandbox's cost: the same plan scored in process (``bench.scoring.evaluate``, the reference run) and
 through the sandboxed child (``bench.recording.record_run`` without a store), for one model of each
-format, in the same process, alternating the two ``--repeats`` times.
+format, in the same process, ``--repeats`` times, alternating which of the two goes first.
 
 Prints, per format, the median latency each way and their ratio (the sandbox must not change what is
 measured: target within 2 %), the PSNR each way (must be equal), and the wall time each way (the
@@ -42,6 +42,7 @@ def _folders(root: Path) -> dict[str, Path]:
         (folder / "submission.yaml").write_text(
             f"name: list-dncnn-{fmt}\nteam: bench\ntasks: [{TASK}]\nformat: {fmt}\nfiles: {{model: model.{fmt}}}\n"
         )
+        folders[fmt] = folder
     return folders
 
 
@@ -55,16 +56,16 @@ def main() -> None:
             plan = make_plan(load_submission(folder), task, latency=SETTINGS)
             inside, outside, walls = [], [], {"in process": [], "sandbox": []}
             psnr = {}
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                direct = evaluate(plan)
-                walls["in process"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                boxed = record_run(plan, None).result
-                walls["sandbox"].append(time.perf_counter() - start)
-                inside.append(direct.latency[0].median_ms)
-                outside.append(boxed.latency[0].median_ms)
-                psnr = {"in process": direct.metrics.psnr, "sandbox": boxed.metrics.psnr}
+            for repeat in range(args.repeats):
+                order = ("in process", "sandbox") if repeat % 2 == 0 else ("sandbox", "in process")
+                results = {}
+                for way in order:  # alternated, so that neither side always runs first
+                    start = time.perf_counter()
+                    results[way] = evaluate(plan) if way == "in process" else record_run(plan, None).result
+                    walls[way].append(time.perf_counter() - start)
+                inside.append(results["in process"].latency[0].median_ms)
+                outside.append(results["sandbox"].latency[0].median_ms)
+                psnr = {way: result.metrics.psnr for way, result in results.items()}
             a, b = statistics.median(inside), statistics.median(outside)
             wall = {k: statistics.median(v) for k, v in walls.items()}
             print(f"{fmt:12s} latency median in process {a:8.3f} ms, sandbox {b:8.3f} ms, ratio {b / a:.3f}; "
