@@ -28,6 +28,7 @@ from bench.registry import UnknownName
 
 MANIFEST = "submission.yaml"
 MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024
 
 
 class Architecture(Strict):
@@ -64,8 +65,8 @@ class IOContract(Strict):
 
 class Manifest(Strict):
     schema_version: Literal[1] = 1
-    name: str = Field(min_length=1)
-    team: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
+    team: str = Field(min_length=1, max_length=100)
     tasks: list[str] = Field(min_length=1, description="task ids or fnmatch patterns, e.g. sr-set5-*")
     format: Literal["safetensors", "onnx", "tflite", "torch-export"]
     architecture: Architecture | None = Field(None, description="registered architecture (safetensors only)")
@@ -202,6 +203,8 @@ class Submission(BaseModel):
 
 def safe_path(folder: Path, relative: str) -> Path:
     """``folder / relative``, refusing absolute paths, ``..``, symlinks out, missing or huge files."""
+    if "\x00" in relative or len(relative) > 255 or any(len(part) > 255 for part in Path(relative).parts):
+        raise SubmissionError(f"submission {folder}: file path {relative[:80]!r} is not a usable file name")
     candidate = Path(relative)
     if candidate.is_absolute() or ".." in candidate.parts:
         raise SubmissionError(
@@ -209,7 +212,11 @@ def safe_path(folder: Path, relative: str) -> Path:
         )
     path = folder / candidate
     root = folder.resolve()
-    if not path.resolve().is_relative_to(root):
+    try:
+        inside = path.resolve(strict=False).is_relative_to(root)
+    except (OSError, RuntimeError) as exc:  # a symlink loop, an unreadable link
+        raise SubmissionError(f"submission {folder}: file {relative!r} cannot be resolved ({exc})") from None
+    if not inside:
         raise SubmissionError(f"submission {folder}: file {relative!r} is a link that leaves the submission folder")
     if not path.is_file():
         raise SubmissionError(f"submission {folder}: file {relative!r} named in the manifest does not exist")
@@ -265,10 +272,15 @@ def load_submission(folder: str | Path) -> Submission:
         raise SubmissionError(
             f"submission {folder} has no {MANIFEST}; a submission is a folder with {MANIFEST} and its model files"
         )
+    manifest_path = safe_path(folder, MANIFEST)  # a plain file inside the folder, not a link out of it
+    if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise SubmissionError(f"submission {folder}: {MANIFEST} is over {MAX_MANIFEST_BYTES} bytes")
     manifest_bytes = manifest_path.read_bytes()
     try:
         raw = yaml.safe_load(manifest_bytes)
     except yaml.YAMLError as exc:
         raise SubmissionError(f"submission {folder}: {MANIFEST} is not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise SubmissionError(f"submission {folder}: {MANIFEST} is nested too deeply to be a manifest") from None
     manifest = validated(raw, Manifest, SubmissionError, f"submission {folder}: {MANIFEST}")
     return Submission(folder=folder, manifest=manifest, sha256=_digest(folder, manifest_bytes, manifest))

@@ -15,6 +15,7 @@ A *board frame* has one row per (result, latency) with the display fields added:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +27,7 @@ import pandas as pd
 from bench.metrics.registry import METRICS
 from bench.pareto import pareto_front
 from bench.store.board_rows import board_columns
+from bench.store.export import spreadsheet_safe
 
 Row = Mapping[str, Any]
 
@@ -81,6 +83,17 @@ NUMBER_DIGITS: dict[str, int] = {
     "MACs (G)": 3,
     "params (K)": 1,
 }
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:])")
+
+
+def as_text(value: object) -> str:
+    """A submitter's text for a place Streamlit renders as Markdown (a heading, a caption): control
+    characters dropped and every Markdown character escaped, so ``![x](http://...)`` shows as written
+    and fetches nothing."""
+    text = "".join(c for c in str(value) if c.isprintable())
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def entry_note(row: Row) -> str:
@@ -253,8 +266,9 @@ def device_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:
-    """``table`` as UTF-8 CSV (what the download buttons serve)."""
-    return table.to_csv(index=False).encode("utf-8")
+    """``table`` as UTF-8 CSV (what the download buttons serve). A text cell that a spreadsheet would run as
+    a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading ``'``."""
+    return spreadsheet_safe(table).to_csv(index=False).encode("utf-8")
 
 
 def latency_note(frame: pd.DataFrame) -> str:

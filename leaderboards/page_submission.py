@@ -12,7 +12,7 @@ from PIL import Image
 from bench.metrics.registry import BUILTIN, METRICS
 from leaderboards import state
 from leaderboards.context import Context
-from leaderboards.frames import csv_bytes, device_label, entry_note
+from leaderboards.frames import as_text, csv_bytes, device_label, entry_note
 
 ZOOMS = [1, 2, 4, 8]
 VIEW_PIXELS = 288  # displayed width of each crop (nearest-neighbour, so zoomed pixels stay sharp)
@@ -102,7 +102,7 @@ def render(context: Context) -> None:
         return
     sub, result = detail["submission"], detail["result"] or {}
     metrics = result.get("metrics", {})
-    st.header(f"{sub['name']} · {detail['task']} v{detail['task_version']}")
+    st.header(f"{as_text(sub['name'])} · {as_text(detail['task'])} v{detail['task_version']}")
     recorded = {**metrics.get("extra", {}), **{k: metrics.get(k) for k in BUILTIN}}
     shown = [m for m in METRICS.values() if m.name in recorded]
     cells = st.columns(len(shown) + 2)

@@ -264,3 +264,14 @@ def test_challenge_ranking_statuses_and_order(isolated_store: str) -> None:
     assert unscored["score"].isna().all() and "no baseline" in why
     empty, _ = challenge_view.ranking(track, frame, "cuda", "base")
     assert empty.empty and list(empty.columns) == challenge_view.RANKING_COLUMNS
+
+
+def test_a_submitters_text_is_shown_as_text_and_exported_safely() -> None:
+    """Markdown in a name is escaped where Streamlit renders Markdown (an image link fetches nothing), and a
+    CSV cell a spreadsheet would run as a formula is prefixed with a quote; numbers stay numbers."""
+    import pandas as pd
+
+    shown = frames.as_text("![x](http://evil.example/a.png) **b** \x1b[31m")
+    assert "](" not in shown.replace("\\](", "") and "\x1b" not in shown and shown.startswith("\\!\\[x\\]")
+    csv = frames.csv_bytes(pd.DataFrame({"name": ["=HYPERLINK(1)", "ok", "@cmd"], "ms": [-1.5, 2.0, 3.0]}))
+    assert csv.decode().splitlines() == ["name,ms", "'=HYPERLINK(1),-1.5", "ok,2.0", "'@cmd,3.0"]

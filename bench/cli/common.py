@@ -47,9 +47,17 @@ def write_output(path: str, text: str) -> None:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
+def plain(text: str) -> str:
+    """User text as data for the terminal: control characters (ANSI escapes included) shown as ``?``, and
+    rich markup escaped, so a name like ``[/]`` prints as it is instead of breaking the output."""
+    visible = "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
+    return escape(visible)
+
+
 def fail(message: str) -> int:
-    """Print a one-paragraph error and return the exit code for user errors."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print a one-paragraph error and return the exit code for user errors (the message is data: it may
+    quote a submission's names and keys)."""
+    err.print(f"[bold red]error:[/] {plain(message)}", highlight=False, soft_wrap=True)
     return EXIT_USAGE
 
 
@@ -67,7 +75,7 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
         scores = [m.text(r.metrics.value(m.name)) for m in shown]
         table.add_row(
             r.task,
-            escape(r.submission.name),
+            plain(r.submission.name),
             *scores,
             latency.device if latency else "-",
             f"{latency.median_ms:.4g}" if latency else "-",

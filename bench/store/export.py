@@ -37,6 +37,22 @@ def image_columns() -> list[str]:
     return ["result_id", "task", "task_version", "submission", "team", "sha256", "position", "image_id", *METRICS]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot run as spreadsheet formulas: a cell starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (names and tags are a submitter's
+    text; numbers stay numbers)."""
+    import pandas as pd  # only when exporting: pandas costs ~0.2 s to import
+
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in safe[column]]
+    return safe
+
+
 class ExportError(ValueError):
     """An export that cannot be written (unknown format)."""
 
@@ -99,7 +115,7 @@ def write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     if "created_at" in text:
         text["created_at"] = text["created_at"].map(lambda t: None if pd.isna(t) else t.isoformat())
     if fmt == "csv":
-        text.to_csv(path, index=False)
+        spreadsheet_safe(text).to_csv(path, index=False)
     else:
         path.write_text(json.dumps(_records(text), indent=1) + "\n")
 

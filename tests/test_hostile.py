@@ -1,0 +1,110 @@
+"""Hostile submissions, as a stranger would send them: each is refused with a one-paragraph error and exit 2,
+no traceback, no code run, within bounded time, and the store is left as it was (here: never created).
+
+This is the start of the corpus; the sandbox's own breaches (a hang, memory) are in test_sandbox.py."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+TASK = "denoise-demo-s25"
+GOOD = f"name: h\nteam: t\ntasks: [{TASK}]\nformat: safetensors\narchitecture: {{name: identity}}\n"
+
+
+def _folder(root: Path, manifest: str | None = GOOD) -> Path:
+    folder = root / "sub"
+    folder.mkdir()
+    if manifest is not None:
+        (folder / "submission.yaml").write_text(manifest)
+    return folder
+
+
+def manifest_link_out(root: Path) -> Path:
+    outside = root / "elsewhere.yaml"
+    outside.write_text(GOOD + "secret_key_of_someone_else: 1\n")
+    folder = _folder(root, None)
+    (folder / "submission.yaml").symlink_to(outside)
+    return folder
+
+
+def huge_manifest(root: Path) -> Path:
+    return _folder(root, GOOD + "description: '" + "x" * 70_000 + "'\n")
+
+
+def deep_yaml(root: Path) -> Path:
+    return _folder(root, GOOD + "description: " + "[" * 20_000 + "]" * 20_000 + "\n")
+
+
+def python_tag(root: Path) -> Path:
+    marker = root / "pwned"
+    return _folder(root, GOOD + f"description: !!python/object/apply:os.system ['touch {marker}']\n")
+
+
+def nul_in_file_name(root: Path) -> Path:
+    return _folder(root, GOOD + 'files: {weights: "w\\0.safetensors"}\n')
+
+
+def over_long_file_name(root: Path) -> Path:
+    return _folder(root, GOOD + f"files: {{weights: {'w' * 300}.safetensors}}\n")
+
+
+def symlink_loop(root: Path) -> Path:
+    folder = _folder(root, GOOD.replace("identity", "test-scaled") + "files: {weights: a.safetensors}\n")
+    os.symlink(folder / "b.safetensors", folder / "a.safetensors")
+    os.symlink(folder / "a.safetensors", folder / "b.safetensors")
+    return folder
+
+
+def over_long_name(root: Path) -> Path:
+    return _folder(root, GOOD.replace("name: h", "name: " + "n" * 101))
+
+
+def markup_and_escapes_in_the_name(root: Path) -> Path:
+    """A name with rich markup and an ANSI escape, on a model that fails mid-run (the error quotes the name)."""
+    manifest = GOOD.replace("name: h", 'name: "evil[/] [bold]x\\e[31m"').replace("identity", "test-fails-late")
+    return _folder(root, manifest)
+
+
+CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "manifest is a link out of the folder": (manifest_link_out, "leaves the submission folder"),
+    "manifest over 64 KiB": (huge_manifest, "is over 65536 bytes"),
+    "YAML nested 20,000 deep": (deep_yaml, "nested too deeply"),
+    "YAML python tag": (python_tag, "not valid YAML"),
+    "NUL byte in a file name": (nul_in_file_name, "is not a usable file name"),
+    "file name of 300 characters": (over_long_file_name, "is not a usable file name"),
+    "symlink loop as weights": (symlink_loop, "cannot be resolved (Symlink loop"),
+    "name of 101 characters": (over_long_name, "at most 100 characters"),
+    "markup and ANSI escapes in the name": (markup_and_escapes_in_the_name, "failed on denoise-demo-s25"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_submission_is_refused_cleanly(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    make, expected = CASES[case]
+    folder = make(tmp_path)
+    start = time.monotonic()
+    code = main(["score", str(folder), "--task", TASK, "--quick"])
+    seconds = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error:") and "Traceback" not in err and "\x1b" not in err
+    assert expected in " ".join(err.split()), err
+    assert "secret_key_of_someone_else" not in err  # nothing of an outside file is echoed
+    assert seconds < 60
+    assert not (tmp_path / "pwned").exists()  # no code ran
+    store = Path(isolated_store.removeprefix("sqlite:///"))
+    if store.exists():  # the failing-model case opens the store after its probe: it must be left empty
+        from bench.store import Store
+
+        with Store(isolated_store).engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT COUNT(*) FROM runs").scalar() == 0
+            assert connection.exec_driver_sql("SELECT COUNT(*) FROM submissions").scalar() == 0
