@@ -85,7 +85,7 @@ NUMBER_DIGITS: dict[str, int] = {
 }
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~$!])")  # what makes links, images, emphasis, code, HTML, math
 
 
 def as_text(value: object) -> str:

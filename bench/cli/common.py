@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,6 +25,16 @@ err = Console(stderr=True, width=_WIDTH)
 DB_HELP = "store URL or SQLite path (default $BENCH_DB or ~/.local/share/bench/results.db)"
 DEVICE_HELP = "latency device id (repeatable; default: the quality device)"
 QUALITY_DEVICE_HELP = "device that runs the test set (default: the format's own: torch, onnxruntime, tflite)"
+
+
+def add_scoring_options(parser: Any) -> None:
+    """The options every scoring command shares: the task, the devices, the data, the store, the protocol."""
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--device", action="append", help=DEVICE_HELP)
+    parser.add_argument("--quality-device", help=QUALITY_DEVICE_HELP)
+    parser.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
+    parser.add_argument("--db", help=DB_HELP)
+    parser.add_argument("--quick", action="store_true", help="shorter latency protocol (10 runs, 0.5 s)")
 
 
 def latency_settings(quick: bool) -> LatencySettings:

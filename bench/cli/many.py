@@ -15,17 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from bench.cli.common import (
-    DB_HELP,
-    DEVICE_HELP,
-    QUALITY_DEVICE_HELP,
-    err,
-    fail,
-    latency_settings,
-    out,
-    result_table,
-    write_output,
-)
+from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, result_table, write_output
 from bench.results import Result
 
 if TYPE_CHECKING:
@@ -109,11 +99,7 @@ def add_parser(sub: Any) -> None:
         "More than one worker measures latency under contention.",
     )
     many.add_argument("submissions", nargs="+", metavar="SUBMISSION_DIR", help="submission folders")
-    many.add_argument("--task", required=True)
-    many.add_argument("--device", action="append", help=DEVICE_HELP)
-    many.add_argument("--quality-device", help=QUALITY_DEVICE_HELP)
-    many.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
-    many.add_argument("--db", help=DB_HELP)
+    add_scoring_options(many)
     many.add_argument("--executor", choices=EXECUTOR_NAMES, default="local", help="where workers run")
     many.add_argument(
         "--workers",
@@ -121,6 +107,5 @@ def add_parser(sub: Any) -> None:
         default=1,
         help="parallel workers (default 1; more measure latency under contention: CPU cores are shared)",
     )
-    many.add_argument("--quick", action="store_true", help="shorter latency protocol (10 runs, 0.5 s)")
     many.add_argument("--json", help="write every outcome (result JSON or error, result id) to this file")
     many.set_defaults(func=cmd_score_many)

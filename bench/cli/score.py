@@ -11,17 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.cli.common import (
-    DB_HELP,
-    DEVICE_HELP,
-    QUALITY_DEVICE_HELP,
-    err,
-    fail,
-    latency_settings,
-    out,
-    result_table,
-    write_output,
-)
+from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, result_table, write_output
 from bench.limits import Limits, parse_size
 
 
@@ -132,9 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> None:
     score = sub.add_parser("score", help="validate, evaluate, measure and store a submission")
     score.add_argument("submission", help="submission folder (with submission.yaml)")
-    score.add_argument("--task", required=True)
-    score.add_argument("--device", action="append", help=DEVICE_HELP)
-    score.add_argument("--quality-device", help=QUALITY_DEVICE_HELP)
+    add_scoring_options(score)
     score.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     score.add_argument("--resume", action="store_true", help="continue an interrupted run of the same submission")
     score.add_argument("--restart", action="store_true", help="discard an interrupted run and score from scratch")
@@ -148,10 +136,7 @@ def add_parser(sub: Any) -> None:
         "--memory-limit", type=_size, default=Limits.memory_bytes, metavar="SIZE",
         help="address space of the sandboxed model process, e.g. 8G (default 16G)",
     )  # fmt: skip
-    score.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
-    score.add_argument("--db", help=DB_HELP)
     score.add_argument("--json", help="also write the result JSON to this file")
-    score.add_argument("--quick", action="store_true", help="shorter latency protocol (10 runs, 0.5 s)")
     score.add_argument("--lpips-alexnet", help="AlexNet weights for LPIPS (default: torch hub cache)")
     score.add_argument(
         "--cache",
