@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, result_table, write_output
+from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, plain, result_table, write_output
 from bench.limits import Limits, parse_size
 
 
@@ -70,22 +70,26 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from bench.sandbox import Sandbox
     from bench.submission import load_submission
     from bench.tasks import all_tasks
-    from bench.validation import check_task
 
     submission = load_submission(args.submission)
     tasks = [t for t in all_tasks().values() if submission.manifest.declares(t.id)]
     if not tasks:
         return fail(f"submission {submission.folder} declares no known task ({', '.join(submission.manifest.tasks)})")
     title = f"Validation of {submission.manifest.name} ({submission.sha256[:12]})"
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     for column in ("task", "check", "result", "detail"):
         table.add_column(column)
     failed = []
+    with Sandbox(None, submission) as child:  # the model runs only in the sandboxed child
+        child.start(probe=False, record=False, done={}, tasks=[t.id for t in tasks])
+        checks = child.checks()
+    by_task = {t.id: [c for c in checks if c.task == t.id] for t in tasks}
     for task in tasks:
-        for check in check_task(submission, task):
-            table.add_row(task.id, check.name, "[green]ok[/]" if check.ok else "[red]FAILED[/]", escape(check.detail))
+        for check in by_task[task.id]:
+            table.add_row(task.id, check.name, "[green]ok[/]" if check.ok else "[red]FAILED[/]", plain(check.detail))
             if not check.ok:
                 failed.append(f"{task.id}: {check.name} ({check.detail})")
     out.print(table)

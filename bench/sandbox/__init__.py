@@ -28,11 +28,13 @@ from typing import Any
 
 from bench import errors
 from bench.errors import ScoringError
-from bench.limits import GIB
+from bench.limits import GIB, Limits
 from bench.plan import Plan
 from bench.results import ImageResult, Result
 from bench.samples import SampleCrops
 from bench.sandbox.protocol import MAX_LINE_BYTES, crops_from_json
+from bench.submission import Submission
+from bench.validation import Check
 
 Recorder = Callable[[int, ImageResult, SampleCrops | None], None]
 Progress = Callable[[str, int], None]
@@ -66,15 +68,22 @@ class Sandbox:
     """One sandboxed child for one plan (see the module docstring). Use as a context manager: leaving it
     kills a child that is still running."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan, self.limits = plan, plan.limits
+    def __init__(self, plan: Plan | None, submission: Submission | None = None, limits: Limits | None = None) -> None:
+        """For a scoring ``plan``; or, to validate, for a ``submission`` alone under ``limits``."""
+        chosen = plan.submission if plan is not None else submission
+        assert chosen is not None, "give a plan or a submission"
+        self.plan, self.submission = plan, chosen
+        self.limits = plan.limits if plan is not None else (limits or Limits())
+        self.what = plan.task.id if plan is not None else "its probe checks"
         self.process: subprocess.Popen[bytes] | None = None
         self.applied: dict[str, Any] = {}
         self.phase = "loading the model"
         self._buffer = b""
 
     # -- life cycle ----------------------------------------------------------------------------------
-    def start(self, probe: bool, record: bool, done: dict[str, ImageResult]) -> None:
+    def start(self, probe: bool, record: bool, done: dict[str, ImageResult], tasks: list[str] | None = None) -> None:
+        """Start the child: to score the plan (``probe`` first, ``record`` each image, skip ``done``), or,
+        given ``tasks``, to run the probe checks of the submission on each of them."""
         self._workdir = tempfile.TemporaryDirectory(prefix="bench-sandbox-")
         self._log = Path(self._workdir.name) / "child.log"
         read_fd, write_fd = os.pipe()
@@ -91,8 +100,13 @@ class Sandbox:
         self._fd, self._started = read_fd, time.monotonic()
         self._selector = selectors.DefaultSelector()
         self._selector.register(read_fd, selectors.EVENT_READ)
-        request = {"plan": _request(self.plan), "sha256": self.plan.submission.sha256, "probe": probe,
-                   "record": record, "done": {k: v.model_dump(mode="json") for k, v in done.items()}}  # fmt: skip
+        folder = str(self.submission.folder.resolve())
+        checking = {"submission": folder, "tasks": tasks, "limits": self.limits.record()} if tasks is not None else None
+        request: dict[str, Any] = {
+            "sha256": self.submission.sha256, "probe": probe, "record": record,
+            "done": {k: v.model_dump(mode="json") for k, v in done.items()},
+            "plan": _request(self.plan) if self.plan is not None else None, "validate": checking,
+        }  # fmt: skip
         self._send(request)
         self._expect("confined")
 
@@ -125,6 +139,11 @@ class Sandbox:
     def go(self, done: dict[str, ImageResult]) -> None:
         """Tell a child waiting after its probe to score, skipping the images already ``done``."""
         self._send({"done": {k: v.model_dump(mode="json") for k, v in done.items()}})
+
+    def checks(self) -> list[Check]:
+        """The probe checks the child ran (after :meth:`start` with ``tasks``)."""
+        message = self._expect("checks")
+        return [Check(**c) for c in message["checks"]]
 
     def result(self, recorder: Recorder | None, progress: Progress | None) -> Result:
         """Read the child's images (handed to ``recorder``) up to its result."""
@@ -198,7 +217,7 @@ class Sandbox:
 
     @property
     def _name(self) -> str:
-        return repr(self.plan.submission.manifest.name)
+        return repr(self.submission.manifest.name)
 
     def _error(self, kind: str, message: str) -> Exception:
         """The user error the child reported, as its own class (any other kind: a :class:`ScoringError`)."""
@@ -209,7 +228,7 @@ class Sandbox:
             limit = f"{self.limits.memory_bytes / GIB:g} GiB"
             return ScoringError(f"submission {self._name} ran out of memory in {self.phase}: over the memory limit "
                                 f"of {limit} ({message})")  # fmt: skip
-        return ScoringError(f"submission {self._name} failed on {self.plan.task.id}: {kind}: {message}")
+        return ScoringError(f"submission {self._name} failed on {self.what}: {kind}: {message}")
 
     def _death(self) -> Exception:
         """Why the child ended without a result: a signal (a crash, or an allocation refused by the memory

@@ -92,16 +92,37 @@ def run(request: dict[str, Any], out: BinaryIO) -> None:
     out.write(line("result", result=result.model_dump(mode="json")))
 
 
+def validate(request: dict[str, Any], out: BinaryIO) -> None:
+    """Run the probe checks of the request's submission on each of its tasks, and send them."""
+    from dataclasses import asdict
+
+    from bench.errors import SubmissionError
+    from bench.sandbox.protocol import line
+    from bench.submission import load_submission
+    from bench.tasks import get_task
+    from bench.validation import check_task
+
+    submission = load_submission(request["validate"]["submission"])
+    if submission.sha256 != request["sha256"]:
+        raise SubmissionError(f"submission {submission.folder} changed while it was being checked; check it again")
+    checks = [asdict(c) for t in request["validate"]["tasks"] for c in check_task(submission, get_task(t))]
+    out.write(line("checks", checks=checks))
+
+
 def main() -> int:
     out = os.fdopen(int(sys.argv[1]), "wb", buffering=0)
     request = json.loads(sys.stdin.readline())
-    applied = confine(request["plan"]["limits"])
+    limits = request["plan"]["limits"] if request.get("plan") else request["validate"]["limits"]
+    applied = confine(limits)
     from bench.errors import USER_ERRORS
     from bench.sandbox.protocol import line
 
     out.write(line("confined", applied=applied))
     try:
-        run(request, out)
+        if request.get("validate"):
+            validate(request, out)
+        else:
+            run(request, out)
     except USER_ERRORS as exc:
         out.write(line("error", type=type(exc).__name__, message=str(exc)))
     except MemoryError as exc:
