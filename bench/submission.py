@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from safetensors import SafetensorError
@@ -29,6 +30,7 @@ from bench.registry import UnknownName
 MANIFEST = "submission.yaml"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024
+MAX_PARAMETERS = 200_000_000  # 800 MB of fp32 weights, far above any efficient restoration model
 
 
 class Architecture(Strict):
@@ -172,6 +174,14 @@ class Submission(BaseModel):
         if arch is None:
             raise SubmissionError(f"submission {self.folder} is a {self.manifest.format} file, not a PyTorch module")
         try:
+            with torch.device("meta"):  # the size first, allocating nothing: a 150-byte manifest can ask for GBs
+                ghost = build_model(arch.name, arch.args, task_values)
+            count = sum(p.numel() for p in ghost.parameters())
+            if count > MAX_PARAMETERS:
+                raise SubmissionError(
+                    f"submission {self.folder}: architecture {arch.name!r} with these arguments has {count:,} "
+                    f"parameters, over the budget of {MAX_PARAMETERS:,}; nothing was allocated"
+                )
             model = build_model(arch.name, arch.args, task_values)
         except (UnknownName, ValueError) as exc:
             raise SubmissionError(f"submission {self.folder}: {exc}") from exc

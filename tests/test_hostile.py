@@ -108,3 +108,18 @@ def test_hostile_submission_is_refused_cleanly(
         with Store(isolated_store).engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT COUNT(*) FROM runs").scalar() == 0
             assert connection.exec_driver_sql("SELECT COUNT(*) FROM submissions").scalar() == 0
+
+
+def test_an_oversized_architecture_is_refused_before_anything_is_allocated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    """A 150-byte manifest asking for EDSR with 1,536 features (about 680 M parameters, 2.7 GB): counted on
+    the meta device and refused, in seconds, under a memory limit far below what building it would take."""
+    folder = _folder(tmp_path, GOOD.replace("tasks: [denoise-demo-s25]", "tasks: [sr-set5-x2]").replace(
+        "{name: identity}", "{name: edsr-baseline, args: {n_feats: 1536}}"))  # fmt: skip
+    start = time.monotonic()
+    code = main(["score", str(folder), "--task", "sr-set5-x2", "--quick", "--memory-limit", "2G"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and "Traceback" not in err, err
+    assert "parameters, over the budget of 200,000,000; nothing was allocated" in err
+    assert time.monotonic() - start < 60
