@@ -28,6 +28,7 @@ from bench.metrics.registry import METRICS
 from bench.pareto import pareto_front
 from bench.store.board_rows import board_columns
 from bench.store.export import spreadsheet_safe
+from bench.text import printable
 
 Row = Mapping[str, Any]
 
@@ -92,8 +93,7 @@ def as_text(value: object) -> str:
     """A submitter's text for a place Streamlit renders as Markdown (a heading, a caption): control
     characters dropped and every Markdown character escaped, so ``![x](http://...)`` shows as written
     and fetches nothing."""
-    text = "".join(c for c in str(value) if c.isprintable())
-    return _MARKDOWN.sub(r"\\\1", text)
+    return _MARKDOWN.sub(r"\\\1", printable(str(value), replacement=""))
 
 
 def entry_note(row: Row) -> str:

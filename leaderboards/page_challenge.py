@@ -12,7 +12,7 @@ from bench.challenges.tracks import Track, TrackError, all_tracks
 from leaderboards import state
 from leaderboards.challenge_view import RANKING_COLUMNS, default_baseline, ranking
 from leaderboards.context import Context
-from leaderboards.frames import choices, csv_bytes
+from leaderboards.frames import as_text, choices, csv_bytes
 
 
 def _tracks() -> dict[str, Track]:
@@ -116,7 +116,8 @@ def render(context: Context) -> None:
         st.download_button(
             "Download CSV", csv_bytes(table), f"{track_id}-{device}.csv", "text/csv", key="csv-challenge"
         )
-        st.caption(note + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
+        # the note names the baseline entry, a submitter's text: shown as text, never as Markdown
+        st.caption(as_text(note) + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
         if table["score"].notna().any():
             st.subheader("Score breakdown")
             st.altair_chart(breakdown_chart(table), width="stretch")

@@ -20,25 +20,9 @@ class TinySR(nn.Module):
         return self.body(x)
 
 
-class Scaled(nn.Module):
-    """x * w (one parameter), optionally producing NaN or a wrong size."""
-
-    def __init__(self, mode: str = "ok") -> None:
-        super().__init__()
-        self.w = nn.Parameter(torch.ones(1))
-        self.mode = mode
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x[:, :3] * self.w
-        if self.mode == "nan":
-            return y * float("nan")
-        if self.mode == "small":
-            return y[..., :-2, :]
-        return y
-
-
 class Faulty(nn.Module):
-    """One fault each: 0..255 output, NaN, half the width, random noise."""
+    """x * w (one parameter), with one fault or none: 0..255 output, NaN, half the height, two rows short,
+    random noise."""
 
     def __init__(self, fault: str = "none") -> None:
         super().__init__()
@@ -52,6 +36,7 @@ class Faulty(nn.Module):
             "scale": y * 255,
             "nan": y * float("nan"),
             "shape": y[..., ::2, :],
+            "small": y[..., :-2, :],
             "random": y + torch.rand_like(y) * 0.1,
         }[self.fault]
 
@@ -95,7 +80,7 @@ class Hungry(nn.Module):
 
 
 register_model("test-tiny-sr", task_args=("scale",))(TinySR)
-register_model("test-scaled")(lambda mode="ok": Scaled(mode))
+register_model("test-scaled")(lambda mode="ok": Faulty({"ok": "none"}.get(mode, mode)))
 register_model("test-faulty")(lambda fault="none": Faulty(fault))
 register_model("test-fails-late")(lambda: FailsLate())
 register_model("test-hangs")(lambda: Hangs())

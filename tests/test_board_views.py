@@ -273,5 +273,10 @@ def test_a_submitters_text_is_shown_as_text_and_exported_safely() -> None:
 
     shown = frames.as_text("![x](http://evil.example/a.png) **b** \x1b[31m")
     assert "](" not in shown.replace("\\](", "") and "\x1b" not in shown and shown.startswith("\\!\\[x\\]")
+    from bench.challenges.ranking import Entry, constants_for
+
+    baseline = Entry("![b](http://evil.example/b.png)", mean_ms=1.0, median_ms=1.0, macs=1.0, params=1.0)
+    _, note = constants_for(get_track("ntire2024-esr"), baseline)  # the challenge page's caption names it
+    assert "![b](" in note and "![b](" not in frames.as_text(note)
     csv = frames.csv_bytes(pd.DataFrame({"name": ["=HYPERLINK(1)", "ok", "@cmd"], "ms": [-1.5, 2.0, 3.0]}))
     assert csv.decode().splitlines() == ["name,ms", "'=HYPERLINK(1),-1.5", "ok,2.0", "'@cmd,3.0"]

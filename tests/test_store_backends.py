@@ -25,7 +25,7 @@ from bench.cli import export as export_cli
 from bench.results import ImageResult, Result
 from bench.samples import SampleCrops
 from bench.store import RunInProgress, Store
-from bench.store.export import board_columns, export, image_columns
+from bench.store.export import export, export_columns, image_columns
 from bench.store.migrate import alembic_config, head
 from bench.store.models import Base, ImageScoreRow, RunRow, SubmissionRow
 from bench.store.queries import LATENCY_FIELDS
@@ -274,7 +274,7 @@ def test_export_round_trips(store_url: str, tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"board.{fmt}"
     assert export(store, path, fmt) == 4
     frame = _read(path, fmt)
-    assert list(frame.columns) == board_columns()
+    assert list(frame.columns) == export_columns()
     assert frame["result_id"].tolist() == [ids[0], ids[0], ids[1], ids[1]]
     assert frame["psnr"].tolist() == [31.0, 31.0, 29.0, 29.0] and frame["macs"].tolist() == [2_500_000_000] * 4
     assert frame["device"].tolist() == ["cpu-torch", "cpu-onnxruntime"] * 2

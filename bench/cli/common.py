@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.results import Result
+from bench.text import printable
 
 if TYPE_CHECKING:
     from bench.runtime.protocol import LatencySettings
@@ -60,8 +61,7 @@ def write_output(path: str, text: str) -> None:
 def plain(text: str) -> str:
     """User text as data for the terminal: control characters (ANSI escapes included) shown as ``?``, and
     rich markup escaped, so a name like ``[/]`` prints as it is instead of breaking the output."""
-    visible = "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
-    return escape(visible)
+    return escape(printable(text, keep="\n\t"))
 
 
 def fail(message: str) -> int:

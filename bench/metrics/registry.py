@@ -16,6 +16,7 @@ one :func:`register_metric` line below.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Callable
@@ -69,12 +70,17 @@ class Metric:
         return self.low <= value <= self.high
 
     def function(self) -> ImageMetric:
-        """The computation, imported now (``compute`` names it as ``module:function``)."""
+        """The computation (``compute`` names it as ``module:function``), imported on first use."""
         if self.compute is None:
             raise ValueError(f"metric {self.name!r} has no compute function")
-        module, _, attribute = self.compute.partition(":")
-        fn: ImageMetric = getattr(importlib.import_module(module), attribute)
-        return fn
+        return _imported(self.compute)
+
+
+@functools.cache
+def _imported(path: str) -> ImageMetric:
+    module, _, attribute = path.partition(":")
+    fn: ImageMetric = getattr(importlib.import_module(module), attribute)
+    return fn
 
 
 METRICS = Registry[Metric]("metric")

@@ -34,6 +34,7 @@ from bench.results import ImageResult, Result
 from bench.samples import SampleCrops
 from bench.sandbox.protocol import MAX_LINE_BYTES, crops_from_json
 from bench.submission import Submission
+from bench.text import printable
 from bench.validation import Check
 
 Recorder = Callable[[int, ImageResult, SampleCrops | None], None]
@@ -57,11 +58,6 @@ def _request(plan: Plan) -> dict[str, Any]:
         "limits": plan.limits.record(),
         "samples": plan.samples,
     }
-
-
-def _printable(text: str) -> str:
-    """``text`` without control characters (a runtime's log may hold anything)."""
-    return "".join(c if c.isprintable() else " " for c in text)
 
 
 class Sandbox:
@@ -235,7 +231,7 @@ class Sandbox:
         limit inside a runtime), with the tail of its log."""
         assert self.process is not None
         code = self.process.wait()
-        tail = _printable(self._log.read_text(errors="replace")[-_LOG_TAIL:]).strip()
+        tail = printable(self._log.read_text(errors="replace")[-_LOG_TAIL:], replacement=" ").strip()  # anything
         cause = f"was killed by signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exited with {code}"
         return ScoringError(
             f"submission {self._name}: the model's process {cause} during {self.phase} (a crash, or memory over the "

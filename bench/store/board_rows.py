@@ -103,11 +103,12 @@ def leaderboard_rows(engine: Engine, task: str | None = None) -> list[dict[str, 
     )
     query = complete_runs(query, task)
     with engine.connect() as connection:
-        rows = [dict(zip(BOARD_FIELDS, values, strict=True)) for values in connection.execute(query)]
-    columns = board_columns()
-    for n, row in enumerate(rows):
-        extra = row["extra"] or {}
-        row = rows[n] = {key: row[key] if key in row else extra.get(key) for key in columns}
+        fetched = [dict(zip(BOARD_FIELDS, values, strict=True)) for values in connection.execute(query)]
+    columns, rows = board_columns(), []
+    for raw in fetched:
+        extra = raw.pop("extra") or {}
+        row = {key: raw[key] if key in raw else extra.get(key) for key in columns}
+        rows.append(row)
         row["sha256"] = str(row["sha256"])[:12]
         row["tags"] = ", ".join(row["tags"] or [])
         if row["input_shape"] is not None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "json", "parquet")
 
 
-def board_columns() -> list[str]:
+def export_columns() -> list[str]:
     """Columns of the per-run export: one per registered metric (:mod:`bench.metrics.registry`)."""
     return ["result_id", "task", "task_version", "submission", "team", "sha256", "tags", "precision", *METRICS,
             "macs", "params", "created_at", "device", "backend", "median_ms", "p90_ms", "latency_kind"]  # fmt: skip
@@ -88,7 +88,7 @@ def table(store: Store, task: str | None = None, per_image: bool = False) -> pd.
     if per_image:
         return pd.DataFrame(image_rows(store, task), columns=image_columns())
     rows = [row | {"created_at": _utc(row["created_at"])} for row in store.leaderboard_rows(task)]
-    frame = pd.DataFrame(rows, columns=board_columns())
+    frame = pd.DataFrame(rows, columns=export_columns())
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     for column in ("macs", "params"):
         frame[column] = frame[column].astype("Int64")  # nullable integers, not floats with NaN
