@@ -1,4 +1,5 @@
-"""Resumable, concurrent, duplicate-free scoring runs, exercised through real `bench score` processes."""
+"""Resumable, concurrent, duplicate-free scoring runs, exercised through real `bench score` processes, on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench.cli import main
 from bench.data.images import list_images, read_image, write_image
@@ -22,6 +25,7 @@ from bench.data.resize import imresize
 from bench.data.sources import EMBEDDED_ROOT
 from bench.store import Store
 from tests.conftest import REPO
+from tests.postgres import fresh_database, postgres_url  # noqa: F401  (the session fixture)
 
 IDENTITY = REPO / "submissions" / "baselines" / "identity"
 
@@ -43,36 +47,52 @@ def _slow_task(root: Path, count: int = 10) -> Path:
     return tasks
 
 
-def _score(db: Path, root: Path, tasks: Path, *extra: str) -> subprocess.Popen[str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """Two empty stores of one backend: a reference and the one under test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    server = request.getfixturevalue("postgres_url")
+    return fresh_database(server), fresh_database(server)
+
+
+def _score(db: str, root: Path, tasks: Path, *extra: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "bench.cli", "score", str(IDENTITY), "--task", "deblur-slow",
-               "--data-root", str(root), "--db", str(db), "--quick", *extra]  # fmt: skip
+               "--data-root", str(root), "--db", db, "--quick", *extra]  # fmt: skip
     env = os.environ | {"BENCH_TASKS_DIR": str(tasks), "XDG_DATA_HOME": str(root / "xdg")}
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _image_rows(db: Path) -> list[tuple[str, float, float]]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT image_id, psnr, ssim FROM image_scores ORDER BY image_id").fetchall()
+def _image_rows(db: str) -> list[tuple[str, float, float]]:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT image_id, psnr, ssim FROM image_scores ORDER BY image_id")
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+    finally:
+        engine.dispose()
 
 
-def _rows_so_far(db: Path) -> int:
+def _rows_so_far(db: str) -> int:
     """Image rows written so far; 0 while the victim is still creating the schema."""
     try:
         return len(_image_rows(db))
-    except sqlite3.OperationalError:  # "no such table" until its migration commits
+    except SQLAlchemyError:  # "no such table" until its migration commits
         return 0
 
 
-def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path: Path, two_stores: tuple[str, str]) -> None:
+    """The scorer is killed with SIGKILL (its sandboxed child dies with it); the resumed run's rows equal an
+    uninterrupted run's."""
     tasks = _slow_task(tmp_path)
-    reference_db, killed_db = tmp_path / "ref.db", tmp_path / "killed.db"
+    reference_db, killed_db = two_stores
     reference = _score(reference_db, tmp_path, tasks)
     assert reference.wait(timeout=300) == 0, reference.stderr.read() if reference.stderr else ""
 
     victim = _score(killed_db, tmp_path, tasks)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if killed_db.exists() and _rows_so_far(killed_db) >= 3:
+        if _rows_so_far(killed_db) >= 3:
             break
         time.sleep(0.05)
     os.kill(victim.pid, signal.SIGKILL)
@@ -87,11 +107,11 @@ def test_sigkill_halfway_then_resume_equals_an_uninterrupted_run(tmp_path: Path)
     assert resumed.wait(timeout=300) == 0
     assert f"{partial} images already scored" in (resumed.stdout.read() if resumed.stdout else "")
     assert _image_rows(killed_db) == _image_rows(reference_db)  # exactly the rows of the uninterrupted run
-    assert Store(f"sqlite:///{killed_db}").count() == 1
+    assert Store(killed_db).count() == 1
 
 
-def test_eight_concurrent_processes_share_one_sqlite_file(tmp_path: Path) -> None:
-    db = tmp_path / "shared.db"
+def test_eight_concurrent_processes_share_one_store(tmp_path: Path, two_stores: tuple[str, str]) -> None:
+    db = two_stores[0]
     processes = []
     for i in range(8):
         folder = tmp_path / f"sub{i}"
@@ -99,22 +119,22 @@ def test_eight_concurrent_processes_share_one_sqlite_file(tmp_path: Path) -> Non
         manifest = folder / "submission.yaml"
         manifest.write_text(re.sub(r"^name: identity$", f"name: identity-{i}", manifest.read_text(), flags=re.M))
         command = [sys.executable, "-m", "bench.cli", "score", str(folder), "--task", "denoise-demo-s25",
-                   "--db", str(db), "--quick"]  # fmt: skip
+                   "--db", db, "--quick"]  # fmt: skip
         env = os.environ | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     for process in processes:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
         assert "locked" not in stderr
-    store = Store(f"sqlite:///{db}")
+    store = Store(db)
     assert store.count() == 8
     assert sorted(r.submission.name for r in store.results()) == [f"identity-{i}" for i in range(8)]
-    with sqlite3.connect(db) as connection:
-        assert connection.execute("SELECT COUNT(*) FROM image_scores").fetchone() == (32,)
-        duplicates = connection.execute(
-            "SELECT COUNT(*) FROM (SELECT run_id, image_id FROM image_scores GROUP BY 1, 2 HAVING COUNT(*) > 1)"
-        ).fetchone()
-        assert duplicates == (0,)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM image_scores").scalar() == 32
+        duplicates = connection.exec_driver_sql(
+            "SELECT COUNT(*) FROM (SELECT run_id, image_id FROM image_scores GROUP BY 1, 2 HAVING COUNT(*) > 1) d"
+        ).scalar()
+        assert duplicates == 0
 
 
 def test_a_finished_run_is_recognised_not_duplicated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
