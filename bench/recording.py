@@ -20,19 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.errors import USER_ERRORS, ScoringError, StoreError
 from bench.plan import Plan
+from bench.reserved import check_identity
 from bench.results import Result
 from bench.sandbox import Progress, Sandbox
 from bench.store import RunHandle, Store, describe_url
-
-if TYPE_CHECKING:
-    pass
-
 
 @dataclass(frozen=True)
 class Recorded:
@@ -85,6 +81,9 @@ def _record(
     progress: Progress | None,
     on_resume: Callable[[RunHandle], None] | None,
 ) -> Recorded:
+    if store is not None:  # only the project's own folders are stored under its names (bench.reserved)
+        manifest = plan.submission.manifest
+        check_identity(plan.submission.folder, manifest.name, manifest.team, manifest.tags)
     with Sandbox(plan) as child:
         if probe_first:  # the probe comes first: a broken model never reaches (or creates) the store
             child.start(probe=True, record=store is not None, done={})

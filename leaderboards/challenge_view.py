@@ -16,6 +16,7 @@ import pandas as pd
 
 from bench.challenges.ranking import Entry, constants_for, rank_entries
 from bench.challenges.tracks import Track
+from bench.reserved import trusted_baseline
 
 RANKING_COLUMNS = [
     "rank",
@@ -62,9 +63,14 @@ def entry_of(row: pd.Series) -> Entry:
 
 
 def default_baseline(frame: pd.DataFrame) -> str | None:
-    """The first entry tagged ``baseline`` (the constants' reference), if any."""
-    tagged = frame[["baseline" in {t.strip() for t in str(tags).split(",")} for tags in frame["tags"]]]
-    return str(tagged["submission"].iloc[0]) if len(tagged) else None
+    """The first of the project's own baselines (the constants' reference), if any: a reserved team and the
+    ``baseline`` tag (:func:`bench.reserved.trusted_baseline`); a stranger's self-declared tag is never chosen."""
+    trusted = [
+        trusted_baseline(str(team), [t.strip() for t in str(tags).split(",")])
+        for team, tags in zip(frame["team"], frame["tags"], strict=True)
+    ]
+    chosen = frame[trusted]
+    return str(chosen["submission"].iloc[0]) if len(chosen) else None
 
 
 def ranking(track: Track, frame: pd.DataFrame, device: str, baseline: str | None = None) -> tuple[pd.DataFrame, str]:

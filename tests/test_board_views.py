@@ -230,7 +230,8 @@ def test_challenge_ranking_statuses_and_order(isolated_store: str) -> None:
     frame = stored_frame(
         isolated_store,
         [
-            entry("base", 27.0, 100.0, 20_000_000_000, tags=("baseline",)),
+            entry("impostor", 27.0, 100.0, 20_000_000_000, tags=("baseline",)),  # a stranger's own tag
+            entry("base", 27.0, 100.0, 20_000_000_000, tags=("baseline",), team="bench baselines"),
             entry("quick", 27.1, 40.0, 10_000_000_000),
             entry("heavy", 27.2, 150.0, 40_000_000_000),
             entry("blurry", 26.0, 10.0, 1_000_000_000),
@@ -239,7 +240,8 @@ def test_challenge_ranking_statuses_and_order(isolated_store: str) -> None:
             entry("shaky", 28.0, 10.0, 1_000_000_000, stable=False),
         ],
     )
-    assert challenge_view.default_baseline(frame) == "base"
+    assert challenge_view.default_baseline(frame) == "base"  # the project's baseline, never the impostor
+    frame = frame[frame["submission"] != "impostor"]
     table, note = challenge_view.ranking(track, frame, "cpu-torch", "base")
     status = dict(zip(table["submission"], table["status"], strict=True))
     assert status == {

@@ -123,3 +123,34 @@ def test_an_oversized_architecture_is_refused_before_anything_is_allocated(
     assert code == 2 and "Traceback" not in err, err
     assert "parameters, over the budget of 200,000,000; nothing was allocated" in err
     assert time.monotonic() - start < 60
+
+
+@pytest.mark.parametrize(
+    ("claim", "edit"),
+    [
+        ("team 'bench baselines'", lambda m: m.replace("team: t", "team: bench baselines")),
+        ("team 'Bench-Reference Models'", lambda m: m.replace("team: t", "team: Bench-Reference Models")),
+        (r"team 'bench\u200bbaselines'", lambda m: m.replace("team: t", "team: \"bench\\u200bbaselines\"")),
+        ("name 'IDENTITY'", lambda m: m.replace("name: h", "name: IDENTITY")),
+        ("name 'fsrcnn_x2'", lambda m: m.replace("name: h", "name: fsrcnn_x2")),
+        ("tag 'baseline'", lambda m: m + "tags: [fast, baseline]\n"),
+        ("tag 'Reference'", lambda m: m + "tags: [Reference]\n"),
+    ],
+)
+def test_the_projects_names_teams_and_tags_cannot_be_claimed(
+    claim: str, edit: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    folder = _folder(tmp_path, edit(GOOD))
+    assert main(["score", str(folder), "--task", TASK, "--quick"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"claims {claim}" in err and "reserved for the project's own" in err and "Traceback" not in err, err
+    assert not Path(isolated_store.removeprefix("sqlite:///")).exists()  # refused before the store is opened
+
+
+def test_the_projects_own_folders_keep_their_names(capsys: pytest.CaptureFixture[str], isolated_store: str) -> None:
+    from bench.reserved import check_identity, trusted_baseline
+    from tests.conftest import REPO
+
+    check_identity(REPO / "submissions/baselines/identity", "identity", "bench baselines", ["baseline"])  # no error
+    assert main(["score", str(REPO / "submissions/baselines/identity"), "--task", TASK, "--quick"]) == 0
+    assert trusted_baseline("bench baselines", ["baseline"]) and not trusted_baseline("lab", ["baseline"])

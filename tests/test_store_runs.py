@@ -117,7 +117,8 @@ def test_eight_concurrent_processes_share_one_store(tmp_path: Path, two_stores: 
         folder = tmp_path / f"sub{i}"
         shutil.copytree(IDENTITY, folder)
         manifest = folder / "submission.yaml"
-        manifest.write_text(re.sub(r"^name: identity$", f"name: identity-{i}", manifest.read_text(), flags=re.M))
+        text = re.sub(r"^name: identity$", f"name: mine-{i}", manifest.read_text(), flags=re.M)
+        manifest.write_text(text.replace("team: bench baselines", "team: lab").replace("baseline, ", ""))
         command = [sys.executable, "-m", "bench.cli", "score", str(folder), "--task", "denoise-demo-s25",
                    "--db", db, "--quick"]  # fmt: skip
         env = os.environ | {"XDG_DATA_HOME": str(tmp_path / "xdg")}
@@ -128,7 +129,7 @@ def test_eight_concurrent_processes_share_one_store(tmp_path: Path, two_stores: 
         assert "locked" not in stderr
     store = Store(db)
     assert store.count() == 8
-    assert sorted(r.submission.name for r in store.results()) == [f"identity-{i}" for i in range(8)]
+    assert sorted(r.submission.name for r in store.results()) == [f"mine-{i}" for i in range(8)]
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT COUNT(*) FROM image_scores").scalar() == 32
         duplicates = connection.exec_driver_sql(
