@@ -19,6 +19,10 @@ class ScoringError(RuntimeError):
     """The model ran but its output cannot be scored (wrong shape, NaN/Inf), or it broke a time limit."""
 
 
+class BudgetExceeded(ScoringError):
+    """One call of the model would exceed a budget (memory, MACs), known before it runs (bench.budgets)."""
+
+
 class TaskError(ValueError):
     """A task file is invalid or a task id is unknown."""
 
@@ -94,6 +98,7 @@ class OptimizeError(ValueError):
 USER_ERRORS: tuple[type[Exception], ...] = (
     SubmissionError,
     ScoringError,
+    BudgetExceeded,
     TaskError,
     TrackError,
     DataNotFound,

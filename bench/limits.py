@@ -20,13 +20,16 @@ class Limits:
     """``per_image_s``: longest silence of the model's process, s (one image's inference, one latency
     measurement, one conversion: each reports as it finishes); ``total_s``: the whole run, s;
     ``memory_bytes``: address space of the model's process; ``file_bytes``: largest file it may write;
-    ``threads``: threads of the math libraries (OpenMP, MKL, OpenBLAS)."""
+    ``threads``: threads of the math libraries (OpenMP, MKL, OpenBLAS); ``macs``: multiply-accumulates of
+    one call of the model, counted before it runs (:mod:`bench.budgets`; 20 T is about 100 s on two CPU
+    cores, far above any efficient restoration model at 4K)."""
 
     per_image_s: float = 300.0
     total_s: float = 6 * 3600.0
     memory_bytes: int = 16 * GIB
     file_bytes: int = 4 * GIB
     threads: int = 2
+    macs: float = 20e12
 
     def record(self) -> dict[str, Any]:
         """The limits as plain data (the result's provenance records them)."""
@@ -43,3 +46,15 @@ def parse_size(text: str) -> int:
         raise ValueError(f"a size looks like 16G, 512M or 1000000, not {text!r}")
     number, unit = match.groups()
     return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
+
+
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)\s*$", re.IGNORECASE)
+
+
+def parse_count(text: str) -> float:
+    """``"20T"``, ``"500G"`` or a plain number as a count (decimal units: k, M, G, T, P)."""
+    match = _COUNT.match(text)
+    if not match:
+        raise ValueError(f"a count looks like 20T, 500G or 1000000, not {text!r}")
+    number, unit = match.groups()
+    return float(number) * 1000 ** ("kmgtp".index(unit.lower()) + 1) if unit else float(number)

@@ -30,6 +30,7 @@ from bench.results import Result
 from bench.sandbox import Progress, Sandbox
 from bench.store import RunHandle, Store, describe_url
 
+
 @dataclass(frozen=True)
 class Recorded:
     """What :func:`record_run` did: the result, its id in the store (None without a store), whether a

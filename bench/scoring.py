@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 from torch import nn
 
+from bench.budgets import guard_for
 from bench.data.pipeline import Sample, data_folder, iter_samples
 from bench.errors import ScoringError
 from bench.metrics.lpips import LPIPS, try_load_lpips
@@ -110,6 +111,8 @@ def evaluate(
     if model is None:
         model = submission.model({"scale": task.scale})
     reference = load_on(quality, model)
+    ghost = submission.ghost({"scale": task.scale}) if isinstance(model, nn.Module) else None
+    guard = guard_for(submission.manifest.name, model, ghost, limits)
 
     metric: LPIPS | None = None
     lpips_note: str | None = "not part of this task's protocol"
@@ -127,8 +130,10 @@ def evaluate(
         if checkpoint is not None and sample.id in checkpoint.done:  # scored before an interruption
             per_image.append(checkpoint.done[sample.id])
             continue
+        batch = _to_nchw(sample.input)
+        guard.check(batch.shape)  # over a budget: refused before the model runs
         start = time.perf_counter()
-        output = _from_nchw(reference.run(_to_nchw(sample.input)))
+        output = _from_nchw(reference.run(batch))
         elapsed = time.perf_counter() - start
         if elapsed > limits.per_image_s:
             raise ScoringError(
@@ -153,10 +158,13 @@ def evaluate(
         raise ScoringError(f"task {task.id} found no images in {folder}")
 
     shape = plan.latency_shape  # a challenge track times its own shape
+    timing = submission.timing_model()  # a track's fixed-shape timing model, when given
+    if resolved:
+        (guard_for(submission.manifest.name, timing, None, limits) if timing else guard).check(tuple(shape))
     measured = []
     descriptions: dict[str, dict[str, object]] = {f"quality:{plan.quality_device}": reference.describe()}
     for device in resolved:
-        timed = submission.timing_model() or model  # a track's fixed-shape timing model, when given
+        timed = timing or model
         latency_result, descriptions[device.id] = measure_on(device, timed, shape, settings)
         measured.append(latency_result)
     lpips_values = [r.lpips for r in per_image if r.lpips is not None]

@@ -168,20 +168,33 @@ class Submission(BaseModel):
         except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
             raise SubmissionError(f"submission {self.folder}: {relative} is not valid int8 ranges: {exc}") from exc
 
+    def ghost(self, task_values: dict[str, Any]) -> nn.Module | None:
+        """The registered architecture built on the meta device (shapes only, nothing allocated), refused over
+        :data:`MAX_PARAMETERS`; None for a format that carries its own graph. :mod:`bench.budgets` costs
+        each call on it before the real model runs."""
+        arch = self.manifest.architecture
+        if arch is None:
+            return None
+        try:
+            with torch.device("meta"):
+                ghost = build_model(arch.name, arch.args, task_values)
+        except (UnknownName, ValueError) as exc:
+            raise SubmissionError(f"submission {self.folder}: {exc}") from exc
+        count = sum(p.numel() for p in ghost.parameters())
+        if count > MAX_PARAMETERS:
+            raise SubmissionError(
+                f"submission {self.folder}: architecture {arch.name!r} with these arguments has {count:,} "
+                f"parameters, over the budget of {MAX_PARAMETERS:,}; nothing was allocated"
+            )
+        return ghost
+
     def build(self, task_values: dict[str, Any]) -> nn.Module:
         """The model with its weights, from the project's registry; never code from the folder."""
         arch = self.manifest.architecture
         if arch is None:
             raise SubmissionError(f"submission {self.folder} is a {self.manifest.format} file, not a PyTorch module")
+        self.ghost(task_values)  # the size first, allocating nothing: a 150-byte manifest can ask for GBs
         try:
-            with torch.device("meta"):  # the size first, allocating nothing: a 150-byte manifest can ask for GBs
-                ghost = build_model(arch.name, arch.args, task_values)
-            count = sum(p.numel() for p in ghost.parameters())
-            if count > MAX_PARAMETERS:
-                raise SubmissionError(
-                    f"submission {self.folder}: architecture {arch.name!r} with these arguments has {count:,} "
-                    f"parameters, over the budget of {MAX_PARAMETERS:,}; nothing was allocated"
-                )
             model = build_model(arch.name, arch.args, task_values)
         except (UnknownName, ValueError) as exc:
             raise SubmissionError(f"submission {self.folder}: {exc}") from exc

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.budgets import guard_for
+from bench.limits import Limits
 from bench.runtime.devices import get_device
 from bench.runtime.errors import BackendUnavailable, ConversionError
 from bench.runtime.latency import load_on
@@ -46,9 +48,12 @@ def _probe_shape(task: Task, model: object) -> tuple[int, ...]:
     return shape
 
 
-def check_task(submission: Submission, task: Task, model: nn.Module | Path | None = None) -> list[Check]:
+def check_task(
+    submission: Submission, task: Task, model: nn.Module | Path | None = None, limits: Limits | None = None
+) -> list[Check]:
     """The probe checks of ``submission`` for ``task`` (stops at the first check that cannot go on);
-    ``model`` is the submission's built model when the caller has it already."""
+    ``model`` is the submission's built model when the caller has it already. The probe call is costed
+    first (:mod:`bench.budgets`) and refused over ``limits``."""
 
     def check(name: str, ok: bool, detail: str) -> Check:
         return Check(task.id, name, ok, detail)
@@ -58,6 +63,8 @@ def check_task(submission: Submission, task: Task, model: nn.Module | Path | Non
             model = submission.model({"scale": task.scale})
         loaded = load_on(get_device(submission.default_device), model)
         shape = _probe_shape(task, model)
+        ghost = submission.ghost({"scale": task.scale}) if not isinstance(model, Path) else None
+        guard_for(submission.manifest.name, model, ghost, limits or Limits()).check(shape)
         x = np.random.default_rng(0).random(shape, dtype=np.float32)
         first, second = loaded.run(x), loaded.run(x)
     except (SubmissionError, ConversionError, BackendUnavailable, ValueError, RuntimeError) as exc:
@@ -83,8 +90,8 @@ def check_task(submission: Submission, task: Task, model: nn.Module | Path | Non
     return checks
 
 
-def probe(submission: Submission, task: Task, model: nn.Module | Path) -> None:
+def probe(submission: Submission, task: Task, model: nn.Module | Path, limits: Limits | None = None) -> None:
     """Raise :class:`SubmissionError` naming every failed probe check (``bench score`` runs them first)."""
-    failed = [f"{c.name} ({c.detail})" for c in check_task(submission, task, model) if not c.ok]
+    failed = [f"{c.name} ({c.detail})" for c in check_task(submission, task, model, limits) if not c.ok]
     if failed:
         raise SubmissionError(f"submission {submission.folder} failed its checks on {task.id}: " + "; ".join(failed))

@@ -79,7 +79,19 @@ class Hungry(nn.Module):
         return x
 
 
+class Wide(nn.Module):
+    """Few parameters, huge activations: 3 -> ``channels`` -> 3 with 1x1 convolutions."""
+
+    def __init__(self, channels: int = 8) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, channels, 1), nn.Conv2d(channels, 3, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
 register_model("test-tiny-sr", task_args=("scale",))(TinySR)
+register_model("test-wide")(lambda channels=8: Wide(channels))
 register_model("test-scaled")(lambda mode="ok": Faulty({"ok": "none"}.get(mode, mode)))
 register_model("test-faulty")(lambda fault="none": Faulty(fault))
 register_model("test-fails-late")(lambda: FailsLate())

@@ -130,7 +130,7 @@ def test_an_oversized_architecture_is_refused_before_anything_is_allocated(
     [
         ("team 'bench baselines'", lambda m: m.replace("team: t", "team: bench baselines")),
         ("team 'Bench-Reference Models'", lambda m: m.replace("team: t", "team: Bench-Reference Models")),
-        (r"team 'bench\u200bbaselines'", lambda m: m.replace("team: t", "team: \"bench\\u200bbaselines\"")),
+        (r"team 'bench\u200bbaselines'", lambda m: m.replace("team: t", 'team: "bench\\u200bbaselines"')),
         ("name 'IDENTITY'", lambda m: m.replace("name: h", "name: IDENTITY")),
         ("name 'fsrcnn_x2'", lambda m: m.replace("name: h", "name: fsrcnn_x2")),
         ("tag 'baseline'", lambda m: m + "tags: [fast, baseline]\n"),
@@ -154,3 +154,31 @@ def test_the_projects_own_folders_keep_their_names(capsys: pytest.CaptureFixture
     check_identity(REPO / "submissions/baselines/identity", "identity", "bench baselines", ["baseline"])  # no error
     assert main(["score", str(REPO / "submissions/baselines/identity"), "--task", TASK, "--quick"]) == 0
     assert trusted_baseline("bench baselines", ["baseline"]) and not trusted_baseline("lab", ["baseline"])
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header declares ``width`` x ``height`` (8-bit RGB) and whose data is a few bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_an_image_too_large_by_its_header_is_refused_before_decoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    """A 13,000 x 13,000 PNG in a data root (over 10 GB once decoded to arrays): refused from its header."""
+    _png_header_only(tmp_path / "data" / "scenes" / "huge.png", 13_000, 13_000)
+    start = time.monotonic()
+    identity = Path(__file__).resolve().parent.parent / "submissions/baselines/identity"
+    argv = ["score", str(identity), "--task", TASK, "--quick", "--data-root", str(tmp_path / "data")]
+    assert main([*argv, "--memory-limit", "4G"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is 13000 x 13000 = 169,000,000 pixels by its header, over the limit of 67,108,864" in err, err
+    assert "Traceback" not in err and time.monotonic() - start < 60

@@ -12,12 +12,19 @@ from rich.table import Table
 
 from bench import __version__
 from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, plain, result_table, write_output
-from bench.limits import Limits, parse_size
+from bench.limits import Limits, parse_count, parse_size
 
 
 def _size(text: str) -> int:
     try:
         return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(text: str) -> float:
+    try:
+        return parse_count(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -39,7 +46,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         data_root=Path(args.data_root) if args.data_root else default_data_root(),
         calibration=Path(args.calibration) if args.calibration else None,
         lpips_weights=Path(args.lpips_alexnet) if args.lpips_alexnet else None, cache_root=cache_root,
-        limits=Limits(args.image_limit, args.run_limit, memory_bytes=args.memory_limit),
+        limits=Limits(args.image_limit, args.run_limit, memory_bytes=args.memory_limit, macs=args.mac_limit),
     )  # fmt: skip
     store = Store(args.db)
 
@@ -139,6 +146,10 @@ def add_parser(sub: Any) -> None:
     score.add_argument(
         "--memory-limit", type=_size, default=Limits.memory_bytes, metavar="SIZE",
         help="address space of the sandboxed model process, e.g. 8G (default 16G)",
+    )  # fmt: skip
+    score.add_argument(
+        "--mac-limit", type=_count, default=Limits.macs, metavar="COUNT",
+        help="multiply-accumulates of one model call, counted before it runs, e.g. 5T (default 20T)",
     )  # fmt: skip
     score.add_argument("--json", help="also write the result JSON to this file")
     score.add_argument("--lpips-alexnet", help="AlexNet weights for LPIPS (default: torch hub cache)")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from bench.data.images import check_pixels
 from bench.data.sources import DataNotFound, Entry, Problem, Source, SourceItem, register_source, to_colour
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def to_array(value: Any) -> np.ndarray:
         value = value.get("bytes") or value.get("path")
     if isinstance(value, bytes | bytearray | str | Path):
         with Image.open(io.BytesIO(value) if isinstance(value, bytes | bytearray) else value) as img:
+            check_pixels(*img.size, "in a dataset cell")
             return _pil_array(img)
     if isinstance(value, Image.Image):
         return _pil_array(value)

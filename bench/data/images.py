@@ -10,6 +10,18 @@ from PIL import Image, UnidentifiedImageError
 from bench.errors import ImageReadError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: The largest image read, in pixels (8192 x 8192; a raw camera frame of 61 MP fits): a larger header is
+#: refused before decoding, since a 13,000 x 13,000 PNG of a few kilobytes decodes to over 10 GB of arrays.
+MAX_PIXELS = 8192 * 8192
+
+
+def check_pixels(width: int, height: int, what: object) -> None:
+    """Refuse an image of ``width`` x ``height`` over :data:`MAX_PIXELS`, from its header, before decoding."""
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(
+            f"image {what} is {width} x {height} = {width * height:,} pixels by its header, over the limit of "
+            f"{MAX_PIXELS:,} (8192 x 8192); it was not decoded"
+        )
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -20,6 +32,7 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as img:
+            check_pixels(*img.size, path)
             img.load()
             if img.mode in ("L", "1"):
                 return np.asarray(img.convert("L"), dtype=np.uint8)
@@ -29,7 +42,9 @@ def read_image(path: str | Path) -> np.ndarray:
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
     except FileNotFoundError as exc:
         raise ImageReadError(f"image file not found: {path}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except ImageReadError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 
 
@@ -38,11 +53,14 @@ def image_size(path: str | Path) -> tuple[int, int]:
     path = Path(path)
     try:
         with Image.open(path) as img:
+            check_pixels(*img.size, path)
             img.load()
             return img.size
     except FileNotFoundError as exc:
         raise ImageReadError(f"image file not found: {path}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except ImageReadError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
 
 

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bench.data.images import check_pixels
 from bench.data.sources import DataNotFound, Entry, Problem, Source, SourceItem, register_source, to_colour
 
 SONY_BLACK, SONY_WHITE = 512.0, 16383.0
@@ -146,6 +147,7 @@ def read_mosaic(path: Path) -> RawMosaic:
 
     try:
         with rawpy.imread(str(path)) as raw:
+            check_pixels(raw.sizes.raw_width, raw.sizes.raw_height, path)
             mosaic = np.array(raw.raw_image_visible, copy=True)
             pattern, desc = raw.raw_pattern, raw.color_desc.decode("ascii", "replace")
             if pattern is None or pattern.shape != (2, 2):
@@ -166,6 +168,7 @@ def develop(path: Path) -> np.ndarray:
 
     try:
         with rawpy.imread(str(path)) as raw:
+            check_pixels(raw.sizes.raw_width, raw.sizes.raw_height, path)
             return raw.postprocess(use_camera_wb=True, half_size=False, no_auto_bright=True, output_bps=16)
     except rawpy.LibRawError as exc:
         raise RawReadError(path, f"cannot develop raw file: {_libraw_message(exc)}") from exc

@@ -77,7 +77,7 @@ def run(request: dict[str, Any], out: BinaryIO) -> None:
     model = submission.model({"scale": plan.task.scale})
     done = request.get("done", {})
     if request.get("probe"):
-        probe(submission, plan.task, model)
+        probe(submission, plan.task, model, plan.limits)
         out.write(line("probed"))
         control = json.loads(sys.stdin.readline() or "{}")
         if control.get("stop"):
@@ -97,6 +97,7 @@ def validate(request: dict[str, Any], out: BinaryIO) -> None:
     from dataclasses import asdict
 
     from bench.errors import SubmissionError
+    from bench.limits import Limits
     from bench.sandbox.protocol import line
     from bench.submission import load_submission
     from bench.tasks import get_task
@@ -105,7 +106,10 @@ def validate(request: dict[str, Any], out: BinaryIO) -> None:
     submission = load_submission(request["validate"]["submission"])
     if submission.sha256 != request["sha256"]:
         raise SubmissionError(f"submission {submission.folder} changed while it was being checked; check it again")
-    checks = [asdict(c) for t in request["validate"]["tasks"] for c in check_task(submission, get_task(t))]
+    limits = Limits(**request["validate"]["limits"])
+    checks = [
+        asdict(c) for t in request["validate"]["tasks"] for c in check_task(submission, get_task(t), None, limits)
+    ]
     out.write(line("checks", checks=checks))
 
 
