@@ -79,3 +79,15 @@ def test_the_model_has_no_network_and_the_limits_are_recorded(
     sandbox = result["provenance"]["sandbox"]
     assert sandbox["network"] == "none (own namespace)" and sandbox["memory_bytes"] == 16 * 2**30
     assert sandbox["per_image_s"] == 300.0 and sandbox["threads"] == 2
+
+
+def test_bench_latency_runs_the_model_in_the_sandbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench latency` on a model that never returns: stopped at its time limit, exit 2; the task comes from
+    the manifest, which declares exactly one."""
+    folder = _submission(tmp_path, "{name: test-hangs}")
+    start = time.monotonic()
+    assert main(["latency", str(folder), "--device", "cpu-torch", "--quick", "--time-limit", "3"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    # its forward loops on any input wider than 48: on the meta device too, so costing the call never ends
+    assert "did not finish costing one call at 1x3x256x256 within the time limit of 3 s; its process was stopped" in err
+    assert "Traceback" not in err and time.monotonic() - start < 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,3 +94,23 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
             "n/a" if r.complexity.params is None else f"{r.complexity.params:,}",
         )
     return table
+
+
+def size_arg(text: str) -> int:
+    """An argparse type: a size such as 16G (:func:`bench.limits.parse_size`)."""
+    from bench.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def count_arg(text: str) -> float:
+    """An argparse type: a count such as 20T (:func:`bench.limits.parse_count`)."""
+    from bench.limits import parse_count
+
+    try:
+        return parse_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import fail, latency_settings, out, write_output
+from bench.cli.common import fail, latency_settings, out, size_arg, write_output
+from bench.limits import Limits
 from bench.results import LatencyResult
+
+if TYPE_CHECKING:
+    from bench.runtime.latency_run import LatencyRequest
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -40,87 +44,59 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[int, ...]]:
-    from bench.submission import load_submission
+def _request(args: argparse.Namespace) -> LatencyRequest:
+    """The latency job of the command line: a model file needs a shape; a submission a task (its manifest's,
+    when it declares exactly one), which sets the scale and the default shape."""
+    from bench.runtime.latency_run import LatencyRequest, single_task
     from bench.tasks import get_task
 
     target = Path(args.model)
-    task = get_task(args.task) if args.task else None
+    task_id = args.task or (None if target.is_file() else single_task(target))
+    task = get_task(task_id) if task_id else None
     shape = args.shape or (task.latency.input_shape if task else None)
-    if target.is_file():
-        if shape is None:
-            raise argparse.ArgumentTypeError("give --shape N,C,H,W (or --task) for a model file")
-        return target, shape
-    submission = load_submission(target)
-    if task is None:
-        raise argparse.ArgumentTypeError("give --task ID: it sets the scale and the latency input shape")
-    return submission.model({"scale": task.scale}), shape or task.latency.input_shape
+    if shape is None:
+        need = "--shape N,C,H,W (or --task) for a model file" if target.is_file() else "--task ID (the submission "
+        raise argparse.ArgumentTypeError("give " + need + ("" if target.is_file() else "declares several tasks)"))
+    return LatencyRequest(
+        target=str(target.resolve()), shape=tuple(shape), devices=args.device, task=task_id, threads=args.threads,
+        repeat=args.repeat, settings=latency_settings(args.quick).model_dump(), predict=args.predict,
+        calibration=str(Path(args.calibration).resolve()) if args.calibration else None, table=args.table,
+        limits=Limits(per_image_s=args.time_limit, memory_bytes=args.memory_limit).record(),
+    )  # fmt: skip
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
-    from bench.runtime.calibration import calibration_images
-    from bench.runtime.devices import get_device
-    from bench.runtime.latency import measure_on
+    from bench.sandbox import run_job
 
     try:
-        model, shape = _model_and_shape(args)
+        request = _request(args)
     except argparse.ArgumentTypeError as exc:
         return fail(str(exc))
-    settings = latency_settings(args.quick)
-    results: list[dict[str, Any]] = []
-    table = Table(title=f"Measured latency, input {'x'.join(map(str, shape))}", title_justify="left")
+    limits, label = Limits(**request.limits), Path(args.model).name
+    with out.status("measuring") as status:
+        results = run_job(
+            "latency", request.model_dump(mode="json"), limits, label, lambda text, _n: status.update(escape(text))
+        )
+    table = Table(title=f"Measured latency, input {'x'.join(map(str, request.shape))}", title_justify="left")
     for column in ("device", "backend", "threads", "median ms", "p90 ms", "mean ms", "cv", "runs", "stable"):
         table.add_column(column)
-    for device_id in args.device:
-        device = get_device(device_id, threads=args.threads)
-        if args.calibration:
-            device = device.with_calibration(calibration_images(Path(args.calibration), shape))
-        for repeat in range(args.repeat):
-            with out.status(f"measuring on {device.id} ({repeat + 1}/{args.repeat})"):
-                result, description = measure_on(device, model, shape, settings)
-            results.append({"latency": result.model_dump(mode="json"), "backend": description})
-            table.add_row(*_row(result))
+    for entry in results:
+        if "latency" in entry:
+            table.add_row(*_row(LatencyResult.model_validate(entry["latency"])))
     out.print(table)
-    if args.predict:
-        if isinstance(model, Path):
-            return fail("--predict needs a submission (a module to decompose into layers), not a model file")
-        for device_id in args.device:
-            try:
-                results.append(_predict(model, shape, get_device(device_id, threads=args.threads), settings, args))
-            except argparse.ArgumentTypeError as exc:
-                return fail(str(exc))
+    for entry in results:
+        if entry.get("kind") == "predicted":
+            unmodelled, units = entry["unmodelled"], entry["units"]
+            out.print(
+                f"{entry['device']}: predicted {entry['predicted_ms']:.3f} ms (per-layer table, {units} units) "
+                f"vs measured median {entry['measured_median_ms']:.3f} ms: error {entry['error']:+.1%}"
+                + (f"; not modelled: {', '.join(unmodelled)}" if unmodelled else ""),
+                highlight=False, markup=False,
+            )  # fmt: skip
+            out.print(f"  table: {entry['table']}", highlight=False, markup=False)
     if args.json:
         write_output(args.json, json.dumps(results, indent=2))
     return 0
-
-
-def _predict(
-    model: Any, shape: tuple[int, ...], device: Any, settings: Any, args: argparse.Namespace
-) -> dict[str, Any]:
-    """Predicted (per-layer table) next to measured latency; predictions are never stored as measurements."""
-    from bench.runtime.latency import measure_on
-    from bench.runtime.layer_table import LatencyTable, decompose, default_table_path, fill, predict
-
-    path = Path(args.table) if args.table else default_table_path(device.id)
-    table = LatencyTable.load(path) if path.exists() else LatencyTable(device=device.id)
-    if table.device != device.id:
-        raise argparse.ArgumentTypeError(f"table {path} was measured on {table.device}, not {device.id}")
-    units, unmodelled = decompose(model, shape)
-    with out.status(f"filling the latency table for {device.id}") as status:
-        fill(table, units, device, settings, progress=lambda key, n, total: status.update(f"table {n}/{total}: {key}"))
-    table.save(path)
-    predicted = predict(table, units, unmodelled)
-    measured, _ = measure_on(device, model, shape, settings)
-    error = (predicted.total_ms - measured.median_ms) / measured.median_ms
-    out.print(
-        f"{device.id}: predicted {predicted.total_ms:.3f} ms (per-layer table, {len(units)} units) vs measured "
-        f"median {measured.median_ms:.3f} ms: error {error:+.1%}"
-        + (f"; not modelled: {', '.join(unmodelled)}" if unmodelled else ""),
-        highlight=False,
-    )
-    out.print(f"  table: {escape(str(path))}", highlight=False)
-    return {"device": device.id, "predicted_ms": predicted.total_ms, "measured_median_ms": measured.median_ms,
-            "error": error, "kind": "predicted", "per_unit": predicted.per_unit, "unmodelled": unmodelled}  # fmt: skip
 
 
 def _row(r: LatencyResult) -> list[str]:
@@ -145,4 +121,12 @@ def add_parser(sub: Any) -> None:
     latency.add_argument("--predict", action="store_true", help="also predict from the per-layer latency table")
     latency.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     latency.add_argument("--table", help="latency table file (default ~/.cache/bench/latency-tables/DEVICE.json)")
+    latency.add_argument(
+        "--time-limit", type=float, default=Limits.per_image_s, metavar="S",
+        help="seconds the model's process may go without finishing a measurement (default %(default)s)",
+    )  # fmt: skip
+    latency.add_argument(
+        "--memory-limit", type=size_arg, default=Limits.memory_bytes, metavar="SIZE",
+        help="address space of the sandboxed model process, e.g. 8G (default 16G)",
+    )  # fmt: skip
     latency.set_defaults(func=cmd_latency)

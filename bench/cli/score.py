@@ -11,22 +11,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench import __version__
-from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, plain, result_table, write_output
-from bench.limits import Limits, parse_count, parse_size
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _count(text: str) -> float:
-    try:
-        return parse_count(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from bench.cli.common import (
+    add_scoring_options,
+    count_arg,
+    err,
+    fail,
+    latency_settings,
+    out,
+    plain,
+    result_table,
+    size_arg,
+    write_output,
+)
+from bench.limits import Limits
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -144,11 +141,11 @@ def add_parser(sub: Any) -> None:
         "--run-limit", type=float, default=Limits.total_s, help="seconds for the quality run (default %(default)s)"
     )
     score.add_argument(
-        "--memory-limit", type=_size, default=Limits.memory_bytes, metavar="SIZE",
+        "--memory-limit", type=size_arg, default=Limits.memory_bytes, metavar="SIZE",
         help="address space of the sandboxed model process, e.g. 8G (default 16G)",
     )  # fmt: skip
     score.add_argument(
-        "--mac-limit", type=_count, default=Limits.macs, metavar="COUNT",
+        "--mac-limit", type=count_arg, default=Limits.macs, metavar="COUNT",
         help="multiply-accumulates of one model call, counted before it runs, e.g. 5T (default 20T)",
     )  # fmt: skip
     score.add_argument("--json", help="also write the result JSON to this file")

@@ -64,22 +64,59 @@ class Sandbox:
     """One sandboxed child for one plan (see the module docstring). Use as a context manager: leaving it
     kills a child that is still running."""
 
-    def __init__(self, plan: Plan | None, submission: Submission | None = None, limits: Limits | None = None) -> None:
-        """For a scoring ``plan``; or, to validate, for a ``submission`` alone under ``limits``."""
+    def __init__(
+        self,
+        plan: Plan | None,
+        submission: Submission | None = None,
+        limits: Limits | None = None,
+        label: str | None = None,
+    ) -> None:
+        """For a scoring ``plan``; or, to validate, for a ``submission`` alone under ``limits``; or, for a job
+        (:meth:`start_job`), for the model named ``label``."""
         chosen = plan.submission if plan is not None else submission
-        assert chosen is not None, "give a plan or a submission"
+        assert chosen is not None or label is not None, "give a plan, a submission or a job's label"
         self.plan, self.submission = plan, chosen
+        self.label = label if label is not None else repr(chosen.manifest.name)  # type: ignore[union-attr]
         self.limits = plan.limits if plan is not None else (limits or Limits())
-        self.what = plan.task.id if plan is not None else "its probe checks"
+        self.what = plan.task.id if plan is not None else "its probe checks" if label is None else "its job"
         self.process: subprocess.Popen[bytes] | None = None
         self.applied: dict[str, Any] = {}
         self.phase = "loading the model"
         self._buffer = b""
 
     # -- life cycle ----------------------------------------------------------------------------------
+    def start_job(self, kind: str, payload: dict[str, Any]) -> None:
+        """Start the child on one of its jobs (:data:`bench.sandbox.child.JOBS`) with ``payload``."""
+        self._spawn({"job": {"kind": kind, "payload": payload, "limits": self.limits.record()}})
+
+    def job_result(self, progress: Progress | None) -> Any:
+        """The job's result, reporting its progress messages."""
+        while True:
+            message = self._next()
+            if message.get("kind") == "progress":
+                self.phase = str(message.get("label"))
+                if progress is not None:
+                    progress(self.phase, int(message.get("n", 0)))
+            elif message.get("kind") == "job-result":
+                return message.get("result")
+            else:
+                raise ScoringError(f"the sandboxed job sent an unexpected message ({message.get('kind')!r})")
+
     def start(self, probe: bool, record: bool, done: dict[str, ImageResult], tasks: list[str] | None = None) -> None:
         """Start the child: to score the plan (``probe`` first, ``record`` each image, skip ``done``), or,
         given ``tasks``, to run the probe checks of the submission on each of them."""
+        assert self.submission is not None
+        folder = str(self.submission.folder.resolve())
+        checking = {"submission": folder, "tasks": tasks, "limits": self.limits.record()} if tasks is not None else None
+        request: dict[str, Any] = {
+            "sha256": self.submission.sha256, "probe": probe, "record": record,
+            "done": {k: v.model_dump(mode="json") for k, v in done.items()},
+            "plan": _request(self.plan) if self.plan is not None else None, "validate": checking,
+        }  # fmt: skip
+        self._spawn(request)
+
+    def _spawn(self, request: dict[str, Any]) -> None:
+        """Start the child process, send it ``request`` and wait until it is confined."""
         self._workdir = tempfile.TemporaryDirectory(prefix="bench-sandbox-")
         self._log = Path(self._workdir.name) / "child.log"
         read_fd, write_fd = os.pipe()
@@ -96,13 +133,6 @@ class Sandbox:
         self._fd, self._started = read_fd, time.monotonic()
         self._selector = selectors.DefaultSelector()
         self._selector.register(read_fd, selectors.EVENT_READ)
-        folder = str(self.submission.folder.resolve())
-        checking = {"submission": folder, "tasks": tasks, "limits": self.limits.record()} if tasks is not None else None
-        request: dict[str, Any] = {
-            "sha256": self.submission.sha256, "probe": probe, "record": record,
-            "done": {k: v.model_dump(mode="json") for k, v in done.items()},
-            "plan": _request(self.plan) if self.plan is not None else None, "validate": checking,
-        }  # fmt: skip
         self._send(request)
         self._expect("confined")
 
@@ -194,8 +224,9 @@ class Sandbox:
                 raise ScoringError(f"submission {self._name} exceeded the whole-run limit of {self.limits.total_s:g} s")
             if not self._selector.select(min(self.limits.per_image_s, left)):
                 self.kill()
+                limit = "per-image limit" if self.plan is not None else "time limit"
                 raise ScoringError(
-                    f"submission {self._name} did not finish {self.phase} within the per-image limit of "
+                    f"submission {self._name} did not finish {self.phase} within the {limit} of "
                     f"{self.limits.per_image_s:g} s; its process was stopped"
                 )
             chunk = os.read(self._fd, 1 << 20)
@@ -213,7 +244,7 @@ class Sandbox:
 
     @property
     def _name(self) -> str:
-        return repr(self.submission.manifest.name)
+        return self.label
 
     def _error(self, kind: str, message: str) -> Exception:
         """The user error the child reported, as its own class (any other kind: a :class:`ScoringError`)."""
@@ -237,3 +268,11 @@ class Sandbox:
             f"submission {self._name}: the model's process {cause} during {self.phase} (a crash, or memory over the "
             f"limit of {self.limits.memory_bytes / GIB:g} GiB)" + (f"; its last output: {tail}" if tail else "")
         )
+
+
+def run_job(kind: str, payload: dict[str, Any], limits: Limits, label: str, progress: Progress | None = None) -> Any:
+    """Run one job of the sandboxed child (e.g. ``"latency"``: :mod:`bench.runtime.latency_run`) on the model
+    named ``label`` under ``limits``; its result, or its failure as a user error."""
+    with Sandbox(None, limits=limits, label=label) as child:
+        child.start_job(kind, payload)
+        return child.job_result(progress)

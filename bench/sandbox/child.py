@@ -113,11 +113,32 @@ def validate(request: dict[str, Any], out: BinaryIO) -> None:
     out.write(line("checks", checks=checks))
 
 
+def latency_job(payload: dict[str, Any], out: BinaryIO) -> Any:
+    """``bench latency``'s measurements (:mod:`bench.runtime.latency_run`)."""
+    from bench.runtime.latency_run import LatencyRequest, measure
+    from bench.sandbox.protocol import line
+
+    def progress(label: str, n: int) -> None:
+        out.write(line("progress", label=label, n=n))
+
+    return measure(LatencyRequest.model_validate(payload), progress)
+
+
+#: The jobs the child runs besides scoring and validation: kind -> function(payload, out) -> JSON result.
+JOBS = {"latency": latency_job}
+
+
+def job(request: dict[str, Any], out: BinaryIO) -> None:
+    from bench.sandbox.protocol import line
+
+    out.write(line("job-result", result=JOBS[request["job"]["kind"]](request["job"]["payload"], out)))
+
+
 def main() -> int:
     out = os.fdopen(int(sys.argv[1]), "wb", buffering=0)
     request = json.loads(sys.stdin.readline())
-    limits = request["plan"]["limits"] if request.get("plan") else request["validate"]["limits"]
-    applied = confine(limits)
+    section = next(request[k] for k in ("plan", "validate", "job") if request.get(k))
+    applied = confine(section["limits"])
     from bench.errors import USER_ERRORS
     from bench.sandbox.protocol import line
 
@@ -125,6 +146,8 @@ def main() -> int:
     try:
         if request.get("validate"):
             validate(request, out)
+        elif request.get("job"):
+            job(request, out)
         else:
             run(request, out)
     except USER_ERRORS as exc:

@@ -9,6 +9,8 @@ prints can be taken for a message). Every message has a ``kind``:
   ``crops`` with base64 PNGs or null);
 * ``progress``: a label (an image id, or the latency phase) and the images done, for the display;
 * ``result``: the finished :class:`~bench.results.Result` JSON;
+* ``job-result``: the JSON result of a job (a request with ``job``: ``kind``, ``payload``, ``limits``;
+  see :data:`bench.sandbox.child.JOBS`);
 * ``error``: a failure, with the error class ``type`` (one of the user errors, else any name) and its
   one-paragraph ``message``.
 """
