@@ -48,6 +48,14 @@ def parse_size(text: str) -> int:
     return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
 
 
+def size_text(size: float) -> str:
+    """A byte count for people: ``16 GiB``, ``512 MiB``, ``1.5 KiB``, ``100 bytes`` (binary units)."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}"
+    return f"{size:g} bytes"
+
+
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)\s*$", re.IGNORECASE)
 
 

@@ -66,11 +66,17 @@ def record_run(
         raise
     except SQLAlchemyError as exc:
         where = describe_url(store.url) if store is not None else "the store"
-        raise StoreError(f"the results store {where} cannot be used: {type(exc).__name__}: {exc}") from exc
+        raise StoreError(f"the results store {where} cannot be used: {_cause(exc)}") from exc
     except Exception as exc:
         raise ScoringError(
             f"submission {plan.submission.manifest.name!r} failed on {plan.task.id}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _cause(exc: BaseException) -> str:
+    """A database error in one line: the driver's own error (SQLAlchemy's wrapper adds the statement)."""
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"
 
 
 def _record(
@@ -115,7 +121,15 @@ def _record(
             result = child.result(handle.record, progress)
         except KeyboardInterrupt:
             raise  # the images scored so far stay, for a resume
-        except BaseException:
-            handle.discard()  # a run that failed for good leaves nothing behind
+        except BaseException as exc:
+            try:
+                handle.discard()  # a run that failed for good leaves nothing behind
+            except SQLAlchemyError as again:  # the store cannot be written at all (a full disk): say what stays
+                raise StoreError(
+                    f"the results store {describe_url(store.url)} cannot be written ({_cause(exc)}; removing the "
+                    f"run then failed too: {_cause(again)}), often a full disk; nothing stored before is lost, and "
+                    f"the unfinished run {handle.run_id} stays: once the store can be written, run the same command "
+                    "with --resume to finish it or --restart to drop it"
+                ) from exc
             raise
         return Recorded(result, handle.finish(result), resumed_images=resumed)

@@ -90,7 +90,32 @@ class Wide(nn.Module):
         return self.body(x)
 
 
+class Misbehaves(nn.Module):
+    """Passes the 48 x 48 probe, then misbehaves on a full-size image: returns a tuple, aborts the process,
+    exits it, or writes ``mib`` MiB to a file in its working folder."""
+
+    def __init__(self, how: str = "tuple", mib: int = 64) -> None:
+        super().__init__()
+        self.how, self.mib = how, mib
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if x.shape[-1] <= 48 or x.device.type == "meta":
+            return x
+        import os
+
+        if self.how == "abort":
+            os.abort()
+        if self.how == "exit":
+            os._exit(0)
+        if self.how == "writes":
+            with open("spill.bin", "wb") as spill:
+                for _ in range(self.mib):
+                    spill.write(b"\0" * 2**20)
+        return (x, x)
+
+
 register_model("test-tiny-sr", task_args=("scale",))(TinySR)
+register_model("test-misbehaves")(lambda how="tuple", mib=64: Misbehaves(how, mib))
 register_model("test-wide")(lambda channels=8: Wide(channels))
 register_model("test-scaled")(lambda mode="ok": Faulty({"ok": "none"}.get(mode, mode)))
 register_model("test-faulty")(lambda fault="none": Faulty(fault))

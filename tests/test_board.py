@@ -186,7 +186,7 @@ def test_zoom_window_is_the_right_part() -> None:
 def test_challenge_page(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(board_db[0], monkeypatch, page="challenge", track="ntire2024-esr")
     assert at.selectbox(key="tdevice").value == "cpu-torch"  # the track's fallback device
-    assert at.selectbox(key="baseline").value == "esr-base"  # tagged baseline
+    assert at.selectbox(key="baseline").value == "esr-base"  # the project's baseline (reserved team and tag)
     assert any("not comparable" in w.value for w in at.warning)
     ranking = at.dataframe[0].value
     assert list(ranking["submission"]) == ["esr-fast", "esr-base", "esr-blurry"]

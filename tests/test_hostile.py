@@ -1,184 +1,155 @@
-"""Hostile submissions, as a stranger would send them: each is refused with a one-paragraph error and exit 2,
-no traceback, no code run, within bounded time, and the store is left as it was (here: never created).
+"""Every case of the hostile corpus (tests/hostile_corpus.py), run as a stranger's attempt would be: a real
+``python -m bench.cli`` process against a store that already holds a finished result. Each must end with exit 2
+and a one-paragraph error naming the problem, no traceback and nothing unprintable, within 90 s and 4 GiB of
+resident memory (the command and its sandboxed child together, from ``wait4``), no code of the submission run,
+and the store exactly as before.
 
-This is the start of the corpus; the sandbox's own breaches (a hang, memory) are in test_sandbox.py."""
+The cases run four at a time in a module fixture (most of their time is process start-up); each then has its
+own test.
+"""
 
 from __future__ import annotations
 
 import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bench.cli import main
+from tests.conftest import REPO
+from tests.hostile_corpus import CASES, IDENTITY
 
-TASK = "denoise-demo-s25"
-GOOD = f"name: h\nteam: t\ntasks: [{TASK}]\nformat: safetensors\narchitecture: {{name: identity}}\n"
-
-
-def _folder(root: Path, manifest: str | None = GOOD) -> Path:
-    folder = root / "sub"
-    folder.mkdir()
-    if manifest is not None:
-        (folder / "submission.yaml").write_text(manifest)
-    return folder
+MAX_SECONDS = 90
+MAX_RSS_BYTES = 4 * 2**30
 
 
-def manifest_link_out(root: Path) -> Path:
-    outside = root / "elsewhere.yaml"
-    outside.write_text(GOOD + "secret_key_of_someone_else: 1\n")
-    folder = _folder(root, None)
-    (folder / "submission.yaml").symlink_to(outside)
-    return folder
+@dataclass(frozen=True)
+class Outcome:
+    expect: str
+    keeps_unfinished: bool
+    code: int
+    err: str
+    seconds: float
+    max_rss_bytes: int
+    store_before: list[str]
+    store_after: list[str]
+    other_before: bytes | None
+    other_after: bytes | None
+    pwned: bool
 
 
-def huge_manifest(root: Path) -> Path:
-    return _folder(root, GOOD + "description: '" + "x" * 70_000 + "'\n")
+def _dump(path: Path) -> list[str]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        return list(connection.iterdump())
 
 
-def deep_yaml(root: Path) -> Path:
-    return _folder(root, GOOD + "description: " + "[" * 20_000 + "]" * 20_000 + "\n")
+def _run(name: str, root: Path, template: Path) -> Outcome:
+    root.mkdir(parents=True)
+    store = root / "store.db"
+    shutil.copy(template, store)
+    attempt = CASES[name](root)
+    url = f"sqlite:///{store}"
+    if attempt.db == "READONLY":
+        url = f"sqlite:///file:{store}?mode=ro&uri=true"
+    elif attempt.db is not None:
+        url = attempt.db
+    other = Path(attempt.db) if attempt.db and not attempt.db.startswith(("READONLY", "postgresql")) else None
+    other_before = other.read_bytes() if other else None
+    env = os.environ | {"BENCH_DB": url, "XDG_DATA_HOME": str(root / "xdg"), "PYTHONPATH": str(REPO), **attempt.env}
+    before = _dump(store)
+    file_limit = store.stat().st_size + 16 * 1024 if attempt.full_disk else None
+    code, err, seconds, rss = _spawn(attempt.argv, env, root, file_limit)
+    other_after = other.read_bytes() if other else None
+    return Outcome(attempt.expect, attempt.keeps_unfinished, code, err, seconds, rss, before, _dump(store),
+                   other_before, other_after, (root / "pwned").exists())  # fmt: skip
 
 
-def python_tag(root: Path) -> Path:
-    marker = root / "pwned"
-    return _folder(root, GOOD + f"description: !!python/object/apply:os.system ['touch {marker}']\n")
+def _spawn(argv: list[str], env: dict[str, str], cwd: Path, file_limit: int | None) -> tuple[int, str, float, int]:
+    """Run ``bench ARGV``; its exit code, stderr, wall time and peak resident memory (itself and every
+    descendant it waited for, as ``wait4`` reports it)."""
 
+    def limit_files() -> None:  # a full disk: writes past the limit fail with EFBIG instead of killing
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        assert file_limit is not None
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
 
-def nul_in_file_name(root: Path) -> Path:
-    return _folder(root, GOOD + 'files: {weights: "w\\0.safetensors"}\n')
-
-
-def over_long_file_name(root: Path) -> Path:
-    return _folder(root, GOOD + f"files: {{weights: {'w' * 300}.safetensors}}\n")
-
-
-def symlink_loop(root: Path) -> Path:
-    folder = _folder(root, GOOD.replace("identity", "test-scaled") + "files: {weights: a.safetensors}\n")
-    os.symlink(folder / "b.safetensors", folder / "a.safetensors")
-    os.symlink(folder / "a.safetensors", folder / "b.safetensors")
-    return folder
-
-
-def over_long_name(root: Path) -> Path:
-    return _folder(root, GOOD.replace("name: h", "name: " + "n" * 101))
-
-
-def markup_and_escapes_in_the_name(root: Path) -> Path:
-    """A name with rich markup and an ANSI escape, on a model that fails mid-run (the error quotes the name)."""
-    manifest = GOOD.replace("name: h", 'name: "evil[/] [bold]x\\e[31m"').replace("identity", "test-fails-late")
-    return _folder(root, manifest)
-
-
-CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
-    "manifest is a link out of the folder": (manifest_link_out, "leaves the submission folder"),
-    "manifest over 64 KiB": (huge_manifest, "is over 65536 bytes"),
-    "YAML nested 20,000 deep": (deep_yaml, "nested too deeply"),
-    "YAML python tag": (python_tag, "not valid YAML"),
-    "NUL byte in a file name": (nul_in_file_name, "is not a usable file name"),
-    "file name of 300 characters": (over_long_file_name, "is not a usable file name"),
-    "symlink loop as weights": (symlink_loop, "cannot be resolved (Symlink loop"),
-    "name of 101 characters": (over_long_name, "at most 100 characters"),
-    "markup and ANSI escapes in the name": (markup_and_escapes_in_the_name, "failed on denoise-demo-s25"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_submission_is_refused_cleanly(
-    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
-) -> None:
-    make, expected = CASES[case]
-    folder = make(tmp_path)
     start = time.monotonic()
-    code = main(["score", str(folder), "--task", TASK, "--quick"])
-    seconds = time.monotonic() - start
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("error:") and "Traceback" not in err and "\x1b" not in err
-    assert expected in " ".join(err.split()), err
-    assert "secret_key_of_someone_else" not in err  # nothing of an outside file is echoed
-    assert seconds < 60
-    assert not (tmp_path / "pwned").exists()  # no code ran
-    store = Path(isolated_store.removeprefix("sqlite:///"))
-    if store.exists():  # the failing-model case opens the store after its probe: it must be left empty
-        from bench.store import Store
-
-        with Store(isolated_store).engine.connect() as connection:
-            assert connection.exec_driver_sql("SELECT COUNT(*) FROM runs").scalar() == 0
-            assert connection.exec_driver_sql("SELECT COUNT(*) FROM submissions").scalar() == 0
-
-
-def test_an_oversized_architecture_is_refused_before_anything_is_allocated(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
-) -> None:
-    """A 150-byte manifest asking for EDSR with 1,536 features (about 680 M parameters, 2.7 GB): counted on
-    the meta device and refused, in seconds, under a memory limit far below what building it would take."""
-    folder = _folder(tmp_path, GOOD.replace("tasks: [denoise-demo-s25]", "tasks: [sr-set5-x2]").replace(
-        "{name: identity}", "{name: edsr-baseline, args: {n_feats: 1536}}"))  # fmt: skip
-    start = time.monotonic()
-    code = main(["score", str(folder), "--task", "sr-set5-x2", "--quick", "--memory-limit", "2G"])
-    err = " ".join(capsys.readouterr().err.split())
-    assert code == 2 and "Traceback" not in err, err
-    assert "parameters, over the budget of 200,000,000; nothing was allocated" in err
-    assert time.monotonic() - start < 60
+    err_path = cwd / "stderr.txt"
+    with err_path.open("wb") as err_file:
+        process = subprocess.Popen([sys.executable, "-m", "bench.cli", *argv], cwd=cwd, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=err_file,
+                                   preexec_fn=limit_files if file_limit else None)  # fmt: skip
+        deadline = start + MAX_SECONDS * 2
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+            time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, err_path.read_text(errors="replace"), time.monotonic() - start, usage.ru_maxrss * 1024
 
 
-@pytest.mark.parametrize(
-    ("claim", "edit"),
-    [
-        ("team 'bench baselines'", lambda m: m.replace("team: t", "team: bench baselines")),
-        ("team 'Bench-Reference Models'", lambda m: m.replace("team: t", "team: Bench-Reference Models")),
-        (r"team 'bench\u200bbaselines'", lambda m: m.replace("team: t", 'team: "bench\\u200bbaselines"')),
-        ("name 'IDENTITY'", lambda m: m.replace("name: h", "name: IDENTITY")),
-        ("name 'fsrcnn_x2'", lambda m: m.replace("name: h", "name: fsrcnn_x2")),
-        ("tag 'baseline'", lambda m: m + "tags: [fast, baseline]\n"),
-        ("tag 'Reference'", lambda m: m + "tags: [Reference]\n"),
-    ],
-)
-def test_the_projects_names_teams_and_tags_cannot_be_claimed(
-    claim: str, edit: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
-) -> None:
-    folder = _folder(tmp_path, edit(GOOD))
-    assert main(["score", str(folder), "--task", TASK, "--quick"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
-    assert f"claims {claim}" in err and "reserved for the project's own" in err and "Traceback" not in err, err
-    assert not Path(isolated_store.removeprefix("sqlite:///")).exists()  # refused before the store is opened
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with one finished result (identity on the deblurring demo)."""
+    folder = tmp_path_factory.mktemp("template")
+    db = folder / "store.db"
+    argv = ["score", str(IDENTITY), "--task", "deblur-demo-motion", "--quick", "--db", str(db)]
+    done = subprocess.run([sys.executable, "-m", "bench.cli", *argv], capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"XDG_DATA_HOME": str(folder / "xdg")})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+@pytest.fixture(scope="module")
+def outcomes(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    base = tmp_path_factory.mktemp("hostile")
+    names = sorted(CASES)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {n: pool.submit(_run, n, base / f"case{i:03d}", template) for i, n in enumerate(names)}
+        return {n: f.result() for n, f in futures.items()}
+
+
+def test_the_corpus_is_large() -> None:
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_attempt_is_refused_cleanly(name: str, outcomes: dict[str, Outcome]) -> None:
+    outcome = outcomes[name]
+    err = " ".join(outcome.err.split())
+    assert outcome.code == 2, outcome.err
+    assert err.startswith("error:") and "Traceback" not in err, outcome.err
+    assert all(c.isprintable() or c == "\n" for c in outcome.err), repr(outcome.err)
+    assert outcome.expect in err, err
+    assert outcome.seconds < MAX_SECONDS, outcome.seconds
+    assert outcome.max_rss_bytes < MAX_RSS_BYTES, outcome.max_rss_bytes
+    assert not outcome.pwned  # nothing of the submission ran outside the model's own call
+    if outcome.keeps_unfinished:  # a full disk: what was there stays; only the unfinished run was added
+        assert set(outcome.store_before) <= set(outcome.store_after)
+        added_runs = [
+            r for r in set(outcome.store_after) - set(outcome.store_before) if r.startswith('INSERT INTO "runs"')
+        ]
+        assert len(added_runs) == 1 and ",'running'," in added_runs[0], added_runs
+    else:
+        assert outcome.store_after == outcome.store_before  # the store is as it was
+    assert outcome.other_after == outcome.other_before
 
 
 def test_the_projects_own_folders_keep_their_names(capsys: pytest.CaptureFixture[str], isolated_store: str) -> None:
     from bench.reserved import check_identity, trusted_baseline
-    from tests.conftest import REPO
 
     check_identity(REPO / "submissions/baselines/identity", "identity", "bench baselines", ["baseline"])  # no error
-    assert main(["score", str(REPO / "submissions/baselines/identity"), "--task", TASK, "--quick"]) == 0
+    assert main(["score", str(REPO / "submissions/baselines/identity"), "--task", "denoise-demo-s25", "--quick"]) == 0
     assert trusted_baseline("bench baselines", ["baseline"]) and not trusted_baseline("lab", ["baseline"])
-
-
-def _png_header_only(path: Path, width: int, height: int) -> None:
-    """A PNG whose header declares ``width`` x ``height`` (8-bit RGB) and whose data is a few bytes."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
-
-
-def test_an_image_too_large_by_its_header_is_refused_before_decoding(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
-) -> None:
-    """A 13,000 x 13,000 PNG in a data root (over 10 GB once decoded to arrays): refused from its header."""
-    _png_header_only(tmp_path / "data" / "scenes" / "huge.png", 13_000, 13_000)
-    start = time.monotonic()
-    identity = Path(__file__).resolve().parent.parent / "submissions/baselines/identity"
-    argv = ["score", str(identity), "--task", TASK, "--quick", "--data-root", str(tmp_path / "data")]
-    assert main([*argv, "--memory-limit", "4G"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
-    assert "is 13000 x 13000 = 169,000,000 pixels by its header, over the limit of 67,108,864" in err, err
-    assert "Traceback" not in err and time.monotonic() - start < 60

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import fail, latency_settings, out, write_output
+from bench.cli.common import check_output, fail, latency_settings, out, write_output
 
 if TYPE_CHECKING:
     from bench.challenges.rerun import Ranking
@@ -39,6 +39,8 @@ def cmd_challenge(args: argparse.Namespace) -> int:
     from bench.data.sources import default_data_root
     from bench.store import Store, describe_url
 
+    check_output(args.json)
+    check_output(args.markdown)
     if args.track == "list":
         for track in all_tracks().values():
             out.print(f"{track.id}: {track.title} (quality task {track.quality_task})", highlight=False)

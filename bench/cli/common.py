@@ -59,6 +59,23 @@ def write_output(path: str, text: str) -> None:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
+def check_output(path: str | None) -> None:
+    """Refuse, before any work, an output file (``--json``, ``--markdown``) that cannot be written: a folder,
+    or a path under an existing file; so a long run never ends with its result unwritten."""
+    from bench.errors import OutputError
+
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder")
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"cannot write {target}: {ancestor} is a file, not a folder")
+
+
 def plain(text: str) -> str:
     """User text as data for the terminal: control characters (ANSI escapes included) shown as ``?``, and
     rich markup escaped, so a name like ``[/]`` prints as it is instead of breaking the output."""

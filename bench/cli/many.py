@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from bench.cli.common import add_scoring_options, err, fail, latency_settings, out, result_table, write_output
+from bench.cli.common import (
+    add_scoring_options,
+    check_output,
+    err,
+    fail,
+    latency_settings,
+    out,
+    result_table,
+    write_output,
+)
 from bench.results import Result
 
 if TYPE_CHECKING:
@@ -39,6 +48,8 @@ def cmd_score_many(args: argparse.Namespace) -> int:
     from bench.executors import cpu_devices, get_executor, make_jobs
     from bench.store import Store, describe_url
     from bench.tasks import get_task
+
+    check_output(args.json)
 
     if args.workers < 1:
         return fail(f"--workers must be at least 1, got {args.workers}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import fail, latency_settings, out, size_arg, write_output
+from bench.cli.common import check_output, fail, latency_settings, out, size_arg, write_output
 from bench.limits import Limits
 from bench.results import LatencyResult
 
@@ -68,6 +68,7 @@ def _request(args: argparse.Namespace) -> LatencyRequest:
 def cmd_latency(args: argparse.Namespace) -> int:
     from bench.sandbox import run_job
 
+    check_output(args.json)
     try:
         request = _request(args)
     except argparse.ArgumentTypeError as exc:

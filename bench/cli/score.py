@@ -13,6 +13,7 @@ from rich.table import Table
 from bench import __version__
 from bench.cli.common import (
     add_scoring_options,
+    check_output,
     count_arg,
     err,
     fail,
@@ -35,6 +36,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from bench.submission import load_submission
     from bench.tasks import get_task
 
+    check_output(args.json)
     task = get_task(args.task)
     submission = load_submission(args.submission)
     cache_root = None if args.cache is None else (Path(args.cache) if args.cache else default_cache_root())
@@ -43,7 +45,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         data_root=Path(args.data_root) if args.data_root else default_data_root(),
         calibration=Path(args.calibration) if args.calibration else None,
         lpips_weights=Path(args.lpips_alexnet) if args.lpips_alexnet else None, cache_root=cache_root,
-        limits=Limits(args.image_limit, args.run_limit, memory_bytes=args.memory_limit, macs=args.mac_limit),
+        limits=Limits(args.image_limit, args.run_limit, args.memory_limit, args.file_limit, macs=args.mac_limit),
     )  # fmt: skip
     store = Store(args.db)
 
@@ -143,6 +145,10 @@ def add_parser(sub: Any) -> None:
     score.add_argument(
         "--memory-limit", type=size_arg, default=Limits.memory_bytes, metavar="SIZE",
         help="address space of the sandboxed model process, e.g. 8G (default 16G)",
+    )  # fmt: skip
+    score.add_argument(
+        "--file-limit", type=size_arg, default=Limits.file_bytes, metavar="SIZE",
+        help="largest file the sandboxed model process may write, e.g. 1G (default 4G)",
     )  # fmt: skip
     score.add_argument(
         "--mac-limit", type=count_arg, default=Limits.macs, metavar="COUNT",

@@ -28,7 +28,7 @@ from typing import Any
 
 from bench import errors
 from bench.errors import ScoringError
-from bench.limits import GIB, Limits
+from bench.limits import Limits, size_text
 from bench.plan import Plan
 from bench.results import ImageResult, Result
 from bench.samples import SampleCrops
@@ -252,9 +252,13 @@ class Sandbox:
         if kind in known:
             return known[kind](message)
         if kind == "MemoryError":
-            limit = f"{self.limits.memory_bytes / GIB:g} GiB"
+            limit = size_text(self.limits.memory_bytes)
             return ScoringError(f"submission {self._name} ran out of memory in {self.phase}: over the memory limit "
                                 f"of {limit} ({message})")  # fmt: skip
+        if kind == "FileSizeLimit":
+            limit = size_text(self.limits.file_bytes)
+            return ScoringError(f"submission {self._name} wrote a file over the file-size limit of {limit} "
+                                f"(--file-limit) in {self.phase} ({message})")  # fmt: skip
         return ScoringError(f"submission {self._name} failed on {self.what}: {kind}: {message}")
 
     def _death(self) -> Exception:
@@ -264,9 +268,15 @@ class Sandbox:
         code = self.process.wait()
         tail = printable(self._log.read_text(errors="replace")[-_LOG_TAIL:], replacement=" ").strip()  # anything
         cause = f"was killed by signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"exited with {code}"
+        if code == -signal.SIGXFSZ:
+            why = f"it wrote a file over the file-size limit of {size_text(self.limits.file_bytes)}"
+        elif code >= 0:
+            why = "it ended without a result"
+        else:
+            why = f"a crash, or memory over the limit of {size_text(self.limits.memory_bytes)}"
         return ScoringError(
-            f"submission {self._name}: the model's process {cause} during {self.phase} (a crash, or memory over the "
-            f"limit of {self.limits.memory_bytes / GIB:g} GiB)" + (f"; its last output: {tail}" if tail else "")
+            f"submission {self._name}: the model's process {cause} during {self.phase} ({why})"
+            + (f"; its last output: {tail}" if tail else "")
         )
 
 

@@ -12,6 +12,7 @@ See :mod:`bench.sandbox.protocol` for the messages.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -25,14 +26,18 @@ _PR_SET_PDEATHSIG = 1
 
 
 def confine(limits: dict[str, Any]) -> dict[str, Any]:
-    """Apply the limits to this process; returns what was applied (for the provenance)."""
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    """Apply the limits to this process; returns what was applied (for the provenance). A limit the scorer
+    itself runs under already (a lower hard limit) is kept: a process can lower its limits, never raise them."""
+    applied = dict(limits)
+    for kind, key in ((resource.RLIMIT_AS, "memory_bytes"), (resource.RLIMIT_FSIZE, "file_bytes")):
+        hard = resource.getrlimit(kind)[1]
+        applied[key] = limits[key] if hard == resource.RLIM_INFINITY else min(limits[key], hard)
+        resource.setrlimit(kind, (applied[key], applied[key]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     isolated = libc.unshare(_CLONE_NEWNET) == 0
-    return {**limits, "network": "none (own namespace)" if isolated else "not isolated (unshare refused)"}
+    return {**applied, "network": "none (own namespace)" if isolated else "not isolated (unshare refused)"}
 
 
 class PipeCheckpoint:
@@ -124,8 +129,21 @@ def latency_job(payload: dict[str, Any], out: BinaryIO) -> Any:
     return measure(LatencyRequest.model_validate(payload), progress)
 
 
+def io_dtypes_job(payload: dict[str, Any], out: BinaryIO) -> Any:
+    """The input and output dtypes of each TFLite file in ``payload["files"]`` (a challenge rule reads them)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    found = []
+    for path in payload["files"]:
+        interpreter = Interpreter(model_path=str(path))
+        found.append(
+            sorted({d["dtype"].__name__ for d in interpreter.get_input_details() + interpreter.get_output_details()})
+        )
+    return found
+
+
 #: The jobs the child runs besides scoring and validation: kind -> function(payload, out) -> JSON result.
-JOBS = {"latency": latency_job}
+JOBS = {"latency": latency_job, "io-dtypes": io_dtypes_job}
 
 
 def job(request: dict[str, Any], out: BinaryIO) -> None:
@@ -157,7 +175,9 @@ def main() -> int:
     except Exception as exc:  # any failure of the model or its runtime: reported, never a traceback
         text = str(exc)
         refused = any(k in text.lower() for k in ("can't allocate memory", "bad_alloc", "out of memory"))
-        out.write(line("error", type="MemoryError" if refused else type(exc).__name__, message=text[:2000]))
+        too_large = isinstance(exc, OSError) and exc.errno == errno.EFBIG  # past RLIMIT_FSIZE (SIGXFSZ is ignored)
+        kind = "MemoryError" if refused else "FileSizeLimit" if too_large else type(exc).__name__
+        out.write(line("error", type=kind, message=text[:2000]))
     return 0
 
 
