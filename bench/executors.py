@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.errors import USER_ERRORS
+from bench.limits import Limits
 from bench.registry import Registry
 from bench.results import Result
 from bench.runtime.protocol import LatencySettings
@@ -70,6 +71,7 @@ def make_jobs(
     latency: LatencySettings | None = None,
     quality_device: str | None = None,
     db: str | None = None,
+    limits: Limits | None = None,
 ) -> list[Job]:
     """One job per submission folder, all with the same settings; paths made absolute (workers may run elsewhere).
     With ``db`` (a store URL), each worker records its run there through the one road."""
@@ -79,6 +81,7 @@ def make_jobs(
         "data_root": str(Path(data_root).absolute()) if data_root is not None else None,
         "latency": latency.model_dump() if latency is not None else None,
         "quality_device": quality_device,
+        "limits": limits.record() if limits is not None else None,
     }
     return [Job(str(Path(folder).absolute()), task, dict(settings)) for folder in submissions]
 
@@ -100,6 +103,7 @@ def score(job: Job) -> tuple[str, int | None]:
         quality_device=s.get("quality_device"),
         latency=LatencySettings(**s["latency"]) if s.get("latency") else None,
         data_root=Path(s["data_root"]) if s.get("data_root") else None,
+        limits=Limits(**s["limits"]) if s.get("limits") else None,
     )
     recorded = record_run(plan, Store(s["db"]) if s.get("db") else None)
     return recorded.result.model_dump_json(), recorded.result_id

@@ -14,6 +14,7 @@ from pathlib import Path
 from bench.challenges.ranking import Entry, Row, constants_for, format_rule, published_rows, rank_entries
 from bench.challenges.tracks import Track
 from bench.errors import USER_ERRORS, TrackError
+from bench.limits import Limits
 from bench.plan import make_plan
 from bench.recording import record_run
 from bench.results import Result
@@ -76,6 +77,7 @@ def _measure(
     data_root: Path | None,
     latency: LatencySettings | None,
     store: Store | None = None,
+    limits: Limits | None = None,
 ) -> tuple[Entry, Result | None]:
     """The entry of one submission folder: scored through the one road (stored when ``store`` is
     given; a stored twin is reused), or rejected with the rule or the error that stopped it."""
@@ -89,7 +91,7 @@ def _measure(
         if violation:
             return Entry(name, team, fmt, violation=violation), None
         plan = make_plan(submission, get_task(task_id), [device], latency=latency, data_root=data_root,
-                         latency_shape=track.timing.input_shape)  # fmt: skip
+                         latency_shape=track.timing.input_shape, limits=limits)  # fmt: skip
         result = record_run(plan, store).result
     except _STOPS as exc:
         return Entry(name, team, fmt, violation=str(exc)), None
@@ -111,6 +113,7 @@ def rerun(
     quality_task: str | None = None,
     baseline: Path | None = None,
     store: Store | None = None,
+    limits: Limits | None = None,
 ) -> Ranking:
     """Score every submission on the track (see the module docstring) and rank them with
     :mod:`bench.challenges.ranking`; with ``store``, each scored run is also stored there (the board's
@@ -122,11 +125,11 @@ def rerun(
     if track.score.baseline_constants:
         if baseline is None:
             raise TrackError(f"track {track.id} scores against its baseline: give --baseline SUBMISSION_DIR")
-        base, _ = _measure(track, baseline, task_id, device_id, data_root, latency, store)
+        base, _ = _measure(track, baseline, task_id, device_id, data_root, latency, store, limits)
         if base.violation:
             raise TrackError(f"the baseline submission failed: {base.violation}")
     ranking.constants, _ = constants_for(track, base)
-    entries = [_measure(track, folder, task_id, device_id, data_root, latency, store)[0] for folder in folders]
+    entries = [_measure(track, f, task_id, device_id, data_root, latency, store, limits)[0] for f in folders]
     ranking.rows = rank_entries(track, entries, ranking.constants)
     return ranking
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import check_output, fail, latency_settings, out, write_output
+from bench.cli.common import add_limit_options, check_output, fail, latency_settings, limits_of, out, write_output
 
 if TYPE_CHECKING:
     from bench.challenges.rerun import Ranking
@@ -56,7 +56,7 @@ def cmd_challenge(args: argparse.Namespace) -> int:
         with out.status(f"rerunning {track.id}"):
             store = Store(args.db) if args.db else None
             ranking = rerun(track, [Path(s) for s in args.submissions], args.device, data_root, settings, args.task,
-                            Path(args.baseline) if args.baseline else None, store)  # fmt: skip
+                            Path(args.baseline) if args.baseline else None, store, limits_of(args))  # fmt: skip
     table = Table(title=track.title, title_justify="left", caption=escape(ranking.device_note))
     for column in COLUMNS:
         table.add_column(column)
@@ -88,4 +88,5 @@ def add_parser(sub: Any) -> None:
     challenge.add_argument("--db", help="also store each scored run in this results store (the board's challenge page)")
     challenge.add_argument("--json", help="write the ranking as JSON")
     challenge.add_argument("--markdown", help="write the ranking as a Markdown table")
+    add_limit_options(challenge)
     challenge.set_defaults(func=cmd_challenge)

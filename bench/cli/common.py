@@ -16,6 +16,7 @@ from bench.results import Result
 from bench.text import printable
 
 if TYPE_CHECKING:
+    from bench.limits import Limits
     from bench.runtime.protocol import LatencySettings
 
 EXIT_USAGE = 2
@@ -131,3 +132,46 @@ def count_arg(text: str) -> float:
         return parse_count(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's limits as options (:class:`bench.limits.Limits`; docs/submissions.md)."""
+    from bench.limits import Limits
+
+    parser.add_argument(
+        "--image-limit",
+        type=float,
+        default=Limits.per_image_s,
+        metavar="S",
+        help="seconds the model may take for one image or one measurement (default %(default)s)",
+    )
+    parser.add_argument(
+        "--run-limit",
+        type=float,
+        default=Limits.total_s,
+        metavar="S",
+        help="seconds for the whole run (default %(default)s)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=size_arg,
+        default=Limits.memory_bytes,
+        metavar="SIZE",
+        help="address space of the sandboxed model process, e.g. 8G (default 16G)",
+    )
+    parser.add_argument(
+        "--file-limit",
+        type=size_arg,
+        default=Limits.file_bytes,
+        metavar="SIZE",
+        help="largest file the sandboxed model process may write, e.g. 1G (default 4G)",
+    )
+    parser.add_argument("--mac-limit", type=count_arg, default=Limits.macs, metavar="COUNT",
+                        help="multiply-accumulates of one model call, counted first (default 20T)")  # fmt: skip
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The :class:`~bench.limits.Limits` of options added by :func:`add_limit_options`."""
+    from bench.limits import Limits
+
+    return Limits(args.image_limit, args.run_limit, args.memory_limit, args.file_limit, macs=args.mac_limit)

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 
 from bench.cli.common import (
+    add_limit_options,
     add_scoring_options,
     check_output,
     err,
     fail,
     latency_settings,
+    limits_of,
     out,
     result_table,
     write_output,
@@ -66,7 +68,7 @@ def cmd_score_many(args: argparse.Namespace) -> int:
     data_root = Path(args.data_root) if args.data_root else default_data_root()
     store = Store(args.db)
     jobs = make_jobs(args.submissions, task.id, args.device, data_root, latency_settings(args.quick),
-                     args.quality_device, db=store.url)  # fmt: skip
+                     args.quality_device, db=store.url, limits=limits_of(args))  # fmt: skip
     results: list[Result] = []
     records: list[dict[str, Any]] = []
     failures: list[str] = []
@@ -119,4 +121,5 @@ def add_parser(sub: Any) -> None:
         help="parallel workers (default 1; more measure latency under contention: CPU cores are shared)",
     )
     many.add_argument("--json", help="write every outcome (result JSON or error, result id) to this file")
+    add_limit_options(many)
     many.set_defaults(func=cmd_score_many)

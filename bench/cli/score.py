@@ -12,19 +12,18 @@ from rich.table import Table
 
 from bench import __version__
 from bench.cli.common import (
+    add_limit_options,
     add_scoring_options,
     check_output,
-    count_arg,
     err,
     fail,
     latency_settings,
+    limits_of,
     out,
     plain,
     result_table,
-    size_arg,
     write_output,
 )
-from bench.limits import Limits
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -45,7 +44,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         data_root=Path(args.data_root) if args.data_root else default_data_root(),
         calibration=Path(args.calibration) if args.calibration else None,
         lpips_weights=Path(args.lpips_alexnet) if args.lpips_alexnet else None, cache_root=cache_root,
-        limits=Limits(args.image_limit, args.run_limit, args.memory_limit, args.file_limit, macs=args.mac_limit),
+        limits=limits_of(args),
     )  # fmt: skip
     store = Store(args.db)
 
@@ -136,24 +135,7 @@ def add_parser(sub: Any) -> None:
     score.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     score.add_argument("--resume", action="store_true", help="continue an interrupted run of the same submission")
     score.add_argument("--restart", action="store_true", help="discard an interrupted run and score from scratch")
-    score.add_argument(
-        "--image-limit", type=float, default=Limits.per_image_s, help="seconds per image (default %(default)s)"
-    )
-    score.add_argument(
-        "--run-limit", type=float, default=Limits.total_s, help="seconds for the quality run (default %(default)s)"
-    )
-    score.add_argument(
-        "--memory-limit", type=size_arg, default=Limits.memory_bytes, metavar="SIZE",
-        help="address space of the sandboxed model process, e.g. 8G (default 16G)",
-    )  # fmt: skip
-    score.add_argument(
-        "--file-limit", type=size_arg, default=Limits.file_bytes, metavar="SIZE",
-        help="largest file the sandboxed model process may write, e.g. 1G (default 4G)",
-    )  # fmt: skip
-    score.add_argument(
-        "--mac-limit", type=count_arg, default=Limits.macs, metavar="COUNT",
-        help="multiply-accumulates of one model call, counted before it runs, e.g. 5T (default 20T)",
-    )  # fmt: skip
+    add_limit_options(score)
     score.add_argument("--json", help="also write the result JSON to this file")
     score.add_argument("--lpips-alexnet", help="AlexNet weights for LPIPS (default: torch hub cache)")
     score.add_argument(
