@@ -92,11 +92,11 @@ class Wide(nn.Module):
 
 class Misbehaves(nn.Module):
     """Passes the 48 x 48 probe, then misbehaves on a full-size image: returns a tuple, aborts the process,
-    exits it, or writes ``mib`` MiB to a file in its working folder."""
+    exits it, writes ``mib`` MiB to a file in its working folder, or overwrites the file ``target``."""
 
-    def __init__(self, how: str = "tuple", mib: int = 64) -> None:
+    def __init__(self, how: str = "tuple", mib: int = 64, target: str = "") -> None:
         super().__init__()
-        self.how, self.mib = how, mib
+        self.how, self.mib, self.target = how, mib, target
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if x.shape[-1] <= 48 or x.device.type == "meta":
@@ -107,6 +107,9 @@ class Misbehaves(nn.Module):
             os.abort()
         if self.how == "exit":
             os._exit(0)
+        if self.how == "tampers":
+            with open(self.target, "w") as handle:
+                handle.write("name: changed by the model\n")
         if self.how == "writes":
             with open("spill.bin", "wb") as spill:
                 for _ in range(self.mib):
@@ -115,7 +118,7 @@ class Misbehaves(nn.Module):
 
 
 register_model("test-tiny-sr", task_args=("scale",))(TinySR)
-register_model("test-misbehaves")(lambda how="tuple", mib=64: Misbehaves(how, mib))
+register_model("test-misbehaves")(lambda how="tuple", mib=64, target="": Misbehaves(how, mib, target))
 register_model("test-wide")(lambda channels=8: Wide(channels))
 register_model("test-scaled")(lambda mode="ok": Faulty({"ok": "none"}.get(mode, mode)))
 register_model("test-faulty")(lambda fault="none": Faulty(fault))

@@ -497,6 +497,14 @@ def _(root: Path) -> Attempt:
                   "wrote a file over the file-size limit of 16 MiB (--file-limit)", "--file-limit", "16M")  # fmt: skip
 
 
+@case("model overwrites its own manifest")
+def _(root: Path) -> Attempt:
+    sub = folder(root)
+    manifest = arch("test-misbehaves", f"{{how: tampers, target: {sub / 'submission.yaml'}}}")
+    (sub / "submission.yaml").write_text(manifest)
+    return Attempt(score(sub), "Read-only file system")
+
+
 @case("architecture of 10^7 residual blocks")
 def _(root: Path) -> Attempt:
     manifest = arch("edsr-baseline", "{n_resblocks: 10000000, n_feats: 1}").replace(TASK, "sr-set5-x2")

@@ -78,6 +78,7 @@ def test_the_model_has_no_network_and_the_limits_are_recorded(
     assert result["metrics"]["psnr"] == json.loads(identity.read_text())["metrics"]["psnr"]
     sandbox = result["provenance"]["sandbox"]
     assert sandbox["network"] == "none (own namespace)" and sandbox["memory_bytes"] == 16 * 2**30
+    assert sandbox["submission_files"] == "read-only (bind mount in its own namespace)"
     assert sandbox["per_image_s"] == 300.0 and sandbox["threads"] == 2
 
 

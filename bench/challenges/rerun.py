@@ -50,7 +50,7 @@ def rule_violation(track: Track, submission: Submission) -> str | None:
         from bench.sandbox import run_job
 
         files = [str(p) for p in (submission.model({}), submission.timing_model()) if isinstance(p, Path)]
-        found = run_job("io-dtypes", {"files": files}, Limits(), repr(manifest.name))  # a stranger's file
+        found = run_job("io-dtypes", {"files": files}, Limits(), repr(manifest.name), files)  # a stranger's file
         for path, dtypes in zip(files, found, strict=True):
             if set(dtypes) != {"uint8"}:
                 return f"rule: input and output must be uint8 ({Path(path).name} has {', '.join(sorted(dtypes))})"

@@ -75,9 +75,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
         return fail(str(exc))
     limits, label = Limits(**request.limits), Path(args.model).name
     with out.status("measuring") as status:
-        results = run_job(
-            "latency", request.model_dump(mode="json"), limits, label, lambda text, _n: status.update(escape(text))
-        )
+        results = run_job("latency", request.model_dump(mode="json"), limits, label, [request.target],
+                          lambda text, _n: status.update(escape(text)))  # fmt: skip
     table = Table(title=f"Measured latency, input {'x'.join(map(str, request.shape))}", title_justify="left")
     for column in ("device", "backend", "threads", "median ms", "p90 ms", "mean ms", "cv", "runs", "stable"):
         table.add_column(column)

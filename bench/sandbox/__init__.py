@@ -85,9 +85,10 @@ class Sandbox:
         self._buffer = b""
 
     # -- life cycle ----------------------------------------------------------------------------------
-    def start_job(self, kind: str, payload: dict[str, Any]) -> None:
-        """Start the child on one of its jobs (:data:`bench.sandbox.child.JOBS`) with ``payload``."""
-        self._spawn({"job": {"kind": kind, "payload": payload, "limits": self.limits.record()}})
+    def start_job(self, kind: str, payload: dict[str, Any], read_only: list[str]) -> None:
+        """Start the child on one of its jobs (:data:`bench.sandbox.child.JOBS`) with ``payload``; the
+        ``read_only`` paths (the model's files) cannot be changed by it."""
+        self._spawn({"job": {"kind": kind, "payload": payload, "limits": self.limits.record()}, "read_only": read_only})
 
     def job_result(self, progress: Progress | None) -> Any:
         """The job's result, reporting its progress messages."""
@@ -109,7 +110,7 @@ class Sandbox:
         folder = str(self.submission.folder.resolve())
         checking = {"submission": folder, "tasks": tasks, "limits": self.limits.record()} if tasks is not None else None
         request: dict[str, Any] = {
-            "sha256": self.submission.sha256, "probe": probe, "record": record,
+            "sha256": self.submission.sha256, "probe": probe, "record": record, "read_only": [folder],
             "done": {k: v.model_dump(mode="json") for k, v in done.items()},
             "plan": _request(self.plan) if self.plan is not None else None, "validate": checking,
         }  # fmt: skip
@@ -280,9 +281,17 @@ class Sandbox:
         )
 
 
-def run_job(kind: str, payload: dict[str, Any], limits: Limits, label: str, progress: Progress | None = None) -> Any:
+def run_job(
+    kind: str,
+    payload: dict[str, Any],
+    limits: Limits,
+    label: str,
+    read_only: list[str],
+    progress: Progress | None = None,
+) -> Any:
     """Run one job of the sandboxed child (e.g. ``"latency"``: :mod:`bench.runtime.latency_run`) on the model
-    named ``label`` under ``limits``; its result, or its failure as a user error."""
+    named ``label`` (whose files, ``read_only``, it cannot change) under ``limits``; its result, or its
+    failure as a user error."""
     with Sandbox(None, limits=limits, label=label) as child:
-        child.start_job(kind, payload)
+        child.start_job(kind, payload, read_only)
         return child.job_result(progress)

@@ -22,12 +22,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
 _PR_SET_PDEATHSIG = 1
 
 
-def confine(limits: dict[str, Any]) -> dict[str, Any]:
+def confine(limits: dict[str, Any], read_only: list[str]) -> dict[str, Any]:
     """Apply the limits to this process; returns what was applied (for the provenance). A limit the scorer
-    itself runs under already (a lower hard limit) is kept: a process can lower its limits, never raise them."""
+    itself runs under already (a lower hard limit) is kept: a process can lower its limits, never raise them.
+    The paths in ``read_only`` (the submission folder, a model file) become read-only for this process
+    alone: a mount namespace of its own where each is bound onto itself read-only."""
     applied = dict(limits)
     for kind, key in ((resource.RLIMIT_AS, "memory_bytes"), (resource.RLIMIT_FSIZE, "file_bytes")):
         hard = resource.getrlimit(kind)[1]
@@ -37,7 +41,27 @@ def confine(limits: dict[str, Any]) -> dict[str, Any]:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     isolated = libc.unshare(_CLONE_NEWNET) == 0
-    return {**applied, "network": "none (own namespace)" if isolated else "not isolated (unshare refused)"}
+    applied["network"] = "none (own namespace)" if isolated else "not isolated (unshare refused)"
+    applied["submission_files"] = _read_only(libc, read_only)
+    return applied
+
+
+def _read_only(libc: Any, paths: list[str]) -> str:
+    """Bind each of ``paths`` onto itself read-only in a mount namespace of this process; says what was done."""
+    if not paths:
+        return "nothing to protect"
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        return "writable (no mount namespace: unshare refused)"
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:  # nothing propagates back out
+        return "writable (mount propagation could not be made private)"
+    for path in paths:
+        target = os.fsencode(path)
+        if (
+            libc.mount(target, target, None, _MS_BIND | _MS_REC, None) != 0
+            or libc.mount(None, target, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY, None) != 0
+        ):
+            return f"writable (read-only bind mount refused: errno {ctypes.get_errno()})"
+    return "read-only (bind mount in its own namespace)"
 
 
 class PipeCheckpoint:
@@ -156,7 +180,7 @@ def main() -> int:
     out = os.fdopen(int(sys.argv[1]), "wb", buffering=0)
     request = json.loads(sys.stdin.readline())
     section = next(request[k] for k in ("plan", "validate", "job") if request.get(k))
-    applied = confine(section["limits"])
+    applied = confine(section["limits"], list(request.get("read_only", [])))
     from bench.errors import USER_ERRORS
     from bench.sandbox.protocol import line
 
