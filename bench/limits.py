@@ -36,16 +36,21 @@ class Limits:
         return asdict(self)
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def _scaled(text: str, base: int, bytes_: bool, example: str) -> float:
+    """``text`` ("16G", "1.5k", "512MiB", "1000") times ``base`` to the power of its unit (k, M, G, T, P)."""
+    match = _NUMBER.match(text)
+    if not match or (match.group(3) and not bytes_):
+        raise ValueError(f"{example}, not {text!r}")
+    number, unit, _ = match.groups()
+    return float(number) * base ** ("kmgtp".index(unit.lower()) + 1 if unit else 0)
 
 
 def parse_size(text: str) -> int:
     """``"16G"``, ``"512M"``, ``"1.5GiB"`` or plain bytes as a number of bytes (binary units)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(f"a size looks like 16G, 512M or 1000000, not {text!r}")
-    number, unit = match.groups()
-    return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
+    return int(_scaled(text, 1024, True, "a size looks like 16G, 512M or 1000000"))
 
 
 def size_text(size: float) -> str:
@@ -56,13 +61,6 @@ def size_text(size: float) -> str:
     return f"{size:g} bytes"
 
 
-_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)\s*$", re.IGNORECASE)
-
-
 def parse_count(text: str) -> float:
     """``"20T"``, ``"500G"`` or a plain number as a count (decimal units: k, M, G, T, P)."""
-    match = _COUNT.match(text)
-    if not match:
-        raise ValueError(f"a count looks like 20T, 500G or 1000000, not {text!r}")
-    number, unit = match.groups()
-    return float(number) * 1000 ** ("kmgtp".index(unit.lower()) + 1) if unit else float(number)
+    return _scaled(text, 1000, False, "a count looks like 20T, 500G or 1000000")

@@ -90,6 +90,12 @@ def save_onnx(path: Path, nodes: list[onnx.NodeProto], inits: list[onnx.TensorPr
     path.write_bytes(model.SerializeToString())
 
 
+def save_wide(path: Path, channels: int) -> None:
+    """Weights of ``test-wide`` (3 -> ``channels`` -> 3 with 1x1 convolutions), all zero."""
+    save_file({"body.0.weight": torch.zeros(channels, 3, 1, 1), "body.0.bias": torch.zeros(channels),
+               "body.1.weight": torch.zeros(3, channels, 1, 1), "body.1.bias": torch.zeros(3)}, str(path))  # fmt: skip
+
+
 def onnx_case(root: Path, nodes: list[onnx.NodeProto], expect: str, *extra: str, **kw: object) -> Attempt:
     sub = folder(root, ONNX_GOOD)
     save_onnx(sub / "m.onnx", nodes, **kw)  # type: ignore[arg-type]
@@ -524,9 +530,7 @@ def _(root: Path) -> Attempt:
 def _(root: Path) -> Attempt:
     """3 -> 20,000 -> 3 channels: 20,000 x 256 x 256 x 4 bytes = 4.9 GiB for one activation of a demo image."""
     sub = folder(root, arch("test-wide", "{channels: 20000}", weights="w.safetensors"))
-    weights = {"body.0.weight": torch.zeros(20000, 3, 1, 1), "body.0.bias": torch.zeros(20000),
-               "body.1.weight": torch.zeros(3, 20000, 1, 1), "body.1.bias": torch.zeros(3)}  # fmt: skip
-    save_file(weights, str(sub / "w.safetensors"))
+    save_wide(sub / "w.safetensors", 20000)
     return Attempt(
         score(sub, "--memory-limit", "4G"), "over the memory limit of 4 GiB (--memory-limit); refused before"
     )
@@ -535,9 +539,7 @@ def _(root: Path) -> Attempt:
 @case("architecture over a MAC budget of 1 M per call")
 def _(root: Path) -> Attempt:
     sub = folder(root, arch("test-wide", "{channels: 64}", weights="w.safetensors"))
-    weights = {"body.0.weight": torch.zeros(64, 3, 1, 1), "body.0.bias": torch.zeros(64),
-               "body.1.weight": torch.zeros(3, 64, 1, 1), "body.1.bias": torch.zeros(3)}  # fmt: skip
-    save_file(weights, str(sub / "w.safetensors"))
+    save_wide(sub / "w.safetensors", 64)
     # the 48 x 48 probe takes 48 x 48 x 64 x 3 x 2 = 884,736 MACs (allowed); a 256 x 256 image 25.2 M (refused)
     return Attempt(score(sub, "--mac-limit", "1M"), "multiply-accumulates, over the budget of 1e-06 T per call")
 

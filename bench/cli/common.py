@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,18 +118,19 @@ def size_arg(text: str) -> int:
     """An argparse type: a size such as 16G (:func:`bench.limits.parse_size`)."""
     from bench.limits import parse_size
 
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return int(_argument(parse_size, text))
 
 
 def count_arg(text: str) -> float:
     """An argparse type: a count such as 20T (:func:`bench.limits.parse_count`)."""
     from bench.limits import parse_count
 
+    return _argument(parse_count, text)
+
+
+def _argument(parse: Callable[[str], float], text: str) -> float:
     try:
-        return parse_count(text)
+        return parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -138,36 +139,14 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
     """The sandbox's limits as options (:class:`bench.limits.Limits`; docs/submissions.md)."""
     from bench.limits import Limits
 
-    parser.add_argument(
-        "--image-limit",
-        type=float,
-        default=Limits.per_image_s,
-        metavar="S",
-        help="seconds the model may take for one image or one measurement (default %(default)s)",
-    )
-    parser.add_argument(
-        "--run-limit",
-        type=float,
-        default=Limits.total_s,
-        metavar="S",
-        help="seconds for the whole run (default %(default)s)",
-    )
-    parser.add_argument(
-        "--memory-limit",
-        type=size_arg,
-        default=Limits.memory_bytes,
-        metavar="SIZE",
-        help="address space of the sandboxed model process, e.g. 8G (default 16G)",
-    )
-    parser.add_argument(
-        "--file-limit",
-        type=size_arg,
-        default=Limits.file_bytes,
-        metavar="SIZE",
-        help="largest file the sandboxed model process may write, e.g. 1G (default 4G)",
-    )
-    parser.add_argument("--mac-limit", type=count_arg, default=Limits.macs, metavar="COUNT",
-                        help="multiply-accumulates of one model call, counted first (default 20T)")  # fmt: skip
+    for flag, kind, default, metavar, text in (
+        ("--image-limit", float, Limits.per_image_s, "S", "seconds for one image or measurement (default 300)"),
+        ("--run-limit", float, Limits.total_s, "S", "seconds for the whole run (default 21600: 6 h)"),
+        ("--memory-limit", size_arg, Limits.memory_bytes, "SIZE", "address space of the model's process (default 16G)"),
+        ("--file-limit", size_arg, Limits.file_bytes, "SIZE", "largest file the model may write (default 4G)"),
+        ("--mac-limit", count_arg, Limits.macs, "COUNT", "multiply-accumulates of one call, counted first (20T)"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, metavar=metavar, help=text)
 
 
 def limits_of(args: argparse.Namespace) -> Limits:
