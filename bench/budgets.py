@@ -10,8 +10,8 @@ A stranger's model is costed from its description alone, allocating nothing:
 * an **ONNX graph** gets the call's input shape and ONNX's own shape inference; every node whose
   tensors have known shapes gives its bytes (inputs + outputs) and, for ``Conv``, ``ConvTranspose``,
   ``MatMul`` and ``Gemm``, its MACs (where a shape depends on data the sum is a lower bound);
-* a **TFLite file**'s declared tensor shapes (read before any tensor is allocated) give its largest
-  operation's bytes the same way.
+* a **TFLite file**'s declared tensor shapes (read before any tensor is allocated) give each
+  operator's bytes and the MACs of its convolutions and fully connected layers the same way.
 
 Each operation's bytes are a *lower bound* of the memory the call needs (both ends of one operation
 are alive at once), so a refusal is never wrong: a call whose largest operation alone exceeds the
@@ -131,15 +131,36 @@ def _node_macs(node: Any, sizes: Shapes, weights: dict[str, tuple[int, ...]]) ->
 
 
 def tflite_cost(path: Path) -> Cost:
-    """The largest tensor pair of the TFLite file at ``path`` at its declared shapes, read before any
-    tensor is allocated (MACs are not counted)."""
+    """Cost of the TFLite file at ``path`` at its declared shapes, read before any tensor is allocated: each
+    operator's bytes (its input and output tensors) and the MACs of its convolutions and fully connected
+    layers (``CONV_2D``: output elements x kernel x C_in; ``DEPTHWISE_CONV_2D``: output elements x kernel;
+    ``TRANSPOSE_CONV``: input elements x kernel x C_out; ``FULLY_CONNECTED``: output elements x K)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
-    details = interpreter.get_tensor_details()
-    sizes = sorted((math.prod(int(v) for v in d["shape"]) * d["dtype"](0).nbytes, d["name"]) for d in details)
-    peak = sum(s for s, _ in sizes[-2:])
-    return Cost(None, peak, f"tensor {sizes[-1][1]!r}" if sizes else "none")
+    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
+
+    def dims(index: int) -> tuple[int, ...]:
+        return tuple(int(v) for v in tensors[index]["shape"])
+
+    def nbytes(index: int) -> int:
+        return math.prod(dims(index)) * int(tensors[index]["dtype"](0).nbytes)
+
+    macs, peak, op = 0, 0, "none"
+    for node in interpreter._get_ops_details():  # the interpreter's only view of its graph
+        used = [i for i in [*node["inputs"], *node["outputs"]] if i >= 0]
+        if sum(nbytes(i) for i in used) > peak:
+            peak, op = sum(nbytes(i) for i in used), str(node["op_name"])
+        name, inputs, outputs = node["op_name"], node["inputs"], node["outputs"]
+        if name == "CONV_2D":
+            macs += math.prod(dims(outputs[0])) * math.prod(dims(inputs[1])[1:])
+        elif name == "DEPTHWISE_CONV_2D":
+            macs += math.prod(dims(outputs[0])) * math.prod(dims(inputs[1])[1:3])
+        elif name == "TRANSPOSE_CONV":
+            macs += math.prod(dims(inputs[2])) * math.prod(dims(inputs[1])[:3])
+        elif name == "FULLY_CONNECTED":
+            macs += math.prod(dims(outputs[0])) * dims(inputs[1])[-1]
+    return Cost(macs, peak, op)
 
 
 # -- the guard -----------------------------------------------------------------------------------------
