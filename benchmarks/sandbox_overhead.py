@@ -1,10 +1,12 @@
-"""The sandbox's cost: the same plan scored in process (``bench.scoring.evaluate``, the reference run) and
-through the sandboxed child (``bench.recording.record_run`` without a store), for one model of each
-format, in the same process, ``--repeats`` times, alternating which of the two goes first.
+"""The sandbox's cost: the same plan scored three ways, for one model of each format, ``--repeats`` times,
+rotating which way goes first: in this process (``bench.scoring.evaluate``), in a fresh unconfined
+Python process (this script with ``--evaluate``: the reference, since a long-lived process that has run
+other models and converters carries their thread pools), and through the sandboxed child
+(``bench.recording.record_run`` without a store).
 
-Prints, per format, the median latency each way and their ratio (the sandbox must not change what is
-measured: target within 2 %), the PSNR each way (must be equal), and the wall time each way (the
-sandbox adds a child start-up: interpreter, imports, model load).
+Prints, per format, the median latency each way and the ratios (the sandbox must not change what is
+measured: target within 2 % of the plain process), the PSNR each way (must be equal), and the wall
+time each way (a child adds an interpreter start-up, imports and a model load).
 
     python benchmarks/sandbox_overhead.py [--repeats 3] [--protocol one-block|default]
 
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.paths import SUBMISSIONS_DIR
-from bench.plan import make_plan
+from bench.plan import Plan, make_plan
 from bench.recording import record_run
-from bench.runtime.convert import to_onnx, to_tflite
+from bench.results import Result
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import evaluate
 from bench.submission import load_submission
@@ -41,6 +45,8 @@ PROTOCOLS = {
 
 def _folders(root: Path) -> dict[str, Path]:
     """LIST-DnCNN (the shipped reference) as safetensors, and as ONNX and TFLite converted from it here."""
+    from bench.runtime.convert import to_onnx, to_tflite  # heavy (TensorFlow, JAX): not in the plain process
+
     reference = SUBMISSIONS_DIR / "reference" / "dncnn-list-color-s25"
     model = load_submission(reference).build({}).eval()
     folders = {"safetensors": reference}
@@ -55,35 +61,61 @@ def _folders(root: Path) -> dict[str, Path]:
     return folders
 
 
+WAYS = ("in process", "plain process", "sandbox")
+
+
+def _plain_process(folder: Path, protocol: str) -> Result:
+    """The plan evaluated in a fresh, unconfined Python process (this script with ``--evaluate``)."""
+    done = subprocess.run([sys.executable, __file__, "--evaluate", str(folder), "--protocol", protocol],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return Result.model_validate_json(done.stdout.strip().splitlines()[-1])
+
+
+def _run(way: str, plan: Plan, folder: Path, protocol: str) -> Result:
+    if way == "in process":
+        return evaluate(plan)
+    if way == "plain process":
+        return _plain_process(folder, protocol)
+    return record_run(plan, None).result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="one-block")
     parser.add_argument("--formats", nargs="*", default=["safetensors", "onnx", "tflite"])
+    parser.add_argument("--evaluate", help=argparse.SUPPRESS)  # the plain process: print the result JSON
     args = parser.parse_args()
     task = get_task(TASK)
+    if args.evaluate:
+        plan = make_plan(load_submission(args.evaluate), task, latency=PROTOCOLS[args.protocol])
+        print(evaluate(plan).model_dump_json())
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for fmt, folder in _folders(Path(tmp)).items():
             if fmt not in args.formats:
                 continue
             plan = make_plan(load_submission(folder), task, latency=PROTOCOLS[args.protocol])
-            inside, outside, walls = [], [], {"in process": [], "sandbox": []}
-            psnr = {}
+            medians: dict[str, list[float]] = {way: [] for way in WAYS}
+            walls: dict[str, list[float]] = {way: [] for way in WAYS}
+            psnr: dict[str, float] = {}
             for repeat in range(args.repeats):
-                order = ("in process", "sandbox") if repeat % 2 == 0 else ("sandbox", "in process")
-                results = {}
-                for way in order:  # alternated, so that neither side always runs first
+                for way in WAYS[repeat % 3 :] + WAYS[: repeat % 3]:  # rotated: no way always runs first
                     start = time.perf_counter()
-                    results[way] = evaluate(plan) if way == "in process" else record_run(plan, None).result
+                    result = _run(way, plan, folder, args.protocol)
                     walls[way].append(time.perf_counter() - start)
-                inside.append(results["in process"].latency[0].median_ms)
-                outside.append(results["sandbox"].latency[0].median_ms)
-                psnr = {way: result.metrics.psnr for way, result in results.items()}
-            a, b = statistics.median(inside), statistics.median(outside)
-            wall = {k: statistics.median(v) for k, v in walls.items()}
-            print(f"{fmt:12s} latency median in process {a:8.3f} ms, sandbox {b:8.3f} ms, ratio {b / a:.3f}; "
-                  f"PSNR {psnr['in process']:.4f} / {psnr['sandbox']:.4f}; "
-                  f"wall {wall['in process']:.2f} s / {wall['sandbox']:.2f} s")  # fmt: skip
+                    medians[way].append(result.latency[0].median_ms)
+                    psnr[way] = result.metrics.psnr
+            ms = {way: statistics.median(v) for way, v in medians.items()}
+            wall = {way: statistics.median(v) for way, v in walls.items()}
+            ratios = (
+                f"sandbox / plain process {ms['sandbox'] / ms['plain process']:.3f}, "
+                f"sandbox / in process {ms['sandbox'] / ms['in process']:.3f}"
+            )
+            print(f"{fmt:12s} median latency: in process {ms['in process']:.3f} ms, plain process "
+                  f"{ms['plain process']:.3f} ms, sandbox {ms['sandbox']:.3f} ms; {ratios}; "
+                  f"PSNR {' / '.join(f'{psnr[w]:.4f}' for w in WAYS)}; "
+                  f"wall {' / '.join(f'{wall[w]:.2f} s' for w in WAYS)}")  # fmt: skip
 
 
 if __name__ == "__main__":
