@@ -95,6 +95,10 @@ class OptimizeError(ValueError):
     """The baseline cannot be rewritten (no rewrite for its architecture, no recipe, an existing output)."""
 
 
+class ServiceError(ValueError):
+    """A submission to the service is refused (a bad token, a name of another team, an unknown job)."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (
     SubmissionError,
     ScoringError,
@@ -118,4 +122,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     PortableSearchError,
     SearchError,
     OptimizeError,
+    ServiceError,
 )

@@ -21,6 +21,7 @@ from bench.cli import many as many_commands
 from bench.cli import optimize as optimize_commands
 from bench.cli import runtime as runtime_commands
 from bench.cli import score as score_commands
+from bench.cli import service as service_commands
 from bench.cli import train as train_commands
 from bench.cli.common import err, fail, out
 from bench.errors import USER_ERRORS
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize_commands.add_parser(sub)
     challenge_commands.add_parser(sub)
     train_commands.add_parser(sub)
+    service_commands.add_parser(sub)
     return parser
 
 

@@ -9,6 +9,15 @@
 * ``latencies``: one row per measured device of a complete run.
 * ``samples``: crops (input, output, target PNGs) of the first few images of a run, written with
   their image's scores, for the leaderboard's visual comparison (:mod:`bench.samples`).
+
+The submission service (:mod:`bench.service`):
+
+* ``teams``: a submitter identity, with the sha256 of its token (the token itself is never stored);
+* ``names``: which team owns a submission name (a name belongs to one team);
+* ``artifact_files``: the files of submitted folders, content-addressed by the submission's hash, so
+  workers on any machine that reaches the database can score them;
+* ``jobs``: one scoring job of a submitted folder on a task: queued -> running -> done | failed
+  (or cancelled), with its worker's heartbeat, attempts, result and one-paragraph failure reason.
 """
 
 from __future__ import annotations
@@ -16,7 +25,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 # 64-bit: MACs pass 2**31 (PostgreSQL BIGINT; SQLite's INTEGER is 64-bit already, and stays INTEGER)
@@ -120,3 +141,50 @@ class SampleRow(_OfRunImage, Base):
     output_png: Mapped[bytes] = mapped_column(LargeBinary)
     target_png: Mapped[bytes] = mapped_column(LargeBinary)
     run: Mapped[RunRow] = relationship(back_populates="samples")
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NameRow(Base):
+    __tablename__ = "names"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # as compared: bench.reserved.normalised
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+
+
+class ArtifactFileRow(Base):
+    __tablename__ = "artifact_files"
+    __table_args__ = (UniqueConstraint("sha256", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the submission's hash
+    path: Mapped[str] = mapped_column(String(300))  # relative, inside the folder
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(100))
+    devices: Mapped[list[str] | None] = mapped_column(JSON)
+    quick: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | running | done | failed | cancelled
+    attempts: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
