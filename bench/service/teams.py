@@ -1,6 +1,6 @@
 """Submitter identities: a team is a name and a token; the store keeps only the token's sha256.
 
-A token is 32 random bytes (``secrets.token_urlsafe``), shown once by ``bench team create``. A
+A token is ``bench_`` and 32 random bytes (``secrets.token_urlsafe``), shown once by ``bench team create``. A
 submission's ``team`` must be the token's team, and its ``name`` belongs to the first team that
 submits it (names compared as :func:`bench.reserved.normalised` compares them), so nobody can submit
 under another team or take over another team's model name. The project's reserved names and teams
@@ -43,7 +43,9 @@ def create_team(store: Store, name: str) -> str:
         raise ServiceError(f"a team name is 1 to 100 printable characters, not {name[:120]!r}")
     if reserved_team(name):
         raise ServiceError(f"team {name!r} is reserved for the project's own submissions; choose another name")
-    token = secrets.token_urlsafe(32)
+    token = "bench_" + secrets.token_urlsafe(
+        32
+    )  # a prefix: never mistaken for an option ("-...") or a secret of another kind
     try:
         with Session(store.engine) as session, session.begin():
             taken = session.scalars(select(TeamRow.name)).all()
