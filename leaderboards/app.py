@@ -1,7 +1,8 @@
 """The leaderboard: ``streamlit run leaderboards/app.py -- --db URL`` (or ``$BENCH_DB``; ``bench board``).
 
-Reads only the results store (plus task titles and track definitions from the registries). Four
-pages, chosen in the sidebar or with ``?page=overview|task|submission|challenge``: data shaping
+Reads the results store (plus task titles and track definitions from the registries); the Submit page
+queues jobs of the submission service. Six pages, chosen in the sidebar or with
+``?page=overview|task|submission|challenge|submit|queue``: data shaping
 lives in ``frames.py`` / ``charts.py`` / ``challenge_view.py``, URL state in ``state.py``, and each
 ``page_*.py`` only places widgets.
 """
@@ -22,7 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 from bench.store import Store, describe_url, resolve_db_url  # noqa: E402
 from bench.store.board_rows import leaderboard_rows, store_version  # noqa: E402
 from bench.tasks import TaskError, all_tasks  # noqa: E402
-from leaderboards import page_challenge, page_overview, page_submission, page_task, state  # noqa: E402
+from leaderboards import (  # noqa: E402
+    page_challenge,
+    page_overview,
+    page_queue,
+    page_submission,
+    page_submit,
+    page_task,
+    state,
+)
 from leaderboards.context import Context  # noqa: E402
 from leaderboards.frames import board_frame  # noqa: E402
 
@@ -31,7 +40,10 @@ RENDERERS = {
     "task": page_task.render,
     "submission": page_submission.render,
     "challenge": page_challenge.render,
+    "submit": page_submit.render,
+    "queue": page_queue.render,
 }
+NEEDS_RESULTS = ("overview", "task", "submission")  # the other pages work on an empty store
 
 
 @st.cache_resource(show_spinner=False)
@@ -65,7 +77,7 @@ def main() -> None:
         st.error(f"Cannot read the results store {describe_url(url)}: {exc}")
         return
     st.sidebar.caption(f"Store: `{describe_url(url)}`  \n{frame['result_id'].nunique()} results")
-    if frame.empty and page != "challenge":
+    if frame.empty and page in NEEDS_RESULTS:
         st.info(
             "No results in this store yet. Add some with `bench demo` (the whole flow on the embedded "
             "data) or `bench score SUBMISSION_DIR --task TASK_ID --db URL`, then reload this page."

@@ -10,6 +10,7 @@ never downloads a browser of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -60,12 +61,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A running ``bench board`` on a filled store: (base URL, the real run's id)."""
-    folder = tmp_path_factory.mktemp("browser")
-    db = folder / "results.db"
-    run_id = fill_board_store(Store(f"sqlite:///{db}"))
+@contextlib.contextmanager
+def running_board(db: Path, folder: Path) -> Iterator[str]:
+    """``bench board`` on ``db`` until the block ends; its base URL."""
     port = free_port()
     env = os.environ | {"XDG_DATA_HOME": str(folder / "xdg")}
     command = [sys.executable, "-m", "bench.cli", "board", "--db", str(db), "--port", str(port)]
@@ -81,12 +79,22 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]
             except OSError:
                 assert time.monotonic() < deadline, "bench board did not answer its health check within 60 s"
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", run_id
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()  # bench board execs the server: this stops it
         process.wait(timeout=20)
         if process.stdout:
             process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A running ``bench board`` on a filled store: (base URL, the real run's id)."""
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "results.db"
+    run_id = fill_board_store(Store(f"sqlite:///{db}"))
+    with running_board(db, folder) as base:
+        yield base, run_id
 
 
 def wait_for_texts(page: Page, texts: list[str]) -> None:
@@ -130,5 +138,51 @@ def test_every_page_in_chromium(board: tuple[str, int]) -> None:
             page.goto(f"{base}/?page=submission&run={run_id}", timeout=TIMEOUT_MS)
             page.locator("[data-testid=stImage] img").nth(2).wait_for(timeout=TIMEOUT_MS)
             assert page.locator("[data-testid=stImage] img").count() == 3
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_a_submission_uploaded_in_chromium_is_scored_and_shown_done(tmp_path: Path) -> None:
+    """Upload a zipped folder on the Submit page with a team's token, let a worker score it, and read
+    "done" on the Queue page."""
+    import re
+    import zipfile
+
+    from bench.service.teams import create_team
+    from bench.service.worker import Worker, WorkerSettings
+
+    db = tmp_path / "service.db"
+    store = Store(f"sqlite:///{db}")
+    token = create_team(store, "lab")
+    manifest = (REPO / "submissions/baselines/identity/submission.yaml").read_text()
+    manifest = re.sub(r"^name: identity$", "name: uploaded", manifest, flags=re.M)
+    manifest = manifest.replace("team: bench baselines", "team: lab").replace("[baseline, ", "[")
+    archive = tmp_path / "uploaded.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("uploaded/submission.yaml", manifest)
+    with running_board(db, tmp_path) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
+            page.goto(f"{base}/?page=submit", timeout=TIMEOUT_MS)
+            page.get_by_text("Submit a model").wait_for(timeout=TIMEOUT_MS)
+            page.get_by_label("Team token").fill(token)
+            page.locator("input[type=file]").set_input_files(str(archive))
+            page.get_by_text("uploaded.zip").wait_for(timeout=TIMEOUT_MS)
+            tasks = page.locator("[data-testid=stMultiSelect]").filter(has_text="Tasks")
+            tasks.locator("input").fill("denoise-demo-s25")
+            tasks.locator("input").press("Enter")
+            tasks.locator("input").press("Escape")  # close the list of options
+            page.get_by_text("Quick latency protocol").click()
+            page.get_by_role("button", name="Submit", exact=True).click()
+            page.get_by_text("job 1: uploaded on denoise-demo-s25 (queued)").wait_for(timeout=TIMEOUT_MS)
+            page.screenshot(path=str(screenshots() / "board-submit.png"), full_page=True)
+
+            assert Worker(store, WorkerSettings(poll_s=0.1, cache=tmp_path / "cache")).serve(max_jobs=1) == 1
+            page.goto(f"{base}/?page=queue", timeout=TIMEOUT_MS)
+            wait_for_texts(page, ["uploaded", "done"])
+            page.screenshot(path=str(screenshots() / "board-queue.png"), full_page=True)
+            assert page.locator("[data-testid=stException]").count() == 0
         finally:
             browser.close()

@@ -33,31 +33,13 @@ def cmd_team(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from bench.plan import check_declared
-    from bench.reserved import check_identity
-    from bench.service.queue import enqueue
-    from bench.service.teams import team_of
+    from bench.service.submit import submit
     from bench.store import Store, describe_url
-    from bench.submission import load_submission
-    from bench.tasks import get_task
 
     store = Store(args.db)
-    team = team_of(store, _token(args))
-    submission = load_submission(args.submission)  # cheap checks: manifest, files, sizes, hash; nothing runs
-    manifest = submission.manifest
-    if manifest.team != team.name:
-        from bench.errors import ServiceError
-
-        raise ServiceError(f"submission {submission.folder} names team {manifest.team!r}, but the token is team "
-                           f"{team.name!r}'s; set team: {team.name} in submission.yaml")  # fmt: skip
-    check_identity(submission.folder, manifest.name, manifest.team, manifest.tags)
-    tasks = [get_task(t) for t in args.task]
-    for task in tasks:
-        check_declared(submission, task)
-    jobs = enqueue(store, team, submission, [t.id for t in tasks], args.device, args.quick)
-    for (job_id, new), task in zip(jobs, tasks, strict=True):
-        state = "queued" if new else "already submitted"
-        out.print(f"job {job_id}: {plain(manifest.name)} on {task.id} ({state})", highlight=False)
+    for job in submit(store, _token(args), Path(args.submission), args.task, args.device, args.quick):
+        state = "queued" if job.new else "already submitted"
+        out.print(f"job {job.job_id}: {plain(job.name)} on {job.task} ({state})", highlight=False)
     out.print(f"store: {describe_url(store.url)}; follow them with: bench queue", highlight=False)
     return 0
 
