@@ -62,25 +62,9 @@ def throughput(root: Path, folders: list[Path], workers: int) -> float:
     run.mkdir()
     url = _filled_store(run, folders)
     env = os.environ | {"XDG_DATA_HOME": str(run / "xdg")}
+    command = [sys.executable, "-m", "bench.cli", "worker", "--db", url, "--idle-exit", "1", "--poll", "0.2"]
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.cli",
-                "worker",
-                "--db",
-                url,
-                "--idle-exit",
-                "1",
-                "--poll",
-                "0.2",
-                "--cache",
-                str(run / f"cache{i}"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        subprocess.Popen([*command, "--cache", str(run / f"cache{i}")], env=env, stdout=subprocess.DEVNULL)
         for i in range(workers)
     ]
     for process in processes:
