@@ -149,3 +149,22 @@ def test_names_belong_to_one_team_and_tokens_are_checked(
     assert "reserved for the project" in capsys.readouterr().err
     assert main(["team", "create", "FIRST"]) == 2  # the same team, spelt otherwise
     assert "exists already" in capsys.readouterr().err
+
+
+def test_a_worker_with_two_slots_on_ray_scores_like_bench_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    """`bench worker --executor ray --slots 2`: each job a Ray task that reads the submission from the store
+    itself; the metrics equal a local worker's."""
+    token = _team(isolated_store, "lab", capsys)
+    folders = [_good(tmp_path, f"ray-{i}", "lab") for i in range(2)]
+    for folder in folders:
+        assert main(["submit", str(folder), "--task", "denoise-demo-s25", "--quick", "--token", token]) == 0
+    argv = ["worker", "--executor", "ray", "--slots", "2", "--max-jobs", "2", "--cache", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("done: result") == 2, printed
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    assert main(["score", str(folders[0]), "--task", "denoise-demo-s25", "--quick", "--db", reference]) == 0
+    served = next(r for r in Store(isolated_store).results() if r.submission.name == "ray-0")
+    assert served.metrics.psnr == Store(reference).results()[0].metrics.psnr

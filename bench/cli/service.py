@@ -52,6 +52,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = WorkerSettings(
         limits=limits_of(args), lease_s=args.lease, max_attempts=args.max_attempts, poll_s=args.poll,
         cache=Path(args.cache) if args.cache else None, data_root=Path(args.data_root) if args.data_root else None,
+        slots=args.slots, executor=args.executor,
     )  # fmt: skip
     worker = Worker(store, settings)
     out.print(f"worker {worker.name} serving {describe_url(store.url)}", highlight=False)
@@ -123,6 +124,9 @@ def add_parser(sub: Any) -> None:
                         help="a job without a heartbeat this long is claimed again (default 60)")  # fmt: skip
     worker.add_argument("--max-attempts", type=int, default=3, help="claims of a job before it fails (default 3)")
     worker.add_argument("--poll", type=float, default=1.0, metavar="S", help="wait between empty claims")
+    worker.add_argument("--slots", type=int, default=1, help="jobs run at once (default 1)")
+    worker.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="where each job is scored: here, or a Ray task on the cluster ray.init joins")  # fmt: skip
     worker.add_argument("--cache", help="where submitted folders are written (default ~/.cache/bench/submitted)")
     worker.add_argument("--data-root", help="folder with data sets in their official layouts (default $BENCH_DATA)")
     add_limit_options(worker)

@@ -28,13 +28,16 @@ from bench.service.artifacts import materialize
 from bench.store import Store
 
 Report = Callable[[str], None]
+_RAY_START = threading.Lock()
 
 
 @dataclass(frozen=True)
 class WorkerSettings:
     """``lease_s``: a job without a heartbeat for this long is claimed again; ``max_attempts``: claims of a
     job before it fails; ``poll_s``: wait between empty claims; ``cache``: where submitted folders are
-    written; ``data_root``: the data sets (None: embedded or $BENCH_DATA)."""
+    written; ``data_root``: the data sets (None: embedded or $BENCH_DATA); ``slots``: jobs run at once;
+    ``executor``: where each job is scored, ``local`` (this process's sandboxed children) or ``ray`` (a Ray
+    task on the cluster ``ray.init`` joins, which reads the submission from the store itself)."""
 
     limits: Limits = field(default_factory=Limits)
     lease_s: float = 60.0
@@ -42,6 +45,8 @@ class WorkerSettings:
     poll_s: float = 1.0
     cache: Path | None = None
     data_root: Path | None = None
+    slots: int = 1
+    executor: str = "local"
 
 
 def worker_name() -> str:
@@ -54,20 +59,36 @@ class Worker:
         self.cache = settings.cache or Path.home() / ".cache" / "bench" / "submitted"
 
     def serve(self, max_jobs: int | None = None, idle_exit_s: float | None = None, report: Report | None = None) -> int:
-        """Claim and run jobs until ``max_jobs`` are done or the queue stayed empty ``idle_exit_s``; the count."""
-        done, idle_since = 0, time.monotonic()
-        while max_jobs is None or done < max_jobs:
-            job = queue.claim(self.store, self.name, self.settings.lease_s, self.settings.max_attempts)
-            if job is None:
-                if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
-                    break
-                time.sleep(self.settings.poll_s)
-                continue
-            outcome = self.run(job)
-            if report is not None:
-                report(f"job {job.id} ({job.name} on {job.task}): {outcome}")
-            done, idle_since = done + 1, time.monotonic()
-        return done
+        """Claim and run jobs (``slots`` at once) until ``max_jobs`` are done or the queue stayed empty
+        ``idle_exit_s``; the number done."""
+        lock, state = threading.Lock(), {"claimed": 0, "done": 0, "idle_since": time.monotonic()}
+
+        def loop() -> None:
+            while True:
+                with lock:
+                    if max_jobs is not None and state["claimed"] >= max_jobs:
+                        return
+                    job = queue.claim(self.store, self.name, self.settings.lease_s, self.settings.max_attempts)
+                    if job is not None:
+                        state["claimed"] += 1
+                    elif idle_exit_s is not None and time.monotonic() - state["idle_since"] >= idle_exit_s:
+                        return
+                if job is None:
+                    time.sleep(self.settings.poll_s)
+                    continue
+                outcome = self.run(job)
+                if report is not None:
+                    report(f"job {job.id} ({job.name} on {job.task}): {outcome}")
+                with lock:
+                    state["done"] += 1
+                    state["idle_since"] = time.monotonic()
+
+        threads = [threading.Thread(target=loop, daemon=True) for _ in range(max(1, self.settings.slots))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return int(state["done"])
 
     def run(self, job: queue.Job) -> str:
         """Score one claimed job and record its outcome; the outcome in words."""
@@ -90,17 +111,15 @@ class Worker:
         )
 
     def _score(self, job: queue.Job) -> int:
-        from bench.plan import make_plan
-        from bench.recording import record_run
-        from bench.runtime.protocol import QUICK
-        from bench.tasks import get_task
+        if self.settings.executor == "ray":
+            import ray
 
-        submission = materialize(self.store, job.sha256, self.cache)
-        plan = make_plan(submission, get_task(job.task), job.devices, latency=QUICK if job.quick else None,
-                         data_root=self.settings.data_root, limits=self.settings.limits)  # fmt: skip
-        recorded = record_run(plan, self.store, resume=True, probe_first=True)
-        assert recorded.result_id is not None  # a run recorded into a store has an id
-        return recorded.result_id
+            with _RAY_START:  # the slots' threads start (or join) one cluster
+                if not ray.is_initialized():
+                    ray.init(include_dashboard=False)
+            remote = ray.remote(num_cpus=1, max_retries=0)(score_job)
+            return int(ray.get(remote.remote(self.store.url, job, self.settings, self.cache)))
+        return score_job(self.store.url, job, self.settings, self.cache)
 
     def _heartbeat(self, job_id: int, stop: threading.Event) -> None:
         while not stop.wait(self.settings.lease_s / 4):
@@ -109,3 +128,21 @@ class Worker:
                     return  # cancelled or taken over: the outcome will not be recorded
             except Exception:  # a store hiccup: try again at the next beat
                 continue
+
+
+def score_job(url: str, job: queue.Job, settings: WorkerSettings, cache: Path) -> int:
+    """Score one job into the store at ``url`` (here, or in a Ray task on any machine that reaches the store):
+    the submitted folder written from the store under ``cache``, the one road with the probe first and
+    ``resume``; the result id."""
+    from bench.plan import make_plan
+    from bench.recording import record_run
+    from bench.runtime.protocol import QUICK
+    from bench.tasks import get_task
+
+    store = Store(url)
+    submission = materialize(store, job.sha256, cache)
+    plan = make_plan(submission, get_task(job.task), job.devices, latency=QUICK if job.quick else None,
+                     data_root=settings.data_root, limits=settings.limits)  # fmt: skip
+    recorded = record_run(plan, store, resume=True, probe_first=True)
+    assert recorded.result_id is not None  # a run recorded into a store has an id
+    return recorded.result_id
