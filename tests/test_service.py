@@ -168,3 +168,25 @@ def test_a_worker_with_two_slots_on_ray_scores_like_bench_score(
     assert main(["score", str(folders[0]), "--task", "denoise-demo-s25", "--quick", "--db", reference]) == 0
     served = next(r for r in Store(isolated_store).results() if r.submission.name == "ray-0")
     assert served.metrics.psnr == Store(reference).results()[0].metrics.psnr
+
+
+def test_the_owner_cancels_and_retries_and_nobody_else_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    owner, stranger = _team(isolated_store, "lab", capsys), _team(isolated_store, "rivals", capsys)
+    folder = _good(tmp_path, "queued-one", "lab")
+    assert main(["submit", str(folder), "--task", "denoise-demo-s25", "--quick", "--token", owner]) == 0
+    assert main(["queue", "cancel", "1", "--token", stranger]) == 2
+    assert "job 1 belongs to another team" in capsys.readouterr().err
+    assert main(["queue", "retry", "1", "--token", owner]) == 2
+    assert "only a failed or cancelled job can be retried" in " ".join(capsys.readouterr().err.split())
+    assert main(["queue", "cancel", "1", "--token", owner]) == 0
+    assert main(["queue", "--json", str(tmp_path / "q.json")]) == 0
+    import json
+
+    assert [j["status"] for j in json.loads((tmp_path / "q.json").read_text())] == ["cancelled"]
+    assert main(["submit", str(folder), "--task", "denoise-demo-s25", "--quick", "--token", owner]) == 0
+    assert "job 2: queued-one on denoise-demo-s25 (queued)" in capsys.readouterr().out  # a cancelled job is not open
+    assert main(["queue", "retry", "1", "--token", owner]) == 0
+    assert main(["queue", "cancel", "9", "--token", owner]) == 2
+    assert "there is no job 9" in capsys.readouterr().err
