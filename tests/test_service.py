@@ -190,3 +190,16 @@ def test_the_owner_cancels_and_retries_and_nobody_else_can(
     assert main(["queue", "retry", "1", "--token", owner]) == 0
     assert main(["queue", "cancel", "9", "--token", owner]) == 2
     assert "there is no job 9" in capsys.readouterr().err
+
+
+def test_a_job_over_the_job_timeout_fails_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], isolated_store: str
+) -> None:
+    token = _team(isolated_store, "lab", capsys)
+    folder = _hostile(tmp_path, "slow", "lab", "{name: test-hangs}")
+    (folder / "submission.yaml").write_text(
+        (folder / "submission.yaml").read_text().replace("deblur-slow", "denoise-*")
+    )
+    assert main(["submit", str(folder), "--task", "denoise-demo-s25", "--quick", "--token", token]) == 0
+    assert main(["worker", "--max-jobs", "1", "--job-timeout", "6", "--cache", str(tmp_path / "cache")]) == 0
+    assert "exceeded the whole-run limit of 6 s" in " ".join(capsys.readouterr().out.split())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -49,8 +50,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from bench.store import Store, describe_url
 
     store = Store(args.db).open()
+    limits = limits_of(args)
+    if args.job_timeout is not None:  # the whole-run limit under the service's name for it
+        limits = dataclasses.replace(limits, total_s=args.job_timeout)
     settings = WorkerSettings(
-        limits=limits_of(args), lease_s=args.lease, max_attempts=args.max_attempts, poll_s=args.poll,
+        limits=limits, lease_s=args.lease, max_attempts=args.max_attempts, poll_s=args.poll,
         cache=Path(args.cache) if args.cache else None, data_root=Path(args.data_root) if args.data_root else None,
         slots=args.slots, executor=args.executor,
     )  # fmt: skip
@@ -124,6 +128,8 @@ def add_parser(sub: Any) -> None:
                         help="a job without a heartbeat this long is claimed again (default 60)")  # fmt: skip
     worker.add_argument("--max-attempts", type=int, default=3, help="claims of a job before it fails (default 3)")
     worker.add_argument("--poll", type=float, default=1.0, metavar="S", help="wait between empty claims")
+    worker.add_argument("--job-timeout", type=float, metavar="S",
+                        help="seconds one job may take in all (the whole-run limit; default 21600: 6 h)")  # fmt: skip
     worker.add_argument("--slots", type=int, default=1, help="jobs run at once (default 1)")
     worker.add_argument("--executor", choices=["local", "ray"], default="local",
                         help="where each job is scored: here, or a Ray task on the cluster ray.init joins")  # fmt: skip

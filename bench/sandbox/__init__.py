@@ -225,6 +225,11 @@ class Sandbox:
                 raise ScoringError(f"submission {self._name} exceeded the whole-run limit of {self.limits.total_s:g} s")
             if not self._selector.select(min(self.limits.per_image_s, left)):
                 self.kill()
+                if left <= self.limits.per_image_s:  # the whole run's time ran out first
+                    raise ScoringError(
+                        f"submission {self._name} exceeded the whole-run limit of {self.limits.total_s:g} s "
+                        f"during {self.phase}; its process was stopped"
+                    )
                 limit = "per-image limit" if self.plan is not None else "time limit"
                 raise ScoringError(
                     f"submission {self._name} did not finish {self.phase} within the {limit} of "
