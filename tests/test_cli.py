@@ -163,3 +163,13 @@ def test_output_files_and_missing_baselines_are_user_errors(
     assert code == 2 and "cannot write" in err and "Traceback" not in err
     code, _, err = _run(capsys, "challenge", "ntire2024-esr", str(BICUBIC), "--quick")
     assert code == 2 and "give --baseline" in err
+
+
+def test_score_on_two_devices_prints_both(capsys: pytest.CaptureFixture[str], isolated_store: str) -> None:
+    from tests.conftest import REPO
+
+    argv = ["score", str(REPO / "submissions/baselines/identity"), "--task", "denoise-demo-s25", "--quick",
+            "--device", "cpu-torch", "--device", "cpu-onnxruntime"]  # fmt: skip
+    assert main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "cpu-" in line]
+    assert len(rows) == 2 and "cpu-torch" in rows[0] and "cpu-onnxruntime" in rows[1], rows

@@ -91,8 +91,8 @@ def fail(message: str) -> int:
 
 
 def result_table(title: str, results: Sequence[Result]) -> Table:
-    """One row per result: its scores under every metric any of them recorded (the metric objects give
-    titles and precision), its first latency and its complexity."""
+    """One row per result and latency device: its scores under every metric any of them recorded (the metric
+    objects give titles and precision) on its first row, each device's median latency, its complexity."""
     from bench.metrics.registry import BUILTIN, METRICS
 
     shown = [m for m in METRICS.values() if m.name in BUILTIN or any(m.name in r.metrics.extra for r in results)]
@@ -100,17 +100,14 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
     for column in ("task", "submission", *(m.title for m in shown), "device", "median ms", "MACs (G)", "params"):
         table.add_column(column, justify="right" if column not in ("task", "submission", "device") else "left")
     for r in results:
-        latency = r.latency[0] if r.latency else None
-        scores = [m.text(r.metrics.value(m.name)) for m in shown]
-        table.add_row(
-            r.task,
-            plain(r.submission.name),
-            *scores,
-            latency.device if latency else "-",
-            f"{latency.median_ms:.4g}" if latency else "-",
+        head = [r.task, plain(r.submission.name), *(m.text(r.metrics.value(m.name)) for m in shown)]
+        complexity = [
             "n/a" if r.complexity.macs is None else f"{r.complexity.macs / 1e9:.2f}",
             "n/a" if r.complexity.params is None else f"{r.complexity.params:,}",
-        )
+        ]
+        for n, latency in enumerate(r.latency or [None]):
+            timed = [latency.device, f"{latency.median_ms:.4g}"] if latency else ["-", "-"]
+            table.add_row(*(head if n == 0 else [""] * len(head)), *timed, *(complexity if n == 0 else ["", ""]))
     return table
 
 
