@@ -1,4 +1,4 @@
-"""Every case of the hostile corpus (tests/hostile_corpus.py), run as a stranger's attempt would be: a real
+"""Every case of the hostile corpus (tests/hostile/), run as a stranger's attempt would be: a real
 ``python -m bench.cli`` process against a store that already holds a finished result. Each must end with exit 2
 and a one-paragraph error naming the problem, no traceback and nothing unprintable, within 90 s and 4 GiB of
 resident memory (the command and its sandboxed child together, from ``wait4``), no code of the submission run,
@@ -26,7 +26,7 @@ import pytest
 
 from bench.cli import main
 from tests.conftest import REPO
-from tests.hostile_corpus import CASES, IDENTITY
+from tests.hostile import CASES, IDENTITY
 
 MAX_SECONDS = 90
 MAX_RSS_BYTES = 4 * 2**30
