@@ -10,9 +10,6 @@ from pathlib import Path
 import streamlit as st
 
 from bench.errors import USER_ERRORS
-from bench.runtime.devices import DEVICES
-from bench.service.archive import unpack
-from bench.service.submit import submit
 from bench.tasks import all_tasks
 from leaderboards.context import Context
 from leaderboards.frames import as_text
@@ -23,6 +20,8 @@ workers score it in the sandbox and the *Queue* page shows where it is. Nothing 
 
 
 def render(context: Context) -> None:
+    from bench.runtime.devices import DEVICES  # the board's other pages load no runtime
+
     st.subheader("Submit a model")
     st.markdown(HOW)
     token = st.text_input("Team token", type="password", key="submit-token")
@@ -41,6 +40,9 @@ def render(context: Context) -> None:
     if upload is None and not path:
         st.error("Choose a zipped folder to upload, or give a folder path.")
         return
+    from bench.service.archive import unpack  # only when a submission is sent: it loads the submission code
+    from bench.service.submit import submit
+
     try:
         with tempfile.TemporaryDirectory(prefix="bench-upload-") as scratch:
             folder = unpack(upload.getvalue(), Path(scratch)) if upload is not None else Path(str(path))

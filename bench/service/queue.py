@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bench.errors import ServiceError
-from bench.service.artifacts import put
 from bench.service.teams import Team, claim_name
 from bench.store import Store
 from bench.store.models import JobRow, TeamRow
-from bench.submission import Submission
+
+if TYPE_CHECKING:  # the submission module imports torch: the board's Queue page must not
+    from bench.submission import Submission
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 OPEN = ("queued", "running", "done")  # a job in one of these is not enqueued again
@@ -54,6 +55,8 @@ def enqueue(
 ) -> list[tuple[int, bool]]:
     """One queued job per task (the submission's files copied into the store first); an identical job already
     queued, running or done is returned instead of a new one. Returns ``(job id, new)`` per task."""
+    from bench.service.artifacts import put
+
     out: list[tuple[int, bool]] = []
     with Session(store.engine) as session, session.begin():
         claim_name(session, team, submission.manifest.name)
