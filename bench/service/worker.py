@@ -57,6 +57,7 @@ class Worker:
     def __init__(self, store: Store, settings: WorkerSettings, name: str | None = None) -> None:
         self.store, self.settings, self.name = store, settings, name or worker_name()
         self.cache = settings.cache or Path.home() / ".cache" / "bench" / "submitted"
+        self._started_ray = False
 
     def serve(self, max_jobs: int | None = None, idle_exit_s: float | None = None, report: Report | None = None) -> int:
         """Claim and run jobs (``slots`` at once) until ``max_jobs`` are done or the queue stayed empty
@@ -88,6 +89,11 @@ class Worker:
             thread.start()
         for thread in threads:
             thread.join()
+        if self._started_ray:  # a cluster this worker started ends with it (one it joined stays)
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
         return int(state["done"])
 
     def run(self, job: queue.Job) -> str:
@@ -117,6 +123,7 @@ class Worker:
             with _RAY_START:  # the slots' threads start (or join) one cluster
                 if not ray.is_initialized():
                     ray.init(include_dashboard=False)
+                    self._started_ray = True
             remote = ray.remote(num_cpus=1, max_retries=0)(score_job)
             return int(ray.get(remote.remote(self.store.url, job, self.settings, self.cache)))
         return score_job(self.store.url, job, self.settings, self.cache)
