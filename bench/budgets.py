@@ -210,7 +210,5 @@ def guard_for(name: str, model: Any, ghost: Any, limits: Limits) -> Guard:
     if isinstance(model, Path) and model.suffix.lower() == ".onnx":
         return Guard(name, lambda shape: onnx_cost(model, shape), limits)
     if isinstance(model, Path) and model.suffix.lower() == ".tflite":
-        declared = Guard(name, lambda _shape: tflite_cost(model), limits)
-        declared.check(())  # the declared shapes, whatever the call
-        return Guard(name, None, limits)
+        Guard(name, lambda _shape: tflite_cost(model), limits).check(())  # its declared shapes, whatever the call
     return Guard(name, None, limits)

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.cli.common import DB_HELP, add_limit_options, check_output, limits_of, out, plain, write_output
+from bench.cli.common import DB_HELP, add_limit_options, check_output, fail, limits_of, out, plain, write_output
 
 TOKEN_HELP = "the team's token (default $BENCH_TOKEN; bench team create NAME prints one)"
 
@@ -73,7 +73,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     store = Store(args.db)
     if args.action in ("cancel", "retry"):
         if args.id is None:
-            return _usage(f"give the job id: bench queue {args.action} ID")
+            return fail(f"give the job id: bench queue {args.action} ID")
         team = team_of(store, _token(args))
         (queue.cancel if args.action == "cancel" else queue.retry)(store, args.id, team)
         out.print(f"job {args.id}: {'cancelled' if args.action == 'cancel' else 'queued again'}", highlight=False)
@@ -96,12 +96,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 def _time(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
-
-
-def _usage(message: str) -> int:
-    from bench.cli.common import fail
-
-    return fail(message)
 
 
 def add_parser(sub: Any) -> None:
