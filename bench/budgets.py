@@ -23,7 +23,6 @@ on values) the check says so and the sandbox's hard limits remain the bound.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,7 @@ from typing import Any
 
 from bench.errors import BudgetExceeded
 from bench.limits import GIB, Limits
-
-_ONNX_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}  # elem_type -> bytes
-_ONNX_MACS_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
-Shapes = dict[str, tuple[int, tuple[int, ...]]]  # tensor name -> (bytes, dims)
+from bench.runtime.graph_cost import GraphCost, onnx_graph_cost, tflite_graph_cost
 
 
 @dataclass(frozen=True)
@@ -80,87 +76,18 @@ def torch_cost(ghost: Any, shape: tuple[int, ...]) -> Cost:
 
 def onnx_cost(path: Path, shape: tuple[int, ...]) -> Cost:
     """Cost of the ONNX graph at ``path`` with its first input set to ``shape`` (external data is not read)."""
-    import onnx
-    from onnx import shape_inference
-
-    model = onnx.load(str(path), load_external_data=False)
-    graph_input = model.graph.input[0].type.tensor_type.shape
-    if len(graph_input.dim) != len(shape):
-        raise ValueError(f"the graph's input has {len(graph_input.dim)} dimensions, the call {len(shape)}")
-    for dim, value in zip(graph_input.dim, shape, strict=True):
-        dim.ClearField("dim_param")
-        dim.dim_value = value
-    inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-    sizes: Shapes = {}
-    for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-        tensor = info.type.tensor_type
-        dims = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim)
-        if tensor.HasField("shape") and all(d >= 0 for d in dims):
-            sizes[info.name] = (_ONNX_BYTES.get(tensor.elem_type, 4) * math.prod(dims), dims)
-    weights = {i.name: tuple(i.dims) for i in inferred.graph.initializer}
-    macs, complete, peak, op = 0, True, 0, "none"
-    for node in inferred.graph.node:
-        known = [sizes[n][0] for n in [*node.input, *node.output] if n in sizes]
-        if known and sum(known) > peak:
-            peak, op = sum(known), f"{node.op_type} {node.name!r}".strip()
-        if node.op_type in _ONNX_MACS_OPS:
-            count = _node_macs(node, sizes, weights)
-            complete = complete and count is not None
-            macs += count or 0
-    return Cost(macs, peak, op, macs_complete=complete)
-
-
-def _node_macs(node: Any, sizes: Shapes, weights: dict[str, tuple[int, ...]]) -> int | None:
-    """MACs of one Conv / ConvTranspose / MatMul / Gemm node from its shapes (None where a shape is unknown)."""
-
-    def dims(name: str) -> tuple[int, ...] | None:
-        return weights.get(name) or (sizes[name][1] if name in sizes else None)
-
-    a, b = dims(node.input[0]), dims(node.input[1])
-    out = sizes[node.output[0]][1] if node.output[0] in sizes else None
-    if a is None or b is None or out is None:
-        return None
-    if node.op_type == "Conv":  # each output element: C_in / groups x kernel
-        return math.prod(out) * math.prod(b[1:])
-    if node.op_type == "ConvTranspose":  # each input element scatters into C_out / groups x kernel
-        return math.prod(a) * math.prod(b[1:])
-    return math.prod(out) * a[-1]  # MatMul / Gemm: each output element is a dot product of length K
-
-
-# -- TFLite: declared shapes ---------------------------------------------------------------------------
+    return _cost(onnx_graph_cost(path, shape))
 
 
 def tflite_cost(path: Path) -> Cost:
-    """Cost of the TFLite file at ``path`` at its declared shapes, read before any tensor is allocated: each
-    operator's bytes (its input and output tensors) and the MACs of its convolutions and fully connected
-    layers (``CONV_2D``: output elements x kernel x C_in; ``DEPTHWISE_CONV_2D``: output elements x kernel;
-    ``TRANSPOSE_CONV``: input elements x kernel x C_out; ``FULLY_CONNECTED``: output elements x K)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Cost of the TFLite file at ``path`` at its declared shapes, read before any tensor is allocated
+    (:func:`bench.runtime.graph_cost.tflite_graph_cost`)."""
+    return _cost(tflite_graph_cost(path))
 
-    interpreter = Interpreter(model_path=str(path))
-    tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
 
-    def dims(index: int) -> tuple[int, ...]:
-        return tuple(int(v) for v in tensors[index]["shape"])
-
-    def nbytes(index: int) -> int:
-        return math.prod(dims(index)) * int(tensors[index]["dtype"](0).nbytes)
-
-    macs, peak, op = 0, 0, "none"
-    for node in interpreter._get_ops_details():  # the interpreter's only view of its graph
-        used = [i for i in [*node["inputs"], *node["outputs"]] if i >= 0]
-        if sum(nbytes(i) for i in used) > peak:
-            peak, op = sum(nbytes(i) for i in used), str(node["op_name"])
-        name, inputs, outputs = node["op_name"], node["inputs"], node["outputs"]
-        if name == "CONV_2D":
-            macs += math.prod(dims(outputs[0])) * math.prod(dims(inputs[1])[1:])
-        elif name == "DEPTHWISE_CONV_2D":
-            macs += math.prod(dims(outputs[0])) * math.prod(dims(inputs[1])[1:3])
-        elif name == "TRANSPOSE_CONV":
-            macs += math.prod(dims(inputs[2])) * math.prod(dims(inputs[1])[:3])
-        elif name == "FULLY_CONNECTED":
-            macs += math.prod(dims(outputs[0])) * dims(inputs[1])[-1]
-    return Cost(macs, peak, op)
+def _cost(graph: GraphCost) -> Cost:
+    peak = graph.peak
+    return Cost(graph.macs, peak.bytes if peak else 0, peak.op if peak else "none", graph.macs_complete)
 
 
 # -- the guard -----------------------------------------------------------------------------------------
@@ -202,13 +129,21 @@ class Guard:
         return cost
 
 
-def guard_for(name: str, model: Any, ghost: Any, limits: Limits) -> Guard:
+def guard_for(name: str, model: Any, ghost: Any, limits: Limits, io: Any = None) -> Guard:
     """The guard of a loaded model: ``ghost`` (its meta-device twin, or None) for a module, the file for a
-    model file (ONNX by shape inference, TFLite by declared shapes, checked once here)."""
+    model file (ONNX by shape inference, TFLite by declared shapes, checked once here). Calls are given as
+    the task's NCHW RGB shapes; ``io`` (the submission's contract) maps them to the file's own."""
     if ghost is not None:
         return Guard(name, lambda shape: torch_cost(ghost, shape), limits)
     if isinstance(model, Path) and model.suffix.lower() == ".onnx":
-        return Guard(name, lambda shape: onnx_cost(model, shape), limits)
+        channels = 3 if io is None else io.channels
+        nhwc = io is not None and io.layout == "NHWC"
+
+        def own(shape: tuple[int, ...]) -> tuple[int, ...]:
+            n, _, h, w = shape
+            return (n, h, w, channels) if nhwc else (n, channels, h, w)
+
+        return Guard(name, lambda shape: onnx_cost(model, own(shape)), limits)
     if isinstance(model, Path) and model.suffix.lower() == ".tflite":
         Guard(name, lambda _shape: tflite_cost(model), limits).check(())  # its declared shapes, whatever the call
     return Guard(name, None, limits)

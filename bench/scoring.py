@@ -24,10 +24,12 @@ from bench.metrics.protocol import OutputShapeError, score_image
 from bench.metrics.quantize import NonFiniteOutput, to_uint8
 from bench.plan import Plan, result_info
 from bench.provenance import environment
-from bench.results import ImageResult, Metrics, Provenance, Result
+from bench.results import Complexity, ImageResult, Metrics, Provenance, Result
 from bench.runtime.calibration import calibration_images
 from bench.runtime.complexity import count_complexity, file_complexity
 from bench.runtime.devices import Device, get_device
+from bench.runtime.errors import ConversionError
+from bench.runtime.io_contract import model_shape
 from bench.runtime.latency import load_on, measure_on
 from bench.samples import SampleCrops, make_crops
 from bench.submission import QUANTIZED_DEVICE, Submission
@@ -67,6 +69,17 @@ def _to_nchw(image: np.ndarray) -> np.ndarray:
 
 def _from_nchw(batch: np.ndarray) -> np.ndarray:
     return batch[0].transpose(1, 2, 0)
+
+
+def _complexity(model: nn.Module | Path, loaded: object, shape: tuple[int, ...], layout: str) -> Complexity:
+    """Counted from the module, the ONNX / TFLite file, or the TFLite file a converter made of it (Keras)."""
+    if not isinstance(model, Path):
+        return count_complexity(model, shape)
+    converted = getattr(loaded, "info", {}).get("converted_file")
+    if model.suffix.lower() not in (".onnx", ".tflite") and converted:
+        model, layout = Path(converted), "NHWC"
+    colour = getattr(loaded, "colour", "RGB")
+    return file_complexity(model, model_shape(shape, colour), layout)
 
 
 def _crops(sample: Sample, output: np.ndarray, task: Task, position: int) -> SampleCrops:
@@ -110,9 +123,10 @@ def evaluate(
     folder = data_folder(task, data_root)
     if model is None:
         model = submission.model({"scale": task.scale})
-    reference = load_on(quality, model)
+    io = submission.manifest.io.model_copy(update={"layout": submission.manifest.layout})
+    reference = load_on(quality, model, io)
     ghost = submission.ghost({"scale": task.scale}) if isinstance(model, nn.Module) else None
-    guard = guard_for(submission.manifest.name, model, ghost, limits)
+    guard = guard_for(submission.manifest.name, model, ghost, limits, io)
 
     metric: LPIPS | None = None
     lpips_note: str | None = "not part of this task's protocol"
@@ -141,13 +155,14 @@ def evaluate(
                 f"per-image limit of {limits.per_image_s:g} s"
             )
         try:
-            score = score_image(output, sample.target, task.metric)
-            lp = metric(to_uint8(output), sample.target) if metric is not None else None
+            score = score_image(output, sample.target, task.metric, io.colour)
+            lp = metric(to_uint8(output), sample.target) if metric is not None and io.colour == "RGB" else None
         except (OutputShapeError, NonFiniteOutput) as exc:
             raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
         image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp, extra=score.extra)
         if checkpoint is not None:
-            crops = _crops(sample, output, task, position) if position < plan.samples else None
+            shown = output if output.shape[2] == 3 else np.repeat(output, 3, axis=2)  # a Y / grey model's output
+            crops = _crops(sample, shown, task, position) if position < plan.samples else None
             checkpoint.record(position, image, crops)
         per_image.append(image)
         if progress:
@@ -160,13 +175,19 @@ def evaluate(
     shape = plan.latency_shape  # a challenge track times its own shape
     timing = submission.timing_model()  # a track's fixed-shape timing model, when given
     if resolved:
-        (guard_for(submission.manifest.name, timing, None, limits) if timing else guard).check(tuple(shape))
+        (guard_for(submission.manifest.name, timing, None, limits, io) if timing else guard).check(tuple(shape))
     measured = []
     descriptions: dict[str, dict[str, object]] = {f"quality:{plan.quality_device}": reference.describe()}
-    for device in resolved:
-        timed = timing or model
-        latency_result, descriptions[device.id] = measure_on(device, timed, shape, settings)
+    for device in resolved:  # a device that cannot take this format is reported, the others still measured
+        try:
+            latency_result, descriptions[device.id] = measure_on(device, timing or model, shape, settings, io)
+        except ConversionError as exc:
+            descriptions[device.id] = {"not_measured": str(exc)}
+            continue
         measured.append(latency_result)
+    if resolved and not measured:
+        reasons = "; ".join(f"{d.id}: {descriptions[d.id]['not_measured']}" for d in resolved)
+        raise ScoringError(f"no device could time submission {submission.manifest.name!r}: {reasons}")
     lpips_values = [r.lpips for r in per_image if r.lpips is not None]
     env = environment()
     return Result(
@@ -182,7 +203,7 @@ def evaluate(
             extra={name: float(np.mean([r.extra[name] for r in per_image])) for name in task.metric.extra},
         ),
         latency=measured,
-        complexity=file_complexity(model, shape) if isinstance(model, Path) else count_complexity(model, shape),
+        complexity=_complexity(model, reference, shape, io.layout or "NCHW"),
         provenance=Provenance(
             **{k: env[k] for k in ("bench_version", "python", "torch", "host", "platform")},
             git_commit=env["git_commit"],

@@ -49,20 +49,46 @@ class Files(Strict):
     )
 
 
-FORMAT_SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "torch-export": ".pt2"}
+FORMAT_SUFFIX: dict[str, tuple[str, ...]] = {
+    "onnx": (".onnx",),
+    "tflite": (".tflite",),
+    "torch-export": (".pt2",),
+    "keras": (".keras", ".h5"),
+    "saved_model": ("",),  # a folder holding saved_model.pb and variables/
+}
 QUANTIZED_DEVICE = {"fp16": "cpu-tflite-fp16", "int8": "cpu-tflite-int8"}
 FORMAT_DEVICE = {
     "safetensors": "cpu-torch",
     "onnx": "cpu-onnxruntime",
     "tflite": "cpu-tflite",
     "torch-export": "cpu-torch",
+    "keras": "cpu-tflite",
+    "saved_model": "cpu-tflite",
 }
+NATIVE_LAYOUT = {"safetensors": "NCHW", "torch-export": "NCHW", "onnx": "NCHW", "tflite": "NHWC", "keras": "NHWC",
+                 "saved_model": "NHWC"}  # fmt: skip
 
 
 class IOContract(Strict):
+    """What the model file takes and returns. ``layout``: the order of its input and output axes (default: the
+    format's own, NCHW for PyTorch and ONNX, NHWC for TFLite and Keras); ``colour``: ``RGB`` (three channels),
+    ``Y`` (one channel, the MATLAB BT.601 luma of the input, 16/255..235/255, compared on Y) or ``grey`` (one
+    channel, the mean of the input's RGB; for grey tasks); ``range``: [0, 1] or [0, 255] pixel values."""
+
     range: tuple[float, float] = (0.0, 1.0)
-    layout: Literal["NCHW"] = "NCHW"
-    colour: Literal["RGB"] = "RGB"
+    layout: Literal["NCHW", "NHWC"] | None = None
+    colour: Literal["RGB", "Y", "grey"] = "RGB"
+
+    @model_validator(mode="after")
+    def _range(self) -> IOContract:
+        if self.range not in ((0.0, 1.0), (0.0, 255.0)):
+            raise ValueError(f"io.range must be [0, 1] or [0, 255], not {list(self.range)}")
+        return self
+
+    @property
+    def channels(self) -> int:
+        """Channels of the model's input and output: 3 for RGB, 1 for Y or grey."""
+        return 3 if self.colour == "RGB" else 1
 
 
 class Manifest(Strict):
@@ -70,7 +96,7 @@ class Manifest(Strict):
     name: str = Field(min_length=1, max_length=100)
     team: str = Field(min_length=1, max_length=100)
     tasks: list[str] = Field(min_length=1, description="task ids or fnmatch patterns, e.g. sr-set5-*")
-    format: Literal["safetensors", "onnx", "tflite", "torch-export"]
+    format: Literal["safetensors", "onnx", "tflite", "torch-export", "keras", "saved_model"]
     architecture: Architecture | None = Field(None, description="registered architecture (safetensors only)")
     files: Files = Field(default_factory=Files)
     io: IOContract = Field(default_factory=IOContract)
@@ -89,11 +115,18 @@ class Manifest(Strict):
             if self.files.model is not None:
                 raise ValueError("format safetensors takes files.weights, not files.model")
         else:
-            suffix = FORMAT_SUFFIX[self.format]
+            suffixes = FORMAT_SUFFIX[self.format]
             if self.architecture is not None:
                 raise ValueError(f"format {self.format} carries its own graph; remove 'architecture'")
-            if self.files.model is None or not self.files.model.lower().endswith(suffix):
-                raise ValueError(f"format {self.format} needs files.model naming a {suffix} file")
+            if self.format == "saved_model":
+                if self.files.model is None:
+                    raise ValueError("format saved_model needs files.model naming the SavedModel folder")
+            elif self.files.model is None or not self.files.model.lower().endswith(suffixes):
+                raise ValueError(f"format {self.format} needs files.model naming a {' or '.join(suffixes)} file")
+        layout = self.io.layout or NATIVE_LAYOUT[self.format]
+        if layout != NATIVE_LAYOUT[self.format] and self.format not in ("onnx", "tflite"):
+            raise ValueError(f"a {self.format} model is {NATIVE_LAYOUT[self.format]}; io.layout {layout} is for "
+                             "ONNX and TFLite files")  # fmt: skip
         if self.files.timing_model is not None and (
             self.format not in ("onnx", "tflite")
             or not self.files.timing_model.lower().endswith(FORMAT_SUFFIX[self.format])
@@ -107,6 +140,11 @@ class Manifest(Strict):
         if self.files.quantization is not None and self.format != "safetensors":
             raise ValueError(f"files.quantization is for safetensors submissions; a {self.format} file carries its own")
         return self
+
+    @property
+    def layout(self) -> str:
+        """The model file's axis order: ``io.layout``, or the format's own."""
+        return self.io.layout or NATIVE_LAYOUT[self.format]
 
     def declares(self, task_id: str) -> bool:
         return any(fnmatch.fnmatchcase(task_id, pattern) for pattern in self.tasks)
@@ -127,6 +165,8 @@ class Submission(BaseModel):
         if self.manifest.format == "safetensors":
             return self.build(task_values)
         assert self.manifest.files.model is not None
+        if self.manifest.format == "saved_model":
+            return safe_dir(self.folder, self.manifest.files.model)
         path = safe_path(self.folder, self.manifest.files.model)
         if self.manifest.format == "torch-export":  # never torch.export.load on the user's file: see torch_export
             from bench.torch_export import UnsafeExport, load_exported  # torch.export costs ~0.9 s to import
@@ -224,6 +264,19 @@ class Submission(BaseModel):
         return model.eval()
 
 
+def safe_dir(folder: Path, relative: str) -> Path:
+    """A SavedModel folder inside the submission: every file under it passes :func:`safe_path`."""
+    if relative in ("", ".") or "\x00" in relative:
+        raise SubmissionError(f"submission {folder}: files.model must name the SavedModel folder inside it")
+    inside = [f for f in runtime_files(folder, None) if f.startswith(relative.rstrip("/") + "/")]
+    path = folder / relative
+    if not path.is_dir() or f"{relative.rstrip('/')}/saved_model.pb" not in inside:
+        raise SubmissionError(f"submission {folder}: {relative!r} is not a SavedModel folder (no saved_model.pb)")
+    for name in inside:
+        safe_path(folder, name)
+    return path
+
+
 def safe_path(folder: Path, relative: str) -> Path:
     """``folder / relative``, refusing absolute paths, ``..``, symlinks out, missing or huge files."""
     if "\x00" in relative or len(relative) > 255 or any(len(part) > 255 for part in Path(relative).parts):
@@ -254,11 +307,12 @@ def safe_path(folder: Path, relative: str) -> Path:
 MAX_FOLDER_FILES = 1000
 
 
-def runtime_files(folder: Path, manifest: Manifest) -> list[str]:
+def runtime_files(folder: Path, manifest: Manifest | None) -> list[str]:
     """Every file a runtime may open besides the named ones: for ONNX, whose tensors may live in external
-    data files anywhere in the folder (``model.onnx.data``, as torch's exporter writes), every regular file
-    of the folder except the manifest; none for the other formats, which read only the files they name."""
-    if manifest.format != "onnx":
+    data files anywhere in the folder (``model.onnx.data``, as torch's exporter writes), and a SavedModel
+    (a folder of files), every regular file of the folder except the manifest; none for the other formats,
+    which read only the files they name. ``manifest`` None: every file."""
+    if manifest is not None and manifest.format not in ("onnx", "saved_model"):
         return []
     found: list[str] = []
     for root, dirs, files in os.walk(folder, followlinks=False):
@@ -272,11 +326,19 @@ def runtime_files(folder: Path, manifest: Manifest) -> list[str]:
     return found
 
 
+def named_files(manifest: Manifest) -> set[str]:
+    """The files the manifest names (a SavedModel folder's files come from :func:`runtime_files`)."""
+    named = {f for f in manifest.files.model_dump().values() if f}
+    if manifest.format == "saved_model" and manifest.files.model:
+        named.discard(manifest.files.model)
+    return named
+
+
 def _digest(folder: Path, manifest_bytes: bytes, manifest: Manifest) -> str:
     """sha256 over the manifest bytes and every file a runtime may read (name, then contents): the named
     files and, for ONNX, every other file of the folder (:func:`runtime_files`)."""
     h = hashlib.sha256(manifest_bytes)
-    named = {f for f in manifest.files.model_dump().values() if f}
+    named = named_files(manifest)
     for relative in sorted(named | set(runtime_files(folder, manifest))):
         h.update(relative.encode())
         with safe_path(folder, relative).open("rb") as handle:

@@ -37,14 +37,17 @@ class Check:
     detail: str
 
 
-def _probe_shape(task: Task, model: object) -> tuple[int, ...]:
-    """The task's channels at the probe size; a static TFLite file dictates its own shape."""
+def _probe_shape(task: Task, model: object, layout: str) -> tuple[int, ...]:
+    """The task's channels at the probe size; a TFLite file with a fixed height and width dictates them (a
+    dynamic one, -1 in its shape signature, is probed at the probe size, not at its placeholder 1 x 1)."""
     shape = (1, task.input_channels, PROBE_SIZE, PROBE_SIZE)
     if isinstance(model, Path) and model.suffix.lower() == ".tflite":
         from ai_edge_litert.interpreter import Interpreter
 
-        nhwc = tuple(int(d) for d in Interpreter(model_path=str(model)).get_input_details()[0]["shape"])
-        shape = (nhwc[0], nhwc[3], nhwc[1], nhwc[2])
+        signature = [int(d) for d in Interpreter(model_path=str(model)).get_input_details()[0]["shape_signature"]]
+        if len(signature) == 4:
+            n, h, w = (signature[0], *signature[1:3]) if layout == "NHWC" else (signature[0], *signature[2:4])
+            shape = (max(n, 1), task.input_channels, h if h > 0 else PROBE_SIZE, w if w > 0 else PROBE_SIZE)
     return shape
 
 
@@ -61,17 +64,18 @@ def check_task(
     try:
         if model is None:
             model = submission.model({"scale": task.scale})
-        loaded = load_on(get_device(submission.default_device), model)
-        shape = _probe_shape(task, model)
+        io = submission.manifest.io.model_copy(update={"layout": submission.manifest.layout})
+        loaded = load_on(get_device(submission.default_device), model, io)
+        shape = _probe_shape(task, model, submission.manifest.layout)
         ghost = submission.ghost({"scale": task.scale}) if not isinstance(model, Path) else None
-        guard_for(submission.manifest.name, model, ghost, limits or Limits()).check(shape)
+        guard_for(submission.manifest.name, model, ghost, limits or Limits(), io).check(shape)
         x = np.random.default_rng(0).random(shape, dtype=np.float32)
         first, second = loaded.run(x), loaded.run(x)
     except (SubmissionError, ConversionError, BackendUnavailable, ValueError, RuntimeError) as exc:
         return [check("loads and runs", False, str(exc))]
     checks = [check("loads and runs", True, f"{submission.default_device}, probe input {'x'.join(map(str, shape))}")]
     scale = task.size_ratio
-    channels = 1 if task.data.colour == "grey" else 3
+    channels = 1 if task.data.colour == "grey" or submission.manifest.io.colour != "RGB" else 3
     expected = (shape[0], channels, shape[2] * scale, shape[3] * scale)
     checks.append(check("output shape", first.shape == expected, f"{first.shape}, expected {expected}"))
     finite = bool(np.isfinite(first).all())

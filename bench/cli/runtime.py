@@ -85,6 +85,13 @@ def cmd_latency(args: argparse.Namespace) -> int:
             table.add_row(*_row(LatencyResult.model_validate(entry["latency"])))
     out.print(table)
     for entry in results:
+        conversion = entry.get("backend", {}).get("conversion")
+        if conversion:
+            out.print(f"{entry['latency']['device']}: converted from {conversion['converted_from']} by "
+                      f"{conversion['converter']}, max |error| vs the original {conversion['max_abs_error']:.3g} "
+                      f"(bound {conversion['bound']:g})", highlight=False, markup=False)  # fmt: skip
+        if "not_measured" in entry:
+            out.print(f"{entry['device']}: not measured: {entry['not_measured']}", highlight=False, markup=False)
         if entry.get("kind") == "predicted":
             unmodelled, units = entry["unmodelled"], entry["units"]
             out.print(

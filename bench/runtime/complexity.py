@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -25,26 +25,28 @@ from bench.results import Complexity
 
 
 def count_complexity(model: nn.Module, input_shape: tuple[int, ...], bytes_per_value: int = 4) -> Complexity:
-    """MACs, parameters and conv traffic of ``model`` for one input of ``input_shape`` (NCHW)."""
+    """MACs, parameters and conv traffic of ``model`` for one input of ``input_shape`` (NCHW). Every
+    convolution the forward pass dispatches counts, modules and functional calls alike (a colour matrix or
+    a bicubic kernel applied with ``F.conv2d``), as a graph file holds them."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
     traffic = 0
+    aten = torch.ops.aten
+    convolutions = {aten.conv1d, aten.conv2d, aten.conv3d, aten.convolution, aten._convolution,
+                    aten.conv_transpose1d, aten.conv_transpose2d, aten.conv_transpose3d}  # fmt: skip
 
-    def conv_hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        nonlocal traffic
-        assert isinstance(module, nn.Conv2d | nn.ConvTranspose2d)
-        x = inputs[0]
-        weights = module.weight.numel()
-        traffic += bytes_per_value * (x[0].numel() + output[0].numel() + weights)
+    class ConvTraffic(TorchDispatchMode):
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            nonlocal traffic
+            out = func(*args, **(kwargs or {}))
+            if func.overloadpacket in convolutions:
+                x, weight = args[0], args[1]
+                traffic += bytes_per_value * (x[0].numel() + out[0].numel() + weight.numel())
+            return out
 
-    handles = [
-        m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)
-    ]
     counter = FlopCounterMode(display=False)
-    try:
-        with torch.inference_mode(), counter:
-            model.eval()(torch.zeros(input_shape))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with torch.inference_mode(), counter, ConvTraffic():
+        model.eval()(torch.zeros(input_shape))
     params = sum(p.numel() for p in model.parameters())
     return Complexity(
         macs=int(counter.get_total_flops() // 2),
@@ -54,14 +56,24 @@ def count_complexity(model: nn.Module, input_shape: tuple[int, ...], bytes_per_v
     )
 
 
-def file_complexity(path: Path, input_shape: tuple[int, ...]) -> Complexity:
-    """What a model file tells exactly: for ONNX, the elements of all initializers (weights and
-    constants alike: a file cannot tell them apart); MACs and traffic are only counted for
-    PyTorch-defined models (``None`` here, never an estimate)."""
-    params = None
-    if path.suffix.lower() == ".onnx":
-        import onnx
+def file_complexity(path: Path, input_shape: tuple[int, ...], layout: str = "NCHW") -> Complexity:
+    """MACs, parameters and conv traffic of an ONNX or TFLite file at NCHW ``input_shape``, counted from its
+    graph (:mod:`bench.runtime.graph_cost`: the same formulas as :func:`count_complexity`); ``layout`` is the
+    file's own axis order. ``None`` for a format whose graph is not read (and never an estimate)."""
+    from bench.runtime.graph_cost import onnx_graph_cost, tflite_graph_cost
 
-        graph = onnx.load(str(path), load_external_data=False).graph
-        params = sum(int(np.prod(init.dims)) for init in graph.initializer)
-    return Complexity(macs=None, params=params, conv_traffic_bytes=None, input_shape=tuple(input_shape))
+    n, c, h, w = input_shape
+    own = (n, h, w, c) if layout == "NHWC" else (n, c, h, w)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        graph = onnx_graph_cost(path, own)
+    elif suffix == ".tflite":
+        graph = tflite_graph_cost(path, own)
+    else:
+        return Complexity(macs=None, params=None, conv_traffic_bytes=None, input_shape=tuple(input_shape))
+    return Complexity(
+        macs=graph.macs if graph.macs_complete else None,
+        params=graph.params,
+        conv_traffic_bytes=graph.conv_traffic_bytes,
+        input_shape=tuple(input_shape),
+    )

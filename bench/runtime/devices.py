@@ -45,6 +45,10 @@ class Device:
             raise ValueError(f"device {self.id!r} is {self.settings.precision}; int8 ranges need an int8 profile")
         return replace(self, settings=replace(self.settings, options=self.settings.options | {"ranges": ranges}))
 
+    def with_options(self, **options: Any) -> Device:
+        """This profile with backend options added (e.g. a model file's ``layout``)."""
+        return replace(self, settings=replace(self.settings, options=self.settings.options | options))
+
     def available(self) -> tuple[bool, str]:
         if self.backend not in BACKENDS:
             return False, f"backend {self.backend!r} is not installed in this build"

@@ -3,34 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from bench.results import LatencyResult
-from bench.runtime.backends import ConversionError, LoadedModel
+from bench.runtime.backends import LoadedModel
+from bench.runtime.bridges import bridge
 from bench.runtime.devices import Device
+from bench.runtime.io_contract import ContractModel
 from bench.runtime.protocol import LatencySettings
 
+if TYPE_CHECKING:
+    from bench.submission import IOContract
 
-def load_on(device: Device, model: nn.Module | Path) -> LoadedModel:
-    """``model`` (a module, or a model file in the backend's format) loaded on ``device``'s backend."""
+
+def load_on(device: Device, model: nn.Module | Path, io: IOContract | None = None) -> LoadedModel:
+    """``model`` (a module, or a model file or folder) loaded on ``device``'s backend: a file of another format
+    through its converter (:mod:`bench.runtime.bridges`), behind the submission's ``io`` contract
+    (:mod:`bench.runtime.io_contract`; the file's layout goes to the backend, colour and range around it)."""
+    if io is not None and isinstance(model, Path):
+        layout = io.layout or ("NHWC" if model.suffix.lower() == ".tflite" or model.is_dir() else "NCHW")
+        device = device.with_options(layout=layout, channels=io.channels)
     backend = device.open()
     if isinstance(model, Path):
-        if backend.file_suffixes and model.suffix.lower() not in backend.file_suffixes:
-            raise ConversionError(
-                f"device {device.id!r} ({device.backend}) loads {', '.join(backend.file_suffixes)} files, "
-                f"not {model.name}"
-            )
-        return backend.load_file(model)
-    return backend.load_module(model)
+        if model.is_file() and model.suffix.lower() in backend.file_suffixes:
+            loaded = backend.load_file(model)
+        else:
+            loaded = bridge(backend, model, str(backend.settings.options.get("layout", "NCHW")))
+    else:
+        loaded = backend.load_module(model)
+    if io is not None and (io.colour != "RGB" or io.range[1] != 1.0):
+        return ContractModel(loaded, io.colour, io.range[1])
+    return loaded
 
 
 def measure_on(
-    device: Device, model: nn.Module | Path, shape: tuple[int, ...], settings: LatencySettings
+    device: Device,
+    model: nn.Module | Path,
+    shape: tuple[int, ...],
+    settings: LatencySettings,
+    io: IOContract | None = None,
 ) -> tuple[LatencyResult, dict[str, Any]]:
     """Measured latency of ``model`` at NCHW ``shape`` on ``device``, and the backend's description."""
-    loaded = load_on(device, model)
+    loaded = load_on(device, model, io)
     stats = loaded.measure(shape, settings)
     result = LatencyResult(
         device=device.id,

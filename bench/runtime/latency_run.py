@@ -49,6 +49,7 @@ def measure(request: LatencyRequest, progress: Progress) -> list[dict[str, Any]]
     from bench.budgets import guard_for
     from bench.runtime.calibration import calibration_images
     from bench.runtime.devices import get_device
+    from bench.runtime.errors import ConversionError
     from bench.runtime.latency import measure_on
     from bench.runtime.protocol import LatencySettings
     from bench.submission import load_submission
@@ -56,6 +57,7 @@ def measure(request: LatencyRequest, progress: Progress) -> list[dict[str, Any]]
 
     target, shape, limits = Path(request.target), tuple(request.shape), Limits(**request.limits)
     model: Any
+    io = None
     if target.is_file():
         model, ghost, name = target, None, target.name
     else:
@@ -65,8 +67,9 @@ def measure(request: LatencyRequest, progress: Progress) -> list[dict[str, Any]]
         values = {"scale": get_task(request.task).scale}
         model, name = submission.model(values), submission.manifest.name
         ghost = submission.ghost(values) if not isinstance(model, Path) else None
+        io = submission.manifest.io.model_copy(update={"layout": submission.manifest.layout})
     progress(f"costing one call at {'x'.join(map(str, shape))}", 0)
-    guard_for(name, model, ghost, limits).check(shape)
+    guard_for(name, model, ghost, limits, io).check(shape)
     settings = LatencySettings(**request.settings)
     results: list[dict[str, Any]] = []
     for device_id in request.devices:
@@ -75,7 +78,11 @@ def measure(request: LatencyRequest, progress: Progress) -> list[dict[str, Any]]
             device = device.with_calibration(calibration_images(Path(request.calibration), shape))
         for repeat in range(request.repeat):
             progress(f"latency on {device.id} ({repeat + 1}/{request.repeat})", len(results))
-            result, description = measure_on(device, model, shape, settings)
+            try:
+                result, description = measure_on(device, model, shape, settings, io)
+            except ConversionError as exc:  # this device cannot take the format: said, the others go on
+                results.append({"device": device.id, "not_measured": str(exc)})
+                break
             results.append({"latency": result.model_dump(mode="json"), "backend": description})
     if request.predict:
         if isinstance(model, Path):

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from bench.errors import ServiceError
 from bench.store import Store
 from bench.store.models import ArtifactFileRow
-from bench.submission import MANIFEST, Submission, load_submission, runtime_files, safe_path
+from bench.submission import MANIFEST, Submission, load_submission, named_files, runtime_files, safe_path
 
 
 def files_of(submission: Submission) -> list[str]:
     """The folder's files a runtime may read, relative: the manifest, the named files, the runtime's others."""
-    named = {f for f in submission.manifest.files.model_dump().values() if f}
+    named = named_files(submission.manifest)
     return sorted({MANIFEST, *named, *runtime_files(submission.folder, submission.manifest)})
 
 

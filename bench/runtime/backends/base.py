@@ -116,6 +116,21 @@ def distribution_version(name: str) -> str | None:
         return None
 
 
+def check_layout(label: str, signature: list[Any], layout: str, channels: int) -> None:
+    """Refuse a model file whose input is plainly in the other axis order than ``layout`` declares (the channel
+    count sits on the other axis), with the fix; an ambiguous signature (e.g. both axes 3) is trusted."""
+    if len(signature) != 4:
+        raise ConversionError(f"{label} takes a {len(signature)}-dimensional input; bench runs images as 4-D "
+                              f"{layout} batches")  # fmt: skip
+    at_last, at_first = signature[3] == channels, signature[1] == channels  # a dynamic axis is -1 or a name
+    looks = "NHWC" if at_last and not at_first else "NCHW" if at_first and not at_last else None
+    if looks is not None and looks != layout:
+        raise ConversionError(
+            f"{label} takes input {signature} (-1: dynamic), which is {looks} with {channels} channel(s), but the "
+            f"submission declares io.layout {layout}; set io.layout: {looks} in submission.yaml"
+        )
+
+
 BACKENDS = Registry[type[Backend]]("backend")
 BackendT = TypeVar("BackendT", bound=type[Backend])
 

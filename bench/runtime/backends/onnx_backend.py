@@ -20,6 +20,7 @@ from bench.runtime.backends.base import (
     ConvertingBackend,
     LoadedModel,
     RunSettings,
+    check_layout,
     distribution_version,
     register_backend,
 )
@@ -55,7 +56,9 @@ class OnnxModel(LoadedModel):
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.source = path.name if path is not None else None
         if path is not None:
-            self._sessions[()] = _session(path, settings.threads)
+            self._sessions[()] = session = _session(path, settings.threads)
+            layout, channels = str(settings.options.get("layout", "NCHW")), int(settings.options.get("channels", 3))
+            check_layout(path.name, list(session.get_inputs()[0].shape), layout, channels)
 
     def _workdir(self) -> Path:
         if self._tmp is None:
@@ -85,12 +88,20 @@ class OnnxModel(LoadedModel):
         self._sessions[key] = _session(Path(report.path), self.settings.threads)
         return self._sessions[key]
 
+    @property
+    def nhwc(self) -> bool:
+        """Whether the file's input and output are NHWC (``options["layout"]``; converted modules are NCHW)."""
+        return self.module is None and self.settings.options.get("layout") == "NHWC"
+
     def run(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)) if self.nhwc else x, dtype=np.float32)
         session = self.session(x.shape)
-        return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0], dtype=np.float32)
+        y = np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0], dtype=np.float32)
+        return np.ascontiguousarray(np.transpose(y, (0, 3, 1, 2))) if self.nhwc and y.ndim == 4 else y
 
     def timer(self, shape: tuple[int, ...]) -> Callable[[], object]:
+        n, c, h, w = shape
+        shape = (n, h, w, c) if self.nhwc else tuple(shape)
         session = self.session(shape)
         feed = {session.get_inputs()[0].name: seeded_input(tuple(shape))}
         outputs = [session.get_outputs()[0].name]

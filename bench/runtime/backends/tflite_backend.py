@@ -30,6 +30,7 @@ from bench.runtime.backends.base import (
     ConvertingBackend,
     LoadedModel,
     RunSettings,
+    check_layout,
     distribution_version,
     register_backend,
 )
@@ -70,9 +71,10 @@ def fallback_ops(nodes: list[dict[str, Any]], graph_outputs: set[int]) -> list[s
 
 
 class _Runner:
-    """One interpreter allocated for one NHWC input shape."""
+    """One interpreter allocated for one input shape (given NCHW; the file's own order is ``layout``)."""
 
-    def __init__(self, model: bytes, nchw: tuple[int, ...], threads: int, xnnpack: bool, label: str) -> None:
+    def __init__(self, model: bytes, nchw: tuple[int, ...], threads: int, xnnpack: bool, label: str,
+                 layout: str = "NHWC") -> None:  # fmt: skip
         try:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError as exc:
@@ -83,13 +85,15 @@ class _Runner:
         if len(inputs) != 1 or len(outputs) != 1:
             raise ConversionError(f"{label}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
         n, c, h, w = nchw
-        want = [n, h, w, c]
+        self.nhwc = layout == "NHWC"
+        want = [n, h, w, c] if self.nhwc else [n, c, h, w]
         have, signature = list(inputs[0]["shape"]), list(inputs[0]["shape_signature"])
+        check_layout(label, signature, layout, c)
         if have != want:
-            if len(signature) != 4 or any(s not in (-1, v) for s, v in zip(signature, want, strict=True)):
+            if any(s not in (-1, v) for s, v in zip(signature, want, strict=True)):
                 raise ConversionError(
-                    f"{label} has a static NHWC input of {have} (signature {signature}); it cannot run "
-                    f"NCHW {tuple(nchw)}. Convert it for this shape, or export it with dynamic height/width."
+                    f"{label} has a fixed input of {have} ({layout}); it cannot run an input of {want}. Convert it "
+                    "for this shape, or export it with dynamic height and width (-1 in its shape signature)."
                 )
             self.interp.resize_tensor_input(inputs[0]["index"], want, strict=True)
         self.interp.allocate_tensors()
@@ -100,13 +104,14 @@ class _Runner:
         self.fallback_ops = fallback_ops(nodes, outputs) if xnnpack else []
 
     def set_input(self, x: np.ndarray) -> None:
-        self.interp.set_tensor(self.input["index"], to_tensor(np.transpose(x, (0, 2, 3, 1)), self.input))
+        x = np.transpose(x, (0, 2, 3, 1)) if self.nhwc else x
+        self.interp.set_tensor(self.input["index"], to_tensor(np.ascontiguousarray(x), self.input))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         self.set_input(x)
         self.interp.invoke()
         y = from_tensor(self.interp.get_tensor(self.output["index"]), self.output)
-        return np.ascontiguousarray(np.transpose(y, (0, 3, 1, 2)))
+        return np.ascontiguousarray(np.transpose(y, (0, 3, 1, 2)) if self.nhwc else y)
 
 
 class TFLiteModel(LoadedModel):
@@ -153,7 +158,8 @@ class TFLiteModel(LoadedModel):
         if shape not in self._runners:
             model = self.file_model if self.file_model is not None else self._convert(shape)
             label = self.path.name if self.path is not None else type(self.module).__name__
-            self._runners[shape] = _Runner(model, shape, self.settings.threads, self.xnnpack, label)
+            layout = str(self.settings.options.get("layout", "NHWC")) if self.file_model is not None else "NHWC"
+            self._runners[shape] = _Runner(model, shape, self.settings.threads, self.xnnpack, label, layout)
         return self._runners[shape]
 
     def run(self, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,193 @@
+"""Model files on backends that do not load their format: converted, and checked against the original.
+
+A bridge turns a model file of one format into a model another backend runs, then checks the result
+against the original runtime on the same seeded uniform [0, 1) input at every shape it runs
+(:class:`CheckedModel`), refusing an error over the precision's bound (:data:`bench.runtime.convert.
+BOUNDS`: 1e-4 for fp32). Registered bridges, by (source format, backend):
+
+* ``onnx`` -> ``tflite`` / ``android``: ``onnx2torch`` rebuilds the graph as PyTorch modules from the
+  project's own op table (no code from the file), checked against ONNX Runtime, then the backend converts
+  that module as it converts any PyTorch model (``litert-torch``, fp16 / int8 quantisation by the
+  profile). Chosen over ``onnx2tf``, whose release pins numpy 1.26, onnx 1.19, onnxruntime 1.23 and
+  TensorFlow 2.19, downgrading half of this environment;
+* ``keras`` / ``saved_model`` -> ``tflite`` / ``android``: TensorFlow's ``TFLiteConverter``
+  (:mod:`bench.runtime.tf_convert`) at the profile's precision, checked against the Keras model or the
+  SavedModel's serving signature.
+
+On Android, where a model cannot be run here, the check runs the converted file on this machine's TFLite
+interpreter instead.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.registry import Registry
+from bench.runtime.backends.base import Backend, LoadedModel, RunSettings
+from bench.runtime.convert import BOUNDS, seeded_input
+from bench.runtime.errors import ConversionError
+from bench.runtime.protocol import LatencySettings, LatencyStats
+
+Runner = Callable[[np.ndarray], np.ndarray]  # NCHW float32 -> NCHW float32
+Bridge = Callable[[Backend, Path, str], LoadedModel]  # (backend, file, layout) -> a checked model
+BRIDGES = Registry[Bridge]("format bridge")
+CHECK_SIDE = 32  # the check's height and width when the timed shape is larger (a dynamic file's cost)
+
+
+def source_format(path: Path) -> str:
+    """The format of a model file or folder: onnx, tflite, keras or saved_model (else its suffix)."""
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "saved_model"
+    return {".onnx": "onnx", ".tflite": "tflite", ".keras": "keras", ".h5": "keras"}.get(suffix, suffix or path.name)
+
+
+def bridge(backend: Backend, path: Path, layout: str) -> LoadedModel:
+    """``path`` on ``backend`` through its registered bridge (:class:`ConversionError` when there is none)."""
+    key = f"{source_format(path)}->{backend.name}"
+    if key not in BRIDGES:
+        routes = ", ".join(sorted(BRIDGES)) or "none"
+        raise ConversionError(
+            f"backend {backend.name!r} loads {', '.join(backend.file_suffixes) or 'PyTorch modules'}, not "
+            f"{path.name}, and no converter takes {source_format(path)} to it (converters: {routes})"
+        )
+    return BRIDGES[key](backend, path, layout)
+
+
+class CheckedModel(LoadedModel):
+    """A converted model, compared with the original (``reference``) at each input shape before it is used:
+    the largest absolute difference on a seeded input is stored per shape and refused over ``bound``."""
+
+    def __init__(self, inner: LoadedModel, reference: Runner, bound: float, info: dict[str, Any],
+                 local: Runner | None = None) -> None:  # fmt: skip
+        self.inner, self.reference, self.bound, self.info = inner, reference, bound, info
+        self.local = local  # runs the converted model here when ``inner`` runs on a remote device
+        self.backend, self.settings = inner.backend, inner.settings
+        self.errors: dict[str, float] = {}
+
+    def check(self, shape: tuple[int, ...]) -> None:
+        n, c, h, w = shape
+        if self.local is not None:  # a remote device's file is checked at a small shape here
+            shape = (n, c, min(h, CHECK_SIDE), min(w, CHECK_SIDE))
+        key = "x".join(map(str, shape))
+        if key in self.errors:
+            return
+        x = seeded_input(tuple(shape))
+        got, want = (self.local or self.inner.run)(x), self.reference(x)
+        if got.shape != want.shape or not np.all(np.isfinite(got)):
+            raise ConversionError(f"{self.info['converter']}: the converted model gives {got.shape} (finite: "
+                                  f"{bool(np.all(np.isfinite(got)))}), the original {want.shape} at {key}")  # fmt: skip
+        error = float(np.max(np.abs(got.astype(np.float64) - want))) if got.size else 0.0
+        if error > self.bound:
+            raise ConversionError(
+                f"{self.info['converter']}: the converted model differs from the original by up to {error:.3g} at "
+                f"input {key}, over the {self.settings.precision} bound of {self.bound:g}; it is not timed"
+            )
+        self.errors[key] = error
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        self.check(tuple(x.shape))
+        return self.inner.run(x)
+
+    def timer(self, shape: tuple[int, ...]) -> Callable[[], object]:
+        self.check(tuple(shape))
+        return self.inner.timer(shape)
+
+    def measure(self, shape: tuple[int, ...], settings: LatencySettings) -> LatencyStats:
+        self.check(tuple(shape))
+        return self.inner.measure(shape, settings)
+
+    def describe(self) -> dict[str, Any]:
+        worst = max(self.errors.values(), default=None)
+        return self.inner.describe() | {"conversion": self.info | {
+            "max_abs_error": worst, "max_abs_error_by_shape": dict(self.errors), "bound": self.bound}}  # fmt: skip
+
+
+class _NHWCToNCHW(nn.Module):
+    """An NHWC module seen as NCHW (TFLite's converter wraps NCHW modules)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def onnx_runner(path: Path, layout: str) -> Runner:
+    """NCHW -> NCHW through ONNX Runtime on the original file (one thread: a check, not a timing)."""
+    from bench.runtime.backends import BACKENDS
+
+    loaded = BACKENDS["onnxruntime"](RunSettings(1, "fp32", {"layout": layout})).load_file(path)
+    return loaded.run
+
+
+def onnx_module(path: Path, layout: str) -> nn.Module:
+    """The ONNX graph as an NCHW PyTorch module (onnx2torch), before any check."""
+    import onnx
+    from onnx2torch import convert
+
+    try:
+        module = convert(onnx.load(str(path)))  # external data is read from the file's folder
+    except Exception as exc:  # onnx2torch raises NotImplementedError for ops it has no converter for
+        detail = " ".join(str(exc).split())[:400]
+        raise ConversionError(f"onnx2torch cannot convert {path.name}: {type(exc).__name__}: {detail}") from exc
+    module = module.eval()
+    return _NHWCToNCHW(module).eval() if layout == "NHWC" else module
+
+
+def _onnx_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
+    module = onnx_module(path, layout)
+    converter = f"onnx2torch {metadata.version('onnx2torch')} + litert-torch {metadata.version('litert-torch')}"
+    info = {"converted_from": "onnx", "converter": converter, "file": path.name}
+    local = None
+    if backend.name != "tflite":  # the phone's model is checked on this machine's interpreter
+        from bench.runtime.backends.tflite_backend import TFLiteBackend
+
+        local = TFLiteBackend(RunSettings(1, backend.settings.precision, dict(backend.settings.options))).load_module(
+            module
+        ).run
+    bound = BOUNDS[backend.settings.precision]
+    return CheckedModel(backend.load_module(module), onnx_runner(path, layout), bound, info, local)
+
+
+def _tf_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
+    from bench.runtime import tf_convert
+
+    options, precision = backend.settings.options, backend.settings.precision
+    nhwc = [np.transpose(np.asarray(r, np.float32)[None] if np.ndim(r) == 3 else np.asarray(r, np.float32),
+                         (0, 2, 3, 1)) for r in options.get("representative") or ()]  # fmt: skip
+    model = tf_convert.convert(path, precision, nhwc or None, uint8_io=bool(options.get("uint8_io")))
+    folder = Path(tempfile.mkdtemp(prefix="bench-tf-"))
+    converted = folder / f"{path.stem or 'saved_model'}-{precision}.tflite"
+    converted.write_bytes(model)
+    original = tf_convert.reference_runner(path)
+
+    def reference(x: np.ndarray) -> np.ndarray:
+        y = original(np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1))))
+        return np.ascontiguousarray(np.transpose(y, (0, 3, 1, 2)))
+
+    import tensorflow as tf
+
+    info = {"converted_from": source_format(path), "converter": f"TensorFlow {tf.__version__} TFLiteConverter",
+            "file": path.name, "converted_file": str(converted), "converted_bytes": len(model)}  # fmt: skip
+    local = None
+    if backend.name != "tflite":
+        from bench.runtime.backends.tflite_backend import TFLiteBackend
+
+        local = TFLiteBackend(RunSettings(1, precision, {"layout": "NHWC"})).load_file(converted).run
+    return CheckedModel(backend.load_file(converted), reference, BOUNDS[precision], info, local)
+
+
+for _target in ("tflite", "android"):
+    BRIDGES.add(f"onnx->{_target}", _onnx_to_tflite)
+    BRIDGES.add(f"keras->{_target}", _tf_to_tflite)
+    BRIDGES.add(f"saved_model->{_target}", _tf_to_tflite)
