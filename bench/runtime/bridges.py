@@ -130,18 +130,87 @@ def onnx_runner(path: Path, layout: str) -> Runner:
     return loaded.run
 
 
+def _onnx2torch() -> Any:
+    """onnx2torch's ``convert``. The package imports torchvision for its NonMaxSuppression and RoIAlign
+    converters alone; PyPI's torchvision cannot import beside the CPU build of torch, so where it is missing
+    a placeholder module stands in whose ops raise: those two detection ops, never in a restoration
+    network, are then refused, every other converter is onnx2torch's own."""
+    import importlib.util
+    import sys
+    import types
+
+    if "onnx2torch" not in sys.modules and importlib.util.find_spec("torchvision") is None:
+
+        def unavailable(*_args: Any, **_kwargs: Any) -> Any:
+            raise ConversionError("NonMaxSuppression / RoIAlign need torchvision, which is not installed")
+
+        placeholder = types.ModuleType("torchvision")
+        ops = types.ModuleType("torchvision.ops")
+        ops.nms = ops.box_convert = ops.roi_align = unavailable  # type: ignore[attr-defined]
+        placeholder.ops = ops  # type: ignore[attr-defined]
+        sys.modules.update({"torchvision": placeholder, "torchvision.ops": ops})
+        try:
+            from onnx2torch import convert
+        finally:  # only onnx2torch's two modules keep it: others probing for torchvision find none
+            del sys.modules["torchvision"], sys.modules["torchvision.ops"]
+        return convert
+    from onnx2torch import convert
+
+    return convert
+
+
+ONNX2TORCH_OPSET = 17  # onnx2torch 1.5 knows Resize up to version 13 and most ops up to opset 17
+
+
+def _opset_for_onnx2torch(model: Any) -> Any:
+    """``model`` moved to opset 17 by ONNX's own version converter when it is newer (torch.onnx exports
+    opset 18 and later, whose ``Resize`` onnx2torch does not know); unchanged when that fails."""
+    from onnx import version_converter
+
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset <= ONNX2TORCH_OPSET:
+        return model
+    try:
+        return version_converter.convert_version(model, ONNX2TORCH_OPSET)
+    except Exception:  # the converter has no adapter for some op: onnx2torch then says which op it lacks
+        return model
+
+
 def onnx_module(path: Path, layout: str) -> nn.Module:
     """The ONNX graph as an NCHW PyTorch module (onnx2torch), before any check."""
     import onnx
-    from onnx2torch import convert
+
+    convert = _onnx2torch()
 
     try:
-        module = convert(onnx.load(str(path)))  # external data is read from the file's folder
+        module = convert(_opset_for_onnx2torch(onnx.load(str(path))))  # external data: read from its folder
     except Exception as exc:  # onnx2torch raises NotImplementedError for ops it has no converter for
         detail = " ".join(str(exc).split())[:400]
         raise ConversionError(f"onnx2torch cannot convert {path.name}: {type(exc).__name__}: {detail}") from exc
-    module = module.eval()
+    module = _lowered(module.eval())
     return _NHWCToNCHW(module).eval() if layout == "NHWC" else module
+
+
+def prelu(x: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
+    """ONNX ``PRelu`` with a broadcast slope, in ops litert-torch lowers (onnx2torch's own falls back to
+    boolean-mask indexing when the slope is 1 x C x 1 x 1, which no TFLite converter can trace)."""
+    return torch.where(x >= 0, x, x * slope)
+
+
+def _lowered(module: nn.Module) -> nn.Module:
+    """onnx2torch's graph with its PRelu modules replaced by :func:`prelu` (same values, traceable)."""
+    from torch import fx
+
+    if not isinstance(module, fx.GraphModule):
+        return module
+    changed = False
+    for node in list(module.graph.nodes):
+        if node.op == "call_module" and type(module.get_submodule(node.target)).__name__ == "OnnxPReLU":
+            node.op, node.target, changed = "call_function", prelu, True
+    if changed:
+        module.graph.lint()
+        module.recompile()
+    return module
 
 
 def _onnx_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
