@@ -155,14 +155,13 @@ def evaluate(
                 f"per-image limit of {limits.per_image_s:g} s"
             )
         try:
-            score = score_image(output, sample.target, task.metric, io.colour)
-            lp = metric(to_uint8(output), sample.target) if metric is not None and io.colour == "RGB" else None
+            score = score_image(output, sample.target, task.metric)
+            lp = metric(to_uint8(output), sample.target) if metric is not None else None
         except (OutputShapeError, NonFiniteOutput) as exc:
             raise ScoringError(f"submission {submission.manifest.name!r} on image {sample.id!r}: {exc}") from exc
         image = ImageResult(id=sample.id, psnr=score.psnr, ssim=score.ssim, lpips=lp, extra=score.extra)
         if checkpoint is not None:
-            shown = output if output.shape[2] == 3 else np.repeat(output, 3, axis=2)  # a Y / grey model's output
-            crops = _crops(sample, shown, task, position) if position < plan.samples else None
+            crops = _crops(sample, output, task, position) if position < plan.samples else None
             checkpoint.record(position, image, crops)
         per_image.append(image)
         if progress:

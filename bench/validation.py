@@ -75,7 +75,7 @@ def check_task(
         return [check("loads and runs", False, str(exc))]
     checks = [check("loads and runs", True, f"{submission.default_device}, probe input {'x'.join(map(str, shape))}")]
     scale = task.size_ratio
-    channels = 1 if task.data.colour == "grey" or submission.manifest.io.colour != "RGB" else 3
+    channels = 1 if task.data.colour == "grey" else 3
     expected = (shape[0], channels, shape[2] * scale, shape[3] * scale)
     checks.append(check("output shape", first.shape == expected, f"{first.shape}, expected {expected}"))
     finite = bool(np.isfinite(first).all())

@@ -13,4 +13,7 @@ pip_args=(--disable-pip-version-check)
 # lpips only for its shipped linear-layer weights: its own import needs torchvision (a CUDA build
 # on PyPI), so install it without dependencies; bench never imports it.
 .venv/bin/pip install "${pip_args[@]}" --no-deps "lpips==0.1.4"
+# onnx2torch (ONNX submissions timed on TFLite devices) without its torchvision dependency: PyPI's torchvision
+# cannot import beside the CPU build of torch, and onnx2torch needs it only for two detection ops.
+.venv/bin/pip install "${pip_args[@]}" --no-deps "onnx2torch==1.5.15"
 .venv/bin/python -c "import torch, bench; print('installed bench', bench.__version__, 'with torch', torch.__version__)"

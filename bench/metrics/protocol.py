@@ -41,22 +41,13 @@ class ImageScore:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def prepare(
-    output: np.ndarray, target: np.ndarray, spec: MetricSpec, output_colour: str = "RGB"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Both images as they enter PSNR/SSIM: uint8-rounded output, colour space, crop. ``output_colour``
-    ``Y`` (a luma model's one channel, rounded to uint8 as MATLAB's ``uint8(im_h_y * 255)``) is compared with
-    the target's Y, or for a one-channel target with its intensity through Y's inverse on grey,
-    ``(Y - 16) * 255 / 219``, exactly what the RGB wrapper of such a model outputs on a grey image;
-    ``grey`` (one channel of intensity) only with one-channel targets."""
+def prepare(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as they enter PSNR/SSIM: uint8-rounded output, colour space, crop."""
     out = to_uint8(output)
     if out.shape[:2] != target.shape[:2]:
         raise OutputShapeError(
             f"output is {out.shape[1]}x{out.shape[0]}, target is {target.shape[1]}x{target.shape[0]}"
         )
-    if output_colour != "RGB":
-        a, b = _one_channel(out, target, spec, output_colour)
-        return crop_border(a, spec.crop_border), crop_border(b, spec.crop_border)
     if target.ndim == 2:
         grey = out if out.ndim == 2 else np.rint(out.astype(np.float64).mean(axis=2)).astype(np.uint8)
         a, b = grey.astype(np.float64), target.astype(np.float64)
@@ -69,34 +60,15 @@ def prepare(
     return crop_border(a, spec.crop_border), crop_border(b, spec.crop_border)
 
 
-def _one_channel(out: np.ndarray, target: np.ndarray, spec: MetricSpec, colour: str) -> tuple[np.ndarray, np.ndarray]:
-    if out.ndim == 3 and out.shape[2] != 1:
-        raise OutputShapeError(f"a {colour} model returns one channel, this one returned {out.shape[2]}")
-    value = out.reshape(out.shape[:2]).astype(np.float64)
-    if target.ndim == 2:
-        if colour == "Y":
-            value = np.clip(np.rint((value - 16.0) * 255.0 / 219.0), 0, 255)
-        return value, target.astype(np.float64)
-    if colour == "grey" or spec.colour != "y":
-        fits = "Y models suit tasks scored on Y" if colour == "Y" else "grey models suit grey tasks"
-        raise OutputShapeError(
-            f"a {colour} model's one channel cannot be scored on this task (colour targets compared on "
-            f"{spec.colour.upper()}); {fits}"
-        )
-    return value, rgb_to_y(target, spec.y_rounding)
-
-
-def score_image(output: np.ndarray, target: np.ndarray, spec: MetricSpec, output_colour: str = "RGB") -> ImageScore:
+def score_image(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> ImageScore:
     """PSNR (dB) and SSIM of one output against its target under the task's protocol."""
-    a, b = prepare(output, target, spec, output_colour)
+    a, b = prepare(output, target, spec)
     value = psnr(a, b)
     if value == PSNR_IDENTICAL_DB:
         value = spec.psnr_identical_db
     extra = {}
     for name in spec.extra:  # a metric on the protocol's pair, or on the whole uint8 RGB images
         metric = METRICS[name]
-        if metric.on != "protocol" and output_colour != "RGB":
-            raise OutputShapeError(f"metric {name} needs RGB outputs; a {output_colour} model has one channel")
         pair = (a, b) if metric.on == "protocol" else (to_uint8(output), target)
         extra[name] = metric.function()(*pair)
     return ImageScore(psnr=value, ssim=ssim(a, b), extra=extra)

@@ -5,9 +5,11 @@ Scoring and timing always hand a model NCHW float32 RGB in [0, 1]. A submission 
 
 * ``colour: Y``: the model takes and returns one channel, the MATLAB BT.601 luma of the input,
   ``Y = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255`` (R, G, B in [0, 1]; Y in 16/255..235/255), the
-  setting of SRCNN, FSRCNN, VDSR and most efficient-SR papers before 2018. Its one-channel output is
-  compared on Y (:func:`bench.metrics.protocol.prepare`), never wrapped into RGB;
-* ``colour: grey``: one channel, the mean of R, G and B (grey tasks);
+  setting of SRCNN, FSRCNN, VDSR and most efficient-SR papers before 2018. Its output Y joins the input's
+  Cb and Cr, upsampled by MATLAB bicubic to the output's size, and returns to RGB: exactly what the papers'
+  test scripts and bench's own ``LumaSR`` wrapper do, so the task's protocol (uint8 RGB, then Y) scores it
+  as it scores an RGB model, and a one-channel model scores what its RGB-wrapped twin scores;
+* ``colour: grey``: one channel, the mean of R, G and B, in and out (repeated to R = G = B on the way out);
 * ``range: [0, 255]``: inputs are multiplied by 255 on the way in, outputs divided on the way out.
 
 The axis order (``layout``) is the backends' business (``options["layout"]``), since only they know the
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.runtime.backends.base import LoadedModel
+from bench.runtime.errors import ConversionError
 from bench.runtime.protocol import LatencySettings, LatencyStats
 
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float32) / 255.0
@@ -31,6 +34,26 @@ Y_OFFSET = 16.0 / 255.0
 def luma(x: np.ndarray) -> np.ndarray:
     """MATLAB ``rgb2ycbcr`` luma of NCHW RGB in [0, 1], as N x 1 x H x W in [16/255, 235/255] (float32)."""
     return (np.tensordot(_Y_WEIGHTS, x, axes=([0], [1]))[:, None] + np.float32(Y_OFFSET)).astype(np.float32)
+
+
+def with_chroma(luma_out: np.ndarray, rgb_in: np.ndarray) -> np.ndarray:
+    """RGB from a model's output Y and the input's Cb, Cr upsampled by MATLAB bicubic to the output's size
+    (the inverse of MATLAB ``rgb2ycbcr``); the scale is the ratio of the sizes (1 for restoration tasks)."""
+    import torch
+
+    from bench.models.interp_arch import MatlabBicubicUpsampler
+    from bench.models.layers import rgb_to_ycbcr, ycbcr_to_rgb
+
+    scale = luma_out.shape[-1] // rgb_in.shape[-1]
+    if scale < 1 or luma_out.shape[-2] != rgb_in.shape[-2] * scale or luma_out.shape[-1] != rgb_in.shape[-1] * scale:
+        raise ConversionError(
+            f"a Y model's output {luma_out.shape} is not an integer scale of its input {rgb_in.shape}"
+        )
+    with torch.inference_mode():
+        chroma = rgb_to_ycbcr()(torch.from_numpy(np.ascontiguousarray(rgb_in)))[:, 1:]
+        if scale > 1:
+            chroma = MatlabBicubicUpsampler(scale, channels=2)(chroma)
+        return ycbcr_to_rgb()(torch.cat([torch.from_numpy(luma_out), chroma], dim=1)).numpy()
 
 
 def model_shape(shape: tuple[int, ...], colour: str) -> tuple[int, ...]:
@@ -47,13 +70,22 @@ class ContractModel(LoadedModel):
         self.backend, self.settings = inner.backend, inner.settings
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
+        rgb = np.asarray(x, dtype=np.float32)
         if self.colour == "Y":
-            x = luma(x)
+            x = luma(rgb)
         elif self.colour == "grey":
-            x = x.mean(axis=1, keepdims=True, dtype=np.float32)
+            x = rgb.mean(axis=1, keepdims=True, dtype=np.float32)
+        else:
+            x = rgb
         y = self.inner.run(np.ascontiguousarray(x * np.float32(self.scale)) if self.scale != 1 else x)
-        return y / np.float32(self.scale) if self.scale != 1 else y
+        y = y / np.float32(self.scale) if self.scale != 1 else y
+        if self.colour == "RGB":
+            return y
+        if y.ndim != 4 or y.shape[1] != 1:
+            raise ConversionError(f"a {self.colour} model must return one channel (N x 1 x H x W), not {y.shape}")
+        if self.colour == "grey":
+            return np.ascontiguousarray(np.repeat(y, 3, axis=1))
+        return with_chroma(y, rgb)
 
     def timer(self, shape: tuple[int, ...]) -> Callable[[], object]:
         return self.inner.timer(model_shape(shape, self.colour))
