@@ -75,11 +75,12 @@ def _complexity(model: nn.Module | Path, loaded: object, shape: tuple[int, ...],
     """Counted from the module, the ONNX / TFLite file, or the TFLite file a converter made of it (Keras)."""
     if not isinstance(model, Path):
         return count_complexity(model, shape)
-    converted = getattr(loaded, "info", {}).get("converted_file")
-    if model.suffix.lower() not in (".onnx", ".tflite") and converted:
-        model, layout = Path(converted), "NHWC"
     colour = getattr(loaded, "colour", "RGB")
-    return file_complexity(model, model_shape(shape, colour), layout)
+    own = model_shape(shape, colour)
+    converted = getattr(loaded, "converted", None)  # a Keras model or SavedModel: TensorFlow's TFLite file
+    if converted is not None:
+        return file_complexity(converted.file_for(own), own, "NHWC")
+    return file_complexity(model, own, layout)
 
 
 def _crops(sample: Sample, output: np.ndarray, task: Task, position: int) -> SampleCrops:

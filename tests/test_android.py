@@ -384,3 +384,24 @@ def test_real_conversion_reaches_the_phone(phone: FakePhone) -> None:
 def test_shell_words_are_quoted_for_the_phone(phone: FakePhone) -> None:
     Adb(SERIAL).shell("ls", "/data/local/tmp/my model.tflite", check=False)
     assert phone.calls() == [["-s", SERIAL, "shell", "ls", "'/data/local/tmp/my model.tflite'"]]
+
+
+def test_portability_probe_on_a_phone_names_the_op_its_delegate_left(phone: FakePhone) -> None:
+    from bench.optimize.portable.probe import portable_ops, probe_ops
+
+    phone.set(output="gpu_full.txt", gpu_unsupported="RESIZE_BILINEAR",
+              fallback_output=str(LOGS / "gpu_resize_fallback.txt"))  # fmt: skip
+    probes = {p.op: p for p in probe_ops([get_device(f"android:{SERIAL}/gpu")], (1, 8, 16, 16),
+                                         ["conv3x3", "resize-bilinear"])}  # fmt: skip
+    assert probes["conv3x3"].status == "accelerated" and probes["conv3x3"].fallback_ops == []
+    assert probes["resize-bilinear"].status == "fallback"
+    assert probes["resize-bilinear"].fallback_ops == ["RESIZE_BILINEAR"]
+    assert probes["conv3x3"].max_error is not None and probes["conv3x3"].max_error <= 1e-4  # checked on the host
+    assert probes["conv3x3"].latency_ms == pytest.approx(120.512)  # the phone's median, from its log
+    assert portable_ops(probes.values()) == {"conv3x3"}
+
+
+def test_the_fallback_list_is_parsed_from_the_delegate_log() -> None:
+    result = parse_benchmark_output((LOGS / "gpu_delegate.txt").read_text())
+    assert result.fallback_ops == ("GATHER_ND",)
+    assert parse_benchmark_output((LOGS / "gpu_full.txt").read_text()).fallback_ops == ()

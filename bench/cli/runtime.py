@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import check_output, fail, latency_settings, out, size_arg, write_output
+from bench.cli.common import DB_HELP, check_output, fail, latency_settings, out, size_arg, write_output
 from bench.limits import Limits
 from bench.results import LatencyResult
 
@@ -103,6 +103,27 @@ def cmd_latency(args: argparse.Namespace) -> int:
             out.print(f"  table: {entry['table']}", highlight=False, markup=False)
     if args.json:
         write_output(args.json, json.dumps(results, indent=2))
+    if args.db:
+        return _store(args, request, results)
+    return 0
+
+
+def _store(args: argparse.Namespace, request: LatencyRequest, results: list[dict[str, Any]]) -> int:
+    """Join the measurements to the submission's stored run of the task (``--db``)."""
+    from bench.store import Store
+    from bench.store.url import describe_url
+    from bench.submission import load_submission
+
+    if Path(request.target).is_file() or request.task is None:
+        return fail("--db stores the latencies of a submission on a task: give a submission folder (and --task "
+                    "when its manifest declares several)")  # fmt: skip
+    measured = [(LatencyResult.model_validate(e["latency"]), e["backend"]) for e in results if "latency" in e]
+    if not measured:
+        return fail("no device measured the submission; nothing was stored")
+    store = Store(args.db)
+    run_id = store.add_latencies(load_submission(request.target).sha256, request.task, measured)
+    out.print(f"stored {len(measured)} latenc{'y' if len(measured) == 1 else 'ies'} with run {run_id} in "
+              f"{describe_url(store.url)}", highlight=False, markup=False)  # fmt: skip
     return 0
 
 
@@ -125,6 +146,7 @@ def add_parser(sub: Any) -> None:
     latency.add_argument("--repeat", type=int, default=1, help="measure this many times (repeatability)")
     latency.add_argument("--quick", action="store_true", help="short protocol (one block of 10 runs)")
     latency.add_argument("--json", help="write the measurements and backend descriptions to this file")
+    latency.add_argument("--db", help="store the latencies with the submission's scored run of the task; " + DB_HELP)
     latency.add_argument("--predict", action="store_true", help="also predict from the per-layer latency table")
     latency.add_argument("--calibration", help="folder of training-side images for int8 calibration")
     latency.add_argument("--table", help="latency table file (default ~/.cache/bench/latency-tables/DEVICE.json)")

@@ -58,6 +58,8 @@ _SUMMARY = re.compile(
 )
 _OLD_SUMMARY = re.compile(rf"Average inference timings in us: Warmup: ({_NUM}), Init: ({_NUM}), [^:,]+: ({_NUM})")
 _DELEGATION = re.compile(r"Replacing (\d+)(?: out of (\d+))? node\(s\) with delegate \((\w+)\)")
+_UNSUPPORTED = re.compile(r"Following operations are not supported by (\w+) delegate")
+_UNSUPPORTED_OP = re.compile(r"^(?:[A-Z]+: )?([A-Z][A-Z0-9_]*): (.+)$")
 _FATAL = re.compile(r"Benchmarking failed|Failed to apply \w+ delegate", re.I)
 _TROUBLE = re.compile(r"error|failed|failure|not found|no such file|permission denied|cannot|abort|fault", re.I)
 
@@ -93,6 +95,7 @@ class BenchmarkModelResult:
     median: float | None = None
     p95: float | None = None
     delegations: tuple[Delegation, ...] = ()
+    fallback_ops: tuple[str, ...] = ()  # op types the delegate listed as not supported (they run on the CPU)
 
     @property
     def median_is_mean(self) -> bool:
@@ -193,6 +196,7 @@ def parse_benchmark_output(text: str) -> BenchmarkModelResult:
         if (m := _DELEGATION.search(line)) is not None
     )
     return BenchmarkModelResult(
+        fallback_ops=fallback_ops(lines),
         init_us=init,
         first_us=first,
         warmup_avg_us=warm,
@@ -207,6 +211,21 @@ def parse_benchmark_output(text: str) -> BenchmarkModelResult:
         p95=stats.get("p95"),
         delegations=delegations,
     )
+
+
+def fallback_ops(lines: list[str]) -> tuple[str, ...]:
+    """The op types a delegate's log lists after ``Following operations are not supported by ... delegate:``
+    (one ``OP_NAME: reason`` line each, e.g. ``GATHER_ND: Operation is not supported.``), in order, once."""
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        if _UNSUPPORTED.search(line):
+            for following in lines[i + 1 :]:
+                m = _UNSUPPORTED_OP.match(following.strip())
+                if m is None:
+                    break
+                if m.group(1) not in found:
+                    found.append(m.group(1))
+    return tuple(found)
 
 
 def to_latency_stats(result: BenchmarkModelResult) -> LatencyStats:

@@ -221,23 +221,85 @@ def _onnx_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
     if backend.name != "tflite":  # the phone's model is checked on this machine's interpreter
         from bench.runtime.backends.tflite_backend import TFLiteBackend
 
-        local = TFLiteBackend(RunSettings(1, backend.settings.precision, dict(backend.settings.options))).load_module(
-            module
-        ).run
+        local = (
+            TFLiteBackend(RunSettings(1, backend.settings.precision, dict(backend.settings.options)))
+            .load_module(module)
+            .run
+        )
     bound = BOUNDS[backend.settings.precision]
     return CheckedModel(backend.load_module(module), onnx_runner(path, layout), bound, info, local)
+
+
+class TFConverted(LoadedModel):
+    """A Keras model or SavedModel converted by TensorFlow for a TFLite backend: once with dynamic height and
+    width, or, where Keras cannot export the model so (a layer that needs static sizes), once per input
+    shape. ``converted_file`` is the latest TFLite file (its graph gives the complexity)."""
+
+    def __init__(self, backend: Backend, path: Path) -> None:
+        from bench.runtime import tf_convert
+
+        self.source, self.target = path, backend
+        self.backend, self.settings = backend.name, backend.settings
+        options = backend.settings.options
+        self.representative = [np.transpose(np.asarray(r, np.float32)[None] if np.ndim(r) == 3 else
+                                            np.asarray(r, np.float32), (0, 2, 3, 1))
+                               for r in options.get("representative") or ()]  # fmt: skip
+        self.uint8_io = bool(options.get("uint8_io"))
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-tf-"))
+        self.models: dict[tuple[int, ...], LoadedModel] = {}
+        self.notes: list[str] = []
+        try:
+            self.dynamic: LoadedModel | None = self._load(None)
+        except ConversionError as exc:
+            if tf_convert.is_saved_model(path):
+                raise
+            self.dynamic = None
+            self.notes.append(f"converted per input shape: {str(exc)[:300]}")
+
+    def _load(self, nhwc: tuple[int, ...] | None) -> LoadedModel:
+        from bench.runtime import tf_convert
+
+        precision = self.settings.precision
+        model = tf_convert.convert(self.source, precision, self.representative or None, self.uint8_io, nhwc)
+        name = "dynamic" if nhwc is None else "x".join(map(str, nhwc))
+        self.converted_file = self.folder / f"model-{precision}-{name}.tflite"
+        self.converted_file.write_bytes(model)
+        return self.target.load_file(self.converted_file)
+
+    def file_for(self, shape: tuple[int, ...]) -> Path:
+        """The TFLite file that runs NCHW ``shape`` (converted now if needed)."""
+        self.model(shape)
+        if self.dynamic is not None:
+            return self.folder / f"model-{self.settings.precision}-dynamic.tflite"
+        n, c, h, w = shape
+        return self.folder / f"model-{self.settings.precision}-{n}x{h}x{w}x{c}.tflite"
+
+    def model(self, shape: tuple[int, ...]) -> LoadedModel:
+        if self.dynamic is not None:
+            return self.dynamic
+        n, c, h, w = shape
+        if shape not in self.models:
+            self.models[shape] = self._load((n, h, w, c))
+        return self.models[shape]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.model(tuple(x.shape)).run(x)
+
+    def timer(self, shape: tuple[int, ...]) -> Callable[[], object]:
+        return self.model(shape).timer(shape)
+
+    def measure(self, shape: tuple[int, ...], settings: LatencySettings) -> LatencyStats:
+        return self.model(shape).measure(shape, settings)
+
+    def describe(self) -> dict[str, Any]:
+        latest = self.dynamic or next(reversed(self.models.values()), None)
+        return (latest.describe() if latest is not None else {}) | {"tf_notes": self.notes}
 
 
 def _tf_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
     from bench.runtime import tf_convert
 
-    options, precision = backend.settings.options, backend.settings.precision
-    nhwc = [np.transpose(np.asarray(r, np.float32)[None] if np.ndim(r) == 3 else np.asarray(r, np.float32),
-                         (0, 2, 3, 1)) for r in options.get("representative") or ()]  # fmt: skip
-    model = tf_convert.convert(path, precision, nhwc or None, uint8_io=bool(options.get("uint8_io")))
-    folder = Path(tempfile.mkdtemp(prefix="bench-tf-"))
-    converted = folder / f"{path.stem or 'saved_model'}-{precision}.tflite"
-    converted.write_bytes(model)
+    converted = TFConverted(backend, path)
     original = tf_convert.reference_runner(path)
 
     def reference(x: np.ndarray) -> np.ndarray:
@@ -247,13 +309,16 @@ def _tf_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
     import tensorflow as tf
 
     info = {"converted_from": source_format(path), "converter": f"TensorFlow {tf.__version__} TFLiteConverter",
-            "file": path.name, "converted_file": str(converted), "converted_bytes": len(model)}  # fmt: skip
+            "file": path.name, "converted_file": str(converted.converted_file) if converted.dynamic else None,
+            "per_shape": converted.dynamic is None}  # fmt: skip
     local = None
     if backend.name != "tflite":
         from bench.runtime.backends.tflite_backend import TFLiteBackend
 
-        local = TFLiteBackend(RunSettings(1, precision, {"layout": "NHWC"})).load_file(converted).run
-    return CheckedModel(backend.load_file(converted), reference, BOUNDS[precision], info, local)
+        local = TFConverted(TFLiteBackend(RunSettings(1, backend.settings.precision, {"layout": "NHWC"})), path).run
+    checked = CheckedModel(converted, reference, BOUNDS[backend.settings.precision], info, local)
+    checked.converted = converted  # type: ignore[attr-defined]
+    return checked
 
 
 for _target in ("tflite", "android"):

@@ -71,9 +71,12 @@ def file_complexity(path: Path, input_shape: tuple[int, ...], layout: str = "NCH
         graph = tflite_graph_cost(path, own)
     else:
         return Complexity(macs=None, params=None, conv_traffic_bytes=None, input_shape=tuple(input_shape))
+    counted = graph.input_shape
+    if len(counted) == 4 and layout == "NHWC":
+        counted = (counted[0], counted[3], counted[1], counted[2])
     return Complexity(
         macs=graph.macs if graph.macs_complete else None,
         params=graph.params,
         conv_traffic_bytes=graph.conv_traffic_bytes,
-        input_shape=tuple(input_shape),
+        input_shape=tuple(counted or input_shape),  # a fixed-shape file is counted at its own input
     )

@@ -48,6 +48,7 @@ class GraphCost:
 
     layers: list[Layer]
     params: int
+    input_shape: tuple[int, ...] = ()  # the input the counts are for, in the file's own axis order
 
     @property
     def macs(self) -> int:
@@ -108,7 +109,7 @@ def onnx_graph_cost(path: Path, shape: tuple[int, ...]) -> GraphCost:
             if node.op_type in _ONNX_CONVS and a is not None and b is not None and out is not None:
                 traffic = (math.prod(a) + math.prod(out)) // max(a[0], 1) + math.prod(b)
         layers.append(Layer(f"{node.op_type} {node.name!r}".strip(), macs, known, traffic))
-    return GraphCost(layers, int(params))
+    return GraphCost(layers, int(params), tuple(shape))
 
 
 def _constant_elements(node: Any) -> int:
@@ -132,8 +133,9 @@ def _macs(op: str, a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...])
 
 def tflite_graph_cost(path: Path, shape: tuple[int, ...] | None = None) -> GraphCost:
     """Costs of the TFLite file at ``path``: at its declared shapes (nothing allocated), or with its input
-    resized to ``shape`` (NHWC or the file's own order; shapes then propagate, which allocates the arena,
-    so a caller checks the declared-shape cost first)."""
+    resized to ``shape`` (the file's own axis order) where its signature lets it (shapes then propagate,
+    which allocates the arena, so a caller checks the declared-shape cost first); a file with a fixed
+    input is counted at that input, the only one it runs."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES  # XNNPACK would fold ops into one DELEGATE node
@@ -146,10 +148,15 @@ def tflite_graph_cost(path: Path, shape: tuple[int, ...] | None = None) -> Graph
             continue
         if value.dtype.kind == "f":
             params += int(value.size)
-    if shape is not None and tuple(interpreter.get_input_details()[0]["shape"]) != tuple(shape):
-        interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(shape), strict=True)
+    detail = interpreter.get_input_details()[0]
+    declared, signature = tuple(int(d) for d in detail["shape"]), [int(d) for d in detail["shape_signature"]]
+    resizable = shape is not None and len(signature) == len(shape) and all(
+        s in (-1, v) for s, v in zip(signature, shape, strict=True))  # fmt: skip
+    if shape is not None and declared != tuple(shape) and resizable:  # a fixed file counts at its own shape
+        interpreter.resize_tensor_input(detail["index"], list(shape), strict=True)
         interpreter.allocate_tensors()
     tensors = {d["index"]: d for d in interpreter.get_tensor_details()}
+    counted = tuple(int(d) for d in interpreter.get_input_details()[0]["shape"])
 
     def dims(index: int) -> tuple[int, ...]:
         return tuple(int(v) for v in tensors[index]["shape"])
@@ -175,4 +182,4 @@ def tflite_graph_cost(path: Path, shape: tuple[int, ...] | None = None) -> Graph
             out = dims(outputs[0])
             traffic = (math.prod(source) + math.prod(out)) // max(source[0], 1) + math.prod(weight)
         layers.append(Layer(name, macs, used, traffic))
-    return GraphCost(layers, params)
+    return GraphCost(layers, params, counted)

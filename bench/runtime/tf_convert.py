@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -130,14 +131,26 @@ def convert(
     precision: str = "fp32",
     representative: list[np.ndarray] | None = None,
     uint8_io: bool = False,
+    shape: tuple[int, ...] | None = None,
 ) -> bytes:
     """``path`` (a ``.keras`` / ``.h5`` file or a SavedModel folder) as a TFLite flatbuffer at ``precision``;
-    ``representative``: NHWC float32 batches for int8 calibration (required for int8)."""
+    ``representative``: NHWC float32 batches for int8 calibration (required for int8). A Keras model is
+    exported with the input shape of its ``Input`` (dynamic height and width where it declares None), or at
+    NHWC ``shape`` when given (a layer that Keras cannot export with dynamic sizes)."""
     tf = _tensorflow()
     if is_saved_model(path):
         converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
-    elif path.is_file():
-        converter = tf.lite.TFLiteConverter.from_keras_model(load_keras(path))
+    elif path.is_file():  # Keras 3's own road to TFLite: export a SavedModel, convert that
+        with tempfile.TemporaryDirectory(prefix="bench-keras-") as folder:
+            try:
+                signature = None if shape is None else [tf.TensorSpec(shape, tf.float32)]
+                load_keras(path).export(folder, format="tf_saved_model", verbose=False, input_signature=signature)
+            except SubmissionError:
+                raise
+            except Exception as exc:  # Keras raises ValueError/TypeError for models it cannot trace
+                detail = " ".join(str(exc).split())[:500]
+                raise ConversionError(f"Keras cannot export {path.name} for conversion: {detail}") from exc
+            return convert(Path(folder), precision, representative, uint8_io)
     else:
         raise SubmissionError(f"{path.name} is neither a Keras file nor a SavedModel folder (saved_model.pb)")
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bench.errors import RunInProgress, StoreSchemaError
-from bench.results import ImageResult, Result, SubmissionInfo, key_of
+from bench.results import ImageResult, LatencyResult, Result, SubmissionInfo, key_of
 from bench.store import queries
 from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SampleRow, SubmissionRow
 from bench.store.url import DB_ENV, default_db_path, describe_url, resolve_db_url
@@ -127,6 +127,13 @@ class Store:
         key = key_of(result)
         handle = self.run(key, result.submission, result.task, result.task_version, resume=True)
         return handle.complete_id if handle.complete_id is not None else handle.finish(result)
+
+    def add_latencies(self, sha256: str, task: str, measured: list[tuple[LatencyResult, dict[str, Any]]]) -> int:
+        """Latencies measured on their own, joined to the submission's newest run of ``task``
+        (:func:`bench.store.latencies.add_latencies`); returns that run's id."""
+        from bench.store.latencies import add_latencies
+
+        return add_latencies(self.engine, sha256, task, measured)
 
     def _submission(self, session: Session, info: SubmissionInfo) -> SubmissionRow:
         """The row of ``info``'s hash, inserted if new (``ON CONFLICT DO NOTHING``: concurrent writers on

@@ -103,7 +103,7 @@ def probe_op(op: str, device: Device, shape: tuple[int, ...], tolerance: float =
         expected = module(torch.from_numpy(x)).numpy()
     try:
         loaded = load_on(device, module)
-        got = loaded.run(x)
+        got = _output(loaded, device, module, x)
         stats = loaded.measure(shape, settings)
         info = loaded.describe()
     except Exception as exc:  # any conversion or runtime failure is the probe's finding
@@ -117,6 +117,23 @@ def probe_op(op: str, device: Device, shape: tuple[int, ...], tolerance: float =
     else:
         status = "accelerated" if info.get("delegate_applied") else "runs"
     return OpProbe(op, device.id, status, round(stats.median_ms, 4), error, fallback)
+
+
+def _output(loaded: Any, device: Device, module: nn.Module, x: np.ndarray) -> np.ndarray:
+    """The op's output on ``device``; for a phone, which only times (benchmark_model discards outputs), the
+    same conversion at the device's precision run by this machine's TFLite reference kernels."""
+    from bench.runtime.errors import BackendUnavailable
+
+    try:
+        return np.asarray(loaded.run(x))
+    except BackendUnavailable:
+        if device.backend != "android":
+            raise
+    from bench.runtime.backends.base import RunSettings
+    from bench.runtime.backends.tflite_backend import TFLiteBackend
+
+    host = TFLiteBackend(RunSettings(1, device.settings.precision, {"xnnpack": False})).load_module(module)
+    return np.asarray(host.run(x))
 
 
 def probe_ops(devices: Sequence[Device], shape: tuple[int, ...], ops: Sequence[str] | None = None,

@@ -280,6 +280,10 @@ class AndroidModel(LoadedModel):
             info["first_inference_ms"] = None if r.first_us is None else r.first_us / 1e3
             info["warmup_avg_ms"] = r.warmup_avg_us / 1e3
             info["delegations"] = [f"{d.delegate}: {d.nodes}/{d.total or '?'} nodes" for d in r.delegations]
+            info["delegate_applied"] = bool(r.delegations)
+            unnamed = sum((d.total or d.nodes) - d.nodes for d in r.delegations)
+            unnamed_note = [f"{unnamed} node(s), not named by the log"] if unnamed else []
+            info["fallback_ops"] = list(r.fallback_ops) or unnamed_note
         return info
 
 

@@ -87,12 +87,12 @@ class _Runner:
         n, c, h, w = nchw
         self.nhwc = layout == "NHWC"
         want = [n, h, w, c] if self.nhwc else [n, c, h, w]
-        have, signature = list(inputs[0]["shape"]), list(inputs[0]["shape_signature"])
+        have, signature = [int(d) for d in inputs[0]["shape"]], [int(d) for d in inputs[0]["shape_signature"]]
         check_layout(label, signature, layout, c)
         if have != want:
             if any(s not in (-1, v) for s, v in zip(signature, want, strict=True)):
                 raise ConversionError(
-                    f"{label} has a fixed input of {have} ({layout}); it cannot run an input of {want}. Convert it "
+                    f"{label} has a static {layout} input of {have}; it cannot run an input of {want}. Convert it "
                     "for this shape, or export it with dynamic height and width (-1 in its shape signature)."
                 )
             self.interp.resize_tensor_input(inputs[0]["index"], want, strict=True)
