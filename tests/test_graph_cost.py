@@ -43,3 +43,31 @@ def test_an_rgb_network_without_constants_counts_its_parameters(tmp_path: Path) 
     for graph in (file_complexity(tmp_path / "m.onnx", SHAPE), file_complexity(tmp_path / "m.tflite", SHAPE, "NHWC")):
         assert graph.params == pytest.approx(counted.params, rel=0.01)
         assert graph.macs == pytest.approx(counted.macs, rel=0.01)
+
+
+def test_the_boards_macs_chart_shows_onnx_and_tflite_entries(tmp_path: Path) -> None:
+    from bench.plan import make_plan
+    from bench.runtime.protocol import LatencySettings
+    from bench.scoring import evaluate
+    from bench.store import Store
+    from bench.tasks import get_task
+    from leaderboards import charts, frames
+
+    task = get_task("denoise-demo-s25")  # 256 x 256 images: a fixed-shape TFLite file scores them all
+    module = load_submission(REPO / "submissions/reference/dncnn-color-s25").model({"scale": 1})
+    fast = LatencySettings(warmup_runs=0, warmup_min_s=0, min_runs=1, min_s=0, stable_blocks=1, max_blocks=1)
+    store = Store(str(tmp_path / "r.db"))
+    for fmt, convert in (("onnx", to_onnx), ("tflite", to_tflite)):
+        folder = tmp_path / fmt
+        folder.mkdir()
+        convert(module, task.latency.input_shape, folder / f"m.{fmt}")
+        (folder / "submission.yaml").write_text(
+            f"name: dncnn-{fmt}\nteam: tests\ntasks: [{task.id}]\nformat: {fmt}\nfiles: {{model: m.{fmt}}}\n"
+        )
+        store.add(evaluate(make_plan(load_submission(folder), task, latency=fast)))
+    frame = frames.board_frame(store.leaderboard_rows(task.id))
+    spec = charts.quality_cost_chart(frame, cost="macs_g").to_dict()
+    points = [row for dataset in spec["datasets"].values() for row in dataset]
+    shown = {row["submission"]: row["macs_g"] for row in points if row.get("macs_g") is not None}
+    expected = count_complexity(module, task.latency.input_shape).macs / 1e9
+    assert shown == pytest.approx({"dncnn-onnx": expected, "dncnn-tflite": expected}, rel=0.01)
