@@ -90,6 +90,21 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def device_notes(result: Result) -> list[str]:
+    """One line per device whose model was converted from another format (the converter and its largest
+    error against the original) or that could not take the submission's format (why)."""
+    lines = []
+    for device, info in result.provenance.backends.items():
+        if "not_measured" in info:
+            lines.append(f"{device}: not measured: {info['not_measured']}")
+        elif isinstance(conversion := info.get("conversion"), dict) and "converted_from" in conversion:
+            error = conversion.get("max_abs_error")
+            shown = "n/a" if error is None else f"{error:.3g}"
+            lines.append(f"{device}: converted from {conversion['converted_from']} by {conversion['converter']}, "
+                         f"max |error| vs the original {shown} (bound {conversion['bound']:g})")  # fmt: skip
+    return lines
+
+
 def result_table(title: str, results: Sequence[Result]) -> Table:
     """One row per result and latency device: its scores under every metric any of them recorded (the metric
     objects give titles and precision) on its first row, each device's median latency, its complexity."""

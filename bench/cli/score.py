@@ -15,6 +15,7 @@ from bench.cli.common import (
     add_limit_options,
     add_scoring_options,
     check_output,
+    device_notes,
     err,
     fail,
     latency_settings,
@@ -68,6 +69,8 @@ def cmd_score(args: argparse.Namespace) -> int:
                   "hash, task version, devices and settings; nothing was run again", highlight=False)  # fmt: skip
         return 0
     out.print(result_table(f"{task.title}", [result]))
+    for line in device_notes(result):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
     if result.metrics.lpips is None and task.metric.lpips:
         out.print(f"LPIPS: null ({result.metrics.lpips_note})", highlight=False, soft_wrap=True)
     out.print(f"stored as result {recorded.result_id} in {describe_url(store.url)}", highlight=False)
