@@ -137,6 +137,8 @@ def convert(
     ``representative``: NHWC float32 batches for int8 calibration (required for int8). A Keras model is
     exported with the input shape of its ``Input`` (dynamic height and width where it declares None), or at
     NHWC ``shape`` when given (a layer that Keras cannot export with dynamic sizes)."""
+    if path.is_file():  # refused before TensorFlow is even imported
+        check_keras_config(keras_config(path), path.name)
     tf = _tensorflow()
     if is_saved_model(path):
         converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
