@@ -101,3 +101,17 @@ def test_keras_files_that_would_run_python_are_refused(tmp_path: Path, edit: obj
 
     with pytest.raises(SubmissionError, match=message):
         load_keras(_keras_file(tmp_path, edit))
+
+
+def test_a_dynamic_tflite_file_is_probed_at_the_probe_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+    from bench.runtime import tf_convert
+
+    model = nearest_x2()
+    model.save(tmp_path / "net.keras")
+    folder = tmp_path / "dynamic-tflite"
+    folder.mkdir()
+    (folder / "m.tflite").write_bytes(tf_convert.convert(tmp_path / "net.keras"))  # shape signature -1 x -1
+    (folder / "submission.yaml").write_text(MANIFEST.format(name="dyn", format="tflite", model="m.tflite"))
+    assert main(["validate", str(folder)]) == 0
+    assert "probe input 1x3x48x48" in " ".join(capsys.readouterr().out.split())

@@ -52,7 +52,8 @@ def _submit(folder: Path, module: nn.Module, shape: tuple[int, ...], io: str, ex
     else:
         to_onnx(module, shape, folder / "model.onnx")
     (folder / "submission.yaml").write_text(
-        f"name: {folder.name}\nteam: tests\ntasks: [sr-set5-x2]\nformat: onnx\nfiles: {{model: model.onnx}}\nio: {io}\n"
+        f"name: {folder.name}\nteam: tests\ntasks: [sr-set5-x2, denoise-demo-s25]\nformat: onnx\n"
+        f"files: {{model: model.onnx}}\nio: {io}\n"
     )
     return folder
 
@@ -86,7 +87,7 @@ def test_a_wrong_layout_is_named_with_its_fix(tmp_path: Path, capsys: pytest.Cap
     net = load_submission(REPO / "submissions/baselines/bicubic").model({"scale": 2})
     folder = _submit(tmp_path / "nhwc", Channels(net), (1, 48, 48, 3), "{}", external=True)  # NHWC, NCHW declared
     assert main(["validate", str(folder)]) != 0
-    assert "set io.layout: NHWC in submission.yaml" in " ".join(capsys.readouterr().out.split())
+    assert "set io.layout: NHWC in submission.yaml" in " ".join(capsys.readouterr().out.replace("│", " ").split())
 
 
 def test_an_exported_onnx_model_times_on_onnxruntime_and_tflite(tmp_path: Path) -> None:
@@ -111,3 +112,26 @@ def test_a_device_that_cannot_take_the_format_is_reported_not_fatal(tmp_path: Pa
     result = evaluate(plan)
     assert [r.device for r in result.latency] == ["cpu-onnxruntime"]
     assert "no converter takes onnx to it" in result.provenance.backends["cpu-torch"]["not_measured"]
+
+
+def test_an_nchw_tflite_file_runs_when_declared_and_is_named_when_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import litert_torch
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1)).eval()
+    task = get_task("denoise-demo-s25")  # 256 x 256 images: one fixed-shape file scores them all
+    folder = tmp_path / "nchw"
+    folder.mkdir()
+    litert_torch.convert(net, (torch.rand(task.latency.input_shape),)).export(str(folder / "m.tflite"))  # NCHW
+    manifest = f"name: nchw\nteam: tests\ntasks: [{task.id}]\nformat: tflite\nfiles: {{model: m.tflite}}\n"
+    (folder / "submission.yaml").write_text(manifest)
+    assert main(["validate", str(folder)]) != 0
+    shown = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the message wraps inside a table cell
+    assert "which is NCHW with 3 channel(s), but the submission declares io.layout NHWC; set io.layout: NCHW" in shown
+    (folder / "submission.yaml").write_text(manifest + "io: {layout: NCHW}\n")
+    result = evaluate(make_plan(load_submission(folder), task, latency=FAST))
+    twin = evaluate(make_plan(load_submission(_submit(tmp_path / "onnx", net, (1, 3, 64, 64), "{}")), task,
+                              latency=FAST))  # fmt: skip
+    assert result.metrics.psnr == pytest.approx(twin.metrics.psnr, abs=1e-3)
