@@ -104,6 +104,16 @@ def test_an_exported_onnx_model_times_on_onnxruntime_and_tflite(tmp_path: Path) 
     assert result.complexity.macs == 360 * 640 * (16 * 27 + 12 * 144)
 
 
+def test_bench_latency_prints_each_conversion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.PixelShuffle(2))
+    folder = _submit(tmp_path / "user-sr", net, (1, 3, 64, 64), "{}", external=True)
+    argv = ["latency", str(folder), "--device", "cpu-onnxruntime", "--device", "cpu-tflite", "--quick",
+            "--shape", "1,3,64,64", "--task", "sr-set5-x2"]  # fmt: skip
+    assert main(argv) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "cpu-tflite: converted from onnx by onnx2torch" in shown and "max |error| vs the original" in shown
+
+
 def test_a_device_that_cannot_take_the_format_is_reported_not_fatal(tmp_path: Path) -> None:
     net = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(3, 3, 1))
     folder = _submit(tmp_path / "resize", net, (1, 3, 64, 64), "{}", external=True)
