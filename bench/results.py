@@ -85,6 +85,7 @@ class LatencyResult(Frozen):
     runs: int
     cv: float
     stable: bool | None = None
+    spread: float | None = None  # relative spread of the last blocks' medians (None: one block)
     blocks: int = 1
     cores: list[int] | None = None
     kind: str = "measured"

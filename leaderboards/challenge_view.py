@@ -3,9 +3,9 @@
 Each stored entry of the track's quality task with a latency on the chosen device becomes a
 :class:`bench.challenges.ranking.Entry` and is ranked by :mod:`bench.challenges.ranking`, the same
 pure module ``bench challenge`` uses: same rules, gate, statistic, score and ties. The board adds
-one status reason of its own: ``invalid`` with the board's validity note (no latency, unstable
-latency, NaN score). Every entry stays in the table with its status and reason; only ``ranked``
-ones get a rank.
+one status reason of its own: ``invalid`` with the board's validity note (no latency or a NaN
+score; an unstable latency is ranked and marked). Every entry stays in the table with its status
+and reason; only ``ranked`` ones get a rank.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ RANKING_COLUMNS = [
     "reason",
     "PSNR (dB)",
     "runtime (ms)",
+    "latency",
     "MACs (G)",
     "params (K)",
     "score",
@@ -80,6 +81,7 @@ def ranking(track: Track, frame: pd.DataFrame, device: str, baseline: str | None
     base = next((e for e in entries if e.submission == baseline), None) if baseline else None
     constants, note = constants_for(track, base)
     rows = rank_entries(track, entries, constants)
+    stability = dict(zip(on_device["submission"].astype(str), on_device["stability"], strict=True))
     if not rows:
         return pd.DataFrame(columns=RANKING_COLUMNS), note
     records: list[dict[str, Any]] = []
@@ -92,6 +94,7 @@ def ranking(track: Track, frame: pd.DataFrame, device: str, baseline: str | None
             "reason": row.reason,
             "PSNR (dB)": row.psnr,
             "runtime (ms)": row.runtime_ms,
+            "latency": stability.get(row.submission, ""),
             "MACs (G)": None if row.flops is None else row.flops / 1e9,
             "params (K)": None if row.params is None else row.params / 1e3,
             "score": row.score,

@@ -45,8 +45,9 @@ def quality_cost_chart(frame: pd.DataFrame, quality: str = "psnr", cost: str = "
     )
     y = alt.Y(f"{quality}:Q", title=q_axis.title, scale=alt.Scale(zero=False))
     data = plotted.assign(status=status_of(plotted))[
-        ["submission", "team", *QUALITY, "median_ms", "macs_g", "params_k", "status", "note"]
-    ]
+        ["submission", "team", *QUALITY, "median_ms", "macs_g", "params_k", "status", "stability", "stability_kind",
+         "note"]
+    ]  # fmt: skip
     tooltip = [
         "submission",
         "team",
@@ -55,6 +56,7 @@ def quality_cost_chart(frame: pd.DataFrame, quality: str = "psnr", cost: str = "
         alt.Tooltip("macs_g:Q", title="MACs (G)", format=".3f"),
         alt.Tooltip("params_k:Q", title="params (K)", format=".1f"),
         "status",
+        alt.Tooltip("stability:N", title="latency"),
         "note",
     ]
     points = (
@@ -64,10 +66,12 @@ def quality_cost_chart(frame: pd.DataFrame, quality: str = "psnr", cost: str = "
             x=x,
             y=y,
             color=alt.Color("status:N", title=None, scale=COLOURS),
-            shape=alt.Shape(
-                "status:N",
-                title=None,
-                scale=alt.Scale(domain=[FRONT, DOMINATED, INVALID], range=["circle", "circle", "cross"]),
+            shape=alt.Shape(  # how far the latency can be trusted, visible on the point itself
+                "stability_kind:N",
+                title="latency",
+                scale=alt.Scale(
+                    domain=["stable", "unstable", "quick", ""], range=["circle", "diamond", "triangle-up", "cross"]
+                ),
             ),
             opacity=alt.condition(f"datum.status == '{DOMINATED}'", alt.value(0.3), alt.value(1.0)),
             tooltip=tooltip,

@@ -5,9 +5,12 @@ A *board frame* has one row per (result, latency) with the display fields added:
 * ``device_label``: the device id, with `` (predicted)`` appended when the latency is predicted
   from a per-layer table rather than measured, so the two are never grouped, compared or
   plotted as the same thing;
-* ``note``: why an entry is invalid ("" when it is valid): no latency, an unstable latency
-  (its block medians disagreed), or a non-finite score. Invalid entries stay in every table,
-  marked, and never take part in a Pareto front;
+* ``note``: why an entry is invalid ("" when it is valid): no latency or a non-finite score.
+  Invalid entries stay in every table, marked, and never take part in a Pareto front;
+* ``stability``: the latency's kind from the protocol, ``stable``, ``unstable ±x %`` (its block
+  medians' half-spread) or ``quick`` (one block, not assessed); ``stability_kind`` without the spread.
+  Every kind is ranked and on the fronts, marked in tables and by its point's shape on charts, and the
+  task page can hide quick or unstable entries: none outranks the others unseen or disappears;
 * ``pareto``: on the front of its own ``device_label`` for the chosen quality and cost
   (see :func:`pareto_mask`).
 """
@@ -26,6 +29,7 @@ import pandas as pd
 
 from bench.metrics.registry import METRICS
 from bench.pareto import pareto_front
+from bench.runtime.protocol import kind_text, latency_kind
 from bench.store.board_rows import board_columns
 from bench.store.export import spreadsheet_safe
 from bench.text import printable
@@ -63,6 +67,7 @@ TABLE_COLUMNS: dict[str, str] = {
     "median_ms": "median latency (ms)",
     "p90_ms": "p90 (ms)",
     "latency_kind": "latency kind",
+    "stability": "stability",
     "macs_g": "MACs (G)",
     "params_k": "params (K)",
     "precision": "precision",
@@ -103,9 +108,16 @@ def entry_note(row: Row) -> str:
         return "invalid: non-finite quality score"
     if median is None or math.isnan(float(median)):
         return "invalid: no latency measured"
-    if row.get("stable") is False:
-        return "invalid: unstable latency (block medians disagreed beyond the protocol's tolerance)"
     return ""
+
+
+def stability_of(median: Any, stable: Any, spread: Any, kind: Any) -> tuple[str, str]:
+    """(text, kind) of a latency's stability for the board; ("", "") without a measured latency."""
+    if median is None or pd.isna(median) or (kind is not None and not pd.isna(kind) and kind != "measured"):
+        return "", ""
+    flag = None if stable is None or pd.isna(stable) else bool(stable)
+    width = None if spread is None or pd.isna(spread) else float(spread)
+    return kind_text(flag, width), latency_kind(flag)
 
 
 def device_label(device: Any, kind: Any) -> str | None:
@@ -123,7 +135,11 @@ def board_frame(rows: Sequence[Row]) -> pd.DataFrame:
     frame["macs_g"] = frame["macs"] / 1e9
     frame["params_k"] = frame["params"] / 1e3
     frame["device_label"] = [device_label(d, k) for d, k in zip(frame["device"], frame["latency_kind"], strict=True)]
-    frame["note"] = [entry_note(row) for row in frame[["psnr", "median_ms", "stable"]].to_dict("records")]
+    frame["note"] = [entry_note(row) for row in frame[["psnr", "median_ms"]].to_dict("records")]
+    stability = [stability_of(m, s, p, k) for m, s, p, k in frame[["median_ms", "stable", "spread", "latency_kind"]]
+                 .itertuples(index=False)]  # fmt: skip
+    frame["stability"] = [text for text, _ in stability]
+    frame["stability_kind"] = [kind for _, kind in stability]
     frame["valid"] = frame["note"] == ""
     created = pd.to_datetime(frame["created_at"], utc=True, errors="coerce")
     frame["date"] = created.dt.strftime("%Y-%m-%d %H:%M").fillna("")
@@ -162,6 +178,7 @@ class Filters:
     precisions: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
+    stabilities: list[str] = field(default_factory=list)  # stable / unstable / quick (empty: all)
     since: date | None = None
     until: date | None = None
 
@@ -178,6 +195,7 @@ def apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         ("backend", filters.backends),
         ("precision", filters.precisions),
         ("team", filters.teams),
+        ("stability_kind", filters.stabilities),
     ):
         if chosen:
             keep &= frame[column].isin(chosen).to_numpy()

@@ -12,7 +12,7 @@ from PIL import Image
 from bench.metrics.registry import BUILTIN, METRICS
 from leaderboards import state
 from leaderboards.context import Context
-from leaderboards.frames import as_text, csv_bytes, device_label, entry_note
+from leaderboards.frames import as_text, csv_bytes, device_label, entry_note, stability_of
 
 ZOOMS = [1, 2, 4, 8]
 VIEW_PIXELS = 288  # displayed width of each crop (nearest-neighbour, so zoomed pixels stay sharp)
@@ -53,7 +53,8 @@ def latency_table(latencies: list[dict[str, Any]]) -> pd.DataFrame:
                 "cv": lat["cv"],
                 "runs": lat["runs"],
                 "kind": lat["kind"],
-                "note": entry_note({"psnr": 0.0, "median_ms": lat["median_ms"], "stable": lat["stable"]}),
+                "stability": stability_of(lat["median_ms"], lat["stable"], lat.get("spread"), lat["kind"])[0],
+                "note": entry_note({"psnr": 0.0, "median_ms": lat["median_ms"]}),
             }
         )
     return pd.DataFrame.from_records(records)

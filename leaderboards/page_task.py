@@ -52,7 +52,9 @@ def filters(rows: pd.DataFrame) -> Filters:
             ("precisions", "Precision", choices(rows, "precision")),
             ("tags", "Tags (any of)", tag_set(rows)),
             ("teams", "Team", choices(rows, "team")),
-        )
+            ("stabilities", "Latency stability", [k for k in ("stable", "unstable", "quick")
+                                                   if k in set(rows["stability_kind"])]),
+        )  # fmt: skip
         for index, (key, label, options) in enumerate(fields):
             state.seed_many(key, options)
             picked[key] = columns[index % 3].multiselect(label, options, key=key, placeholder="all")

@@ -69,7 +69,7 @@ def test_overview(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) ->
     assert at.sidebar.radio(key="page").value == "overview"
     best = at.dataframe[0].value
     sr = best[(best["task"] == "sr-set5-x2") & (best["device"] == "cpu-torch")].iloc[0]
-    # shaky (40 dB) is invalid; guessed is predicted: neither is the measured best
+    # shaky (29.5 dB, unstable) is ranked but dominated; guessed is predicted: neither is the measured best
     assert (sr["best"], sr["fastest"], sr["entries"]) == ("best", "fast", 8)
     assert "(not registered)" in set(best.loc[best["task"] == "retired-task", "title"])
     assert "cpu-torch (predicted)" in set(at.dataframe[1].value["device"])
@@ -82,7 +82,7 @@ def test_task_table_filters_and_pareto(board_db: tuple[str, int], monkeypatch: p
     assert set(table["submission"]) == set(SR) | {"shaky", "guessed", "bicubic"}
     assert list(table["PSNR (dB)"]) == sorted(table["PSNR (dB)"], reverse=True)
     shaky = table[table["submission"] == "shaky"].iloc[0]
-    assert shaky["note"].startswith("invalid") and not shaky["Pareto"]  # marked, not hidden
+    assert shaky["note"] == "" and shaky["stability"] == "unstable ±4.2 %" and not shaky["Pareto"]  # marked
     assert set(table.loc[table["submission"] == "guessed", "device"]) == {"cpu-torch (predicted)"}
     for _device, group in table.groupby("device"):
         valid = group[group["note"] == ""].reset_index(drop=True)
@@ -91,6 +91,9 @@ def test_task_table_filters_and_pareto(board_db: tuple[str, int], monkeypatch: p
     on_torch = table[(table["device"] == "cpu-torch") & table["Pareto"]]
     assert {"fast", "good", "best", "dup-best"} <= set(on_torch["submission"])
 
+    at.multiselect(key="stabilities").set_value(["stable"]).run()  # unstable entries can be hidden
+    assert "shaky" not in set(at.dataframe[0].value["submission"])
+    at.multiselect(key="stabilities").set_value([]).run()
     at.multiselect(key="devices").set_value(["cpu-onnxruntime"]).run()
     table = at.dataframe[0].value
     assert set(table["device"]) == {"cpu-onnxruntime"}

@@ -65,13 +65,16 @@ def test_validity_and_predicted_latencies_are_kept_apart(isolated_store: str) ->
     )
     notes = dict(zip(frame["submission"], frame["note"], strict=True))
     assert notes["ok"] == "" and notes["guess"] == ""
-    assert notes["shaky"].startswith("invalid: unstable latency")
-    assert notes["nan"] == "invalid: non-finite quality score"
+    assert notes["shaky"] == "" and notes["nan"] == "invalid: non-finite quality score"
+    stability = dict(zip(frame["submission"], frame["stability"], strict=True))
+    assert stability["shaky"].startswith("unstable") and stability["ok"] == "stable" and stability["guess"] == ""
     labels = dict(zip(frame["submission"], frame["device_label"], strict=True))
     assert labels["guess"] == "cpu-tflite (predicted)" and labels["ok"] == "cpu-tflite"
     front = frame.loc[frames.pareto_mask(frame), "submission"]
-    # the faster, better shaky and NaN entries are invalid; the predicted one is on its own front
-    assert set(front) == {"ok", "guess"}
+    # an unstable latency is ranked (and marked), not dropped: shaky dominates ok; NaN is invalid; the
+    # predicted one is on its own front
+    assert set(front) == {"shaky", "guess"}
+    assert set(frames.apply_filters(frame, frames.Filters(stabilities=["stable"]))["submission"]) == {"ok", "nan"}
 
 
 @pytest.mark.parametrize("quality", ["psnr", "ssim", "lpips"])
@@ -251,10 +254,11 @@ def test_challenge_ranking_statuses_and_order(isolated_store: str) -> None:
         "blurry": "gated",
         "tflite": "rejected",
         "odd-shape": "rejected",
-        "shaky": "invalid",
+        "shaky": "ranked",  # an unstable latency is ranked, and says so
     }
-    assert list(table["submission"][:3]) == ["quick", "base", "heavy"]  # lower is better
-    assert list(table["rank"][:3]) == [1, 2, 3] and table["rank"][3:].isna().all()
+    assert list(table["submission"][:4]) == ["shaky", "quick", "base", "heavy"]  # lower is better
+    assert list(table["rank"][:4]) == [1, 2, 3, 4] and table["rank"][4:].isna().all()
+    assert table["latency"].iloc[0].startswith("unstable") and table["latency"].iloc[1] == "stable"
     assert table.loc[table["submission"] == "base", "score"].iloc[0] == pytest.approx(math.exp(2))
     # recomputed independently: mean runtime (1.02 x median in board_data), MACs and params vs the baseline's
     quick = table[table["submission"] == "quick"].iloc[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,7 +13,16 @@ import pytest
 
 from bench.cli import main
 from bench.runtime.devices import DEVICES, get_device
-from bench.runtime.protocol import LatencySettings, measure, measure_timed, pinned, summarize
+from bench.runtime.protocol import (
+    QUICK,
+    LatencySettings,
+    kind_text,
+    latency_kind,
+    measure,
+    measure_timed,
+    pinned,
+    summarize,
+)
 
 NO_TIME: dict[str, Any] = {"warmup_min_s": 0.0, "min_s": 0.0, "max_s": 30.0, "pin_threads": False}
 
@@ -66,6 +76,35 @@ def test_single_block_is_not_assessed() -> None:
     _, timed = _clock(itertools.repeat(1.0))
     stats = measure_timed(timed, LatencySettings(warmup_runs=0, min_runs=5, stable_blocks=1, max_blocks=1, **NO_TIME))
     assert stats.stable is None and stats.runs == 5
+
+
+@pytest.mark.parametrize("settings", [QUICK, LatencySettings()], ids=["quick", "default"])
+def test_a_model_slower_than_every_budget_still_gets_its_floor_of_timed_runs(settings: LatencySettings) -> None:
+    """A call that outlasts the warm-up budget and the timed budget (a 15 s call against QUICK's 5 s and 20 s,
+    scaled down here by 100: a model that sleeps 0.25 s against budgets of 0.05 s and 0.2 s)."""
+    scaled = settings.model_copy(update={"warmup_max_s": settings.warmup_max_s / 100, "max_s": settings.max_s / 400,
+                                         "warmup_min_s": 0.0, "min_s": 0.0, "pin_threads": False})  # fmt: skip
+    calls = [0]
+
+    def sleepy() -> None:
+        calls[0] += 1
+        time.sleep(0.25)
+
+    stats = measure(sleepy, scaled)
+    assert stats.runs >= 3 and stats.blocks == 1
+    assert 1 <= calls[0] - stats.runs <= 2  # the warm-up stopped at its own budget (QUICK: one call, not two)
+    assert stats.median_ms >= 250.0
+    assert latency_kind(stats.stable) == ("quick" if settings is QUICK else "unstable")  # no room to assess
+
+
+def test_a_noisy_machine_gives_an_unstable_latency_with_its_spread() -> None:
+    noise = np.random.default_rng(0)
+    _, timed = _clock(iter(lambda: float(10.0 * (1 + noise.uniform(0, 0.5))), None))  # a busy machine's noise
+    stats = measure_timed(timed, LatencySettings(warmup_runs=0, min_runs=5, max_blocks=5, **NO_TIME))
+    assert stats.stable is False and stats.blocks == 5 and stats.spread is not None and stats.spread > 0.02
+    assert kind_text(stats.stable, stats.spread) == f"unstable ±{stats.spread / 2:.1%}".replace("%", " %")
+    steady = measure_timed(_clock(itertools.repeat(10.0))[1], LatencySettings(warmup_runs=0, min_runs=5, **NO_TIME))
+    assert kind_text(steady.stable, steady.spread) == "stable" and steady.spread == 0.0
 
 
 def test_minimum_duration_is_respected() -> None:

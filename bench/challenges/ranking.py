@@ -6,7 +6,7 @@ reads what the store holds) both describe each entry as an :class:`Entry` and ca
 
 * ``rejected``: it breaks a track rule: its format, or it was not timed at the track's input shape
   (``rule_violation`` of the caller, e.g. a missing timing model, also lands here);
-* ``invalid``: the caller marked it invalid (the board's unstable or missing latency), or its score
+* ``invalid``: the caller marked it invalid (the board's missing latency), or its score
   cannot be computed;
 * ``gated``: its PSNR is below the track's gate;
 * ``ranked``: scored with the track's formula and constants, in the formula's direction.

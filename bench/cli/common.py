@@ -109,11 +109,13 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
     """One row per result and latency device: its scores under every metric any of them recorded (the metric
     objects give titles and precision) on its first row, each device's median latency, its complexity."""
     from bench.metrics.registry import BUILTIN, METRICS
+    from bench.runtime.protocol import kind_text
 
     shown = [m for m in METRICS.values() if m.name in BUILTIN or any(m.name in r.metrics.extra for r in results)]
     table = Table(title=escape(title), title_justify="left")
-    for column in ("task", "submission", *(m.title for m in shown), "device", "median ms", "MACs (G)", "params"):
-        table.add_column(column, justify="right" if column not in ("task", "submission", "device") else "left")
+    columns = ("task", "submission", *(m.title for m in shown), "device", "median ms", "latency", "MACs (G)", "params")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("task", "submission", "device", "latency") else "right")
     for r in results:
         head = [r.task, plain(r.submission.name), *(m.text(r.metrics.value(m.name)) for m in shown)]
         complexity = [
@@ -121,7 +123,8 @@ def result_table(title: str, results: Sequence[Result]) -> Table:
             "n/a" if r.complexity.params is None else f"{r.complexity.params:,}",
         ]
         for n, latency in enumerate(r.latency or [None]):
-            timed = [latency.device, f"{latency.median_ms:.4g}"] if latency else ["-", "-"]
+            timed = [latency.device, f"{latency.median_ms:.4g}", kind_text(latency.stable, latency.spread)] if latency \
+                else ["-", "-", "-"]  # fmt: skip
             table.add_row(*(head if n == 0 else [""] * len(head)), *timed, *(complexity if n == 0 else ["", ""]))
     return table
 

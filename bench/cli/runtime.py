@@ -78,7 +78,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
         results = run_job("latency", request.model_dump(mode="json"), limits, label, [request.target],
                           lambda text, _n: status.update(escape(text)))  # fmt: skip
     table = Table(title=f"Measured latency, input {'x'.join(map(str, request.shape))}", title_justify="left")
-    for column in ("device", "backend", "threads", "median ms", "p90 ms", "mean ms", "cv", "runs", "stable"):
+    for column in ("device", "backend", "threads", "median ms", "p90 ms", "mean ms", "cv", "runs", "latency"):
         table.add_column(column)
     for entry in results:
         if "latency" in entry:
@@ -128,7 +128,9 @@ def _store(args: argparse.Namespace, request: LatencyRequest, results: list[dict
 
 
 def _row(r: LatencyResult) -> list[str]:
-    stable = {True: "yes", False: "[red]NO[/]", None: "n/a"}[r.stable]
+    from bench.runtime.protocol import kind_text
+
+    stable = kind_text(r.stable, r.spread).replace("unstable", "[red]unstable[/]")
     p90 = f"{r.p90_ms:.3f}" if r.p90_ms is not None else "-"
     return [r.device, r.backend, str(r.threads), f"{r.median_ms:.3f}", p90, f"{r.mean_ms:.3f}", f"{r.cv:.3f}",
             str(r.runs), stable]  # fmt: skip

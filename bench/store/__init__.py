@@ -291,7 +291,8 @@ class RunHandle:
                 run.latencies.append(LatencyRow(
                     device=lat.device, backend=lat.backend, precision=lat.precision, threads=lat.threads,
                     input_shape=list(lat.input_shape), median_ms=lat.median_ms, p90_ms=lat.p90_ms,
-                    mean_ms=lat.mean_ms, cv=lat.cv, runs=lat.runs, stable=lat.stable, kind=lat.kind,
+                    mean_ms=lat.mean_ms, cv=lat.cv, runs=lat.runs, stable=lat.stable, spread=lat.spread,
+                    kind=lat.kind,
                 ))  # fmt: skip
             session.flush()
             self.run_id = self.complete_id = run.id

@@ -44,6 +44,7 @@ BOARD_FIELDS: tuple[str, ...] = (
     "mean_ms",
     "cv",
     "stable",
+    "spread",
     "latency_kind",
 )
 
@@ -96,6 +97,7 @@ def leaderboard_rows(engine: Engine, task: str | None = None) -> list[dict[str, 
             LatencyRow.mean_ms,
             LatencyRow.cv,
             LatencyRow.stable,
+            LatencyRow.spread,
             LatencyRow.kind,
         )
         .outerjoin(LatencyRow, LatencyRow.run_id == RunRow.id)

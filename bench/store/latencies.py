@@ -48,7 +48,8 @@ def add_latencies(engine: Engine, sha256: str, task: str, measured: list[tuple[L
                 device=latency.device, backend=latency.backend, precision=latency.precision,
                 threads=latency.threads, input_shape=list(latency.input_shape), median_ms=latency.median_ms,
                 p90_ms=latency.p90_ms, mean_ms=latency.mean_ms, cv=latency.cv, runs=latency.runs,
-                stable=latency.stable, kind=latency.kind,
+                stable=latency.stable,
+                spread=latency.spread, kind=latency.kind,
             ))  # fmt: skip
         result["latency"] = latencies
         result["provenance"] = dict(result.get("provenance", {})) | {"backends": backends}

@@ -129,6 +129,7 @@ class LatencyRow(Base):
     cv: Mapped[float] = mapped_column(Float)
     runs: Mapped[int] = mapped_column(Integer)
     stable: Mapped[bool | None] = mapped_column()
+    spread: Mapped[float | None] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(20))
     run: Mapped[RunRow] = relationship(back_populates="latencies")
 

@@ -20,7 +20,7 @@ from bench.store.models import ImageScoreRow, LatencyRow, RunRow, SampleRow, Sub
 
 SUBMISSION_FIELDS = ("name", "team", "sha256", "format", "architecture", "precision", "tags", "created_at")
 LATENCY_FIELDS = ("device", "backend", "precision", "threads", "input_shape", "median_ms", "p90_ms", "mean_ms", "cv",
-                  "runs", "stable", "kind")  # fmt: skip
+                  "runs", "stable", "spread", "kind")  # fmt: skip
 MIN_HASH_PREFIX = 8  # the board shows 12 hex digits; shorter prefixes are too ambiguous to look up
 
 
