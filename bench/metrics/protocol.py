@@ -4,7 +4,9 @@ Steps, in the order the community's reference code applies them:
 
 1. output float -> uint8 by clamp, x255, round (:func:`bench.metrics.quantize.to_uint8`);
 2. a one-channel target is compared with the output's intensity (the mean of its RGB channels,
-   rounded; exact for grey-preserving models), never by turning the target into RGB;
+   rounded; exact for grey-preserving models), or, under ``grey_targets: rgb-y`` on a Y task, read as
+   R = G = B and compared on Y like every colour image (the learned-model tables' convention, which
+   maps [0, 255] to [16, 235] and so adds 20 log10(255 / 219) = 1.32 dB on such an image);
 3. colour space: ``y`` -> MATLAB BT.601 luma of both images (float unless ``y_rounding``);
    ``rgb`` -> all channels;
 4. ``crop_border`` pixels dropped from every side;
@@ -48,7 +50,10 @@ def prepare(output: np.ndarray, target: np.ndarray, spec: MetricSpec) -> tuple[n
         raise OutputShapeError(
             f"output is {out.shape[1]}x{out.shape[0]}, target is {target.shape[1]}x{target.shape[0]}"
         )
-    if target.ndim == 2:
+    if target.ndim == 2 and spec.grey_targets == "rgb-y" and spec.colour == "y":
+        colour_out = out if out.ndim == 3 else np.repeat(out[..., None], 3, axis=2)
+        a, b = rgb_to_y(colour_out, spec.y_rounding), rgb_to_y(np.repeat(target[..., None], 3, axis=2), spec.y_rounding)
+    elif target.ndim == 2:
         grey = out if out.ndim == 2 else np.rint(out.astype(np.float64).mean(axis=2)).astype(np.uint8)
         a, b = grey.astype(np.float64), target.astype(np.float64)
     elif spec.colour == "y":

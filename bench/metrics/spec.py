@@ -24,8 +24,11 @@ class MetricSpec(Strict):
     crop_border: int = Field(ge=0, description="pixels dropped from every side before scoring")
     ssim: Literal["wang-gaussian"] = "wang-gaussian"
     output_rounding: Literal["clamp-round-uint8"] = "clamp-round-uint8"
-    grey_targets: Literal["intensity"] = Field(
-        "intensity", description="one-channel targets are scored on intensity (mean of output RGB)"
+    grey_targets: Literal["intensity", "rgb-y"] = Field(
+        "intensity",
+        description="one-channel targets: 'intensity' compares the mean of the output's RGB with the grey values "
+        "(the classic MATLAB tables); 'rgb-y' reads the grey image as R = G = B and compares Y with Y "
+        "(the learned-model tables: Y maps [0, 255] to [16, 235])",
     )
     psnr_identical_db: float = 100.0
     lpips: bool = False
