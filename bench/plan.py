@@ -68,6 +68,7 @@ def result_info(submission: Submission) -> SubmissionInfo:
         architecture=manifest.architecture.name if manifest.architecture else None,
         tags=list(manifest.tags),
         precision=manifest.precision,
+        reproduces=manifest.reproduces,
     )
 
 

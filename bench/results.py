@@ -31,6 +31,7 @@ class SubmissionInfo(Frozen):
     architecture: str | None
     tags: list[str]
     precision: str
+    reproduces: str | None = None  # the reported model (bench/reported.py) it declares to reimplement
 
 
 class ImageResult(Frozen):

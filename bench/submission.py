@@ -103,6 +103,7 @@ class Manifest(Strict):
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
     tags: list[str] = Field(default_factory=list)
     derived_from: str | None = None
+    reproduces: str | None = Field(None, description="id of a reported model (reported/*.yaml) this reimplements")
     training_data: str | None = None
     licence: str | None = None
     description: str = ""
@@ -368,4 +369,11 @@ def load_submission(folder: str | Path) -> Submission:
     except RecursionError:
         raise SubmissionError(f"submission {folder}: {MANIFEST} is nested too deeply to be a manifest") from None
     manifest = validated(raw, Manifest, SubmissionError, f"submission {folder}: {MANIFEST}")
+    if manifest.reproduces is not None:
+        from bench.reported import reported_models
+
+        known = reported_models()
+        if manifest.reproduces not in known:
+            raise SubmissionError(f"submission {folder}: reproduces {manifest.reproduces[:80]!r} is not a reported "
+                                  f"model; known: {', '.join(known)}")  # fmt: skip
     return Submission(folder=folder, manifest=manifest, sha256=_digest(folder, manifest_bytes, manifest))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -33,8 +34,12 @@ def front_line(frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_m
     return front[[cost, quality, "submission"]].reset_index(drop=True)
 
 
-def quality_cost_chart(frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_ms") -> alt.LayerChart:
-    """``quality`` against ``cost`` for one device's entries (``pareto`` and ``valid`` already set)."""
+def quality_cost_chart(
+    frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_ms", reported: pd.DataFrame | None = None
+) -> alt.LayerChart:
+    """``quality`` against ``cost`` for one device's entries (``pareto`` and ``valid`` already set); with
+    ``reported`` (:func:`leaderboards.frames.reported_frame`) and a cost papers publish (MACs, params), the
+    papers' numbers as open grey squares, never joined to the measured front."""
     q_axis, c_axis = QUALITY[quality], COSTS[cost]
     plotted = frame[frame[quality].notna() & frame[cost].notna()]
     log = use_log_scale(plotted[cost].tolist())
@@ -83,4 +88,14 @@ def quality_cost_chart(frame: pd.DataFrame, quality: str = "psnr", cost: str = "
         .mark_line(interpolate="step-after", color="#d62728")
         .encode(x=x, y=y)
     )
-    return alt.LayerChart(layer=[line, points])
+    layers: list[Any] = [line, points]
+    if reported is not None and cost in ("macs_g", "params_k") and quality in reported.columns:
+        papers = reported[reported[quality].notna() & reported[cost].notna()]
+        if len(papers):
+            layers.append(
+                alt.Chart(papers.assign(kind="reported (paper)")[["submission", quality, cost, "kind", "source"]])
+                .mark_square(size=70, filled=False, color="#555555")
+                .encode(x=x, y=y, tooltip=["submission", alt.Tooltip(f"{quality}:Q", format=".2f"),
+                                           alt.Tooltip(f"{cost}:Q", format=".2f"), "kind", "source"])
+            )  # fmt: skip
+    return alt.LayerChart(layer=layers)

@@ -313,3 +313,37 @@ def parse_day(value: str | None) -> date | None:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         return None
+
+
+#: The reported-results table's columns (docs/board.md): what papers publish, never measured here.
+REPORTED_COLUMNS = ["model", "year", "PSNR (dB)", "SSIM", "params (K)", "MACs (G)", "MACs as published (G)", "source",
+                    "paper"]  # fmt: skip
+
+
+def reported_frame(task_id: str) -> pd.DataFrame:
+    """The reported entries of ``task_id`` (:mod:`bench.reported`) as plot-ready rows: ``macs_g`` scaled to the
+    task's latency input (pixels), ``params_k``, and display columns; empty when its papers report none."""
+    from bench.reported import reported_for
+    from bench.tasks import get_task
+
+    task = get_task(task_id)
+    records = []
+    for entry in reported_for(task_id):
+        at_task = entry.macs_at(task.latency.input_shape, task.size_ratio)
+        published = None if entry.macs is None or entry.macs_output is None else (
+            f"{entry.macs / 1e9:.1f} for {entry.macs_output[1]}x{entry.macs_output[0]} output")  # fmt: skip
+        records.append({
+            "submission": entry.name, "model": entry.name, "year": entry.year, "psnr": entry.psnr, "ssim": entry.ssim,
+            "params_k": None if entry.params is None else entry.params / 1e3,
+            "macs_g": None if at_task is None else at_task / 1e9, "published_macs": published,
+            "source": entry.source, "paper": entry.paper,
+        })  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=["submission", "model", "year", "psnr", "ssim", "params_k",
+                                                       "macs_g", "published_macs", "source", "paper"])  # fmt: skip
+
+
+def reported_table(reported: pd.DataFrame) -> pd.DataFrame:
+    """Display headers of :func:`reported_frame`."""
+    renamed = reported.rename(columns={"psnr": "PSNR (dB)", "ssim": "SSIM", "params_k": "params (K)",
+                                       "macs_g": "MACs (G)", "published_macs": "MACs as published (G)"})  # fmt: skip
+    return renamed[REPORTED_COLUMNS].reset_index(drop=True)

@@ -116,6 +116,11 @@ def render(context: Context) -> None:
     cells[-1].metric("params (K)", "-" if params is None else f"{params / 1e3:.1f}")
     if metrics.get("lpips_note"):
         st.caption(f"LPIPS: {metrics['lpips_note']}")
+    reproduces = (result.get("submission") or {}).get("reproduces")
+    if reproduces and metrics.get("psnr") is not None:
+        from bench.reported import difference_note
+
+        st.caption(as_text(difference_note(str(reproduces), str(detail["task"]), metrics["psnr"], metrics.get("ssim"))))
 
     st.subheader("Submission")
     st.dataframe(

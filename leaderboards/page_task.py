@@ -16,6 +16,8 @@ from leaderboards.frames import (
     choices,
     csv_bytes,
     latency_note,
+    reported_frame,
+    reported_table,
     tag_set,
     task_table,
     with_pareto,
@@ -105,6 +107,16 @@ def render(context: Context) -> None:
         "and never on a front. Click a column header to sort."
     )
 
+    reported = reported_frame(str(rows["task"].iloc[0]))
+    if len(reported):
+        st.subheader(f"Reported in papers ({len(reported)})")
+        st.dataframe(reported_table(reported), hide_index=True, key="reported-table")
+        st.caption(
+            "What the papers publish (bench/reported.py, reported/*.yaml): never measured here, never ranked with the "
+            "measured entries. MACs are scaled to this task's latency input by pixel count; the published figure "
+            "and its output size are beside them. On the MACs and params charts they are open grey squares."
+        )
+
     st.subheader(f"{QUALITY[quality].title} vs {COSTS[cost].title}")
     devices = choices(view, "device_label")
     if not devices:
@@ -115,7 +127,7 @@ def render(context: Context) -> None:
     for tab, device in zip(st.tabs(devices[:MAX_CHARTS]), devices[:MAX_CHARTS], strict=True):
         with tab:
             on_device = view[view["device_label"] == device]
-            st.altair_chart(quality_cost_chart(on_device, quality, cost), width="stretch")
+            st.altair_chart(quality_cost_chart(on_device, quality, cost, reported), width="stretch")
             front = int(on_device["pareto"].sum())
             st.caption(
                 f"{device}: {len(on_device)} entries, {front} on the Pareto front (red, joined by the step "

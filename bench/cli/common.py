@@ -90,6 +90,15 @@ def fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def reported_note(result: Result) -> str | None:
+    """Measured minus reported, for a submission that declares the reported model it reproduces."""
+    if result.submission.reproduces is None:
+        return None
+    from bench.reported import difference_note
+
+    return difference_note(result.submission.reproduces, result.task, result.metrics.psnr, result.metrics.ssim)
+
+
 def device_notes(result: Result) -> list[str]:
     """One line per device whose model was converted from another format (the converter and its largest
     error against the original) or that could not take the submission's format (why)."""

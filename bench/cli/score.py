@@ -22,6 +22,7 @@ from bench.cli.common import (
     limits_of,
     out,
     plain,
+    reported_note,
     result_table,
     write_output,
 )
@@ -69,8 +70,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                   "hash, task version, devices and settings; nothing was run again", highlight=False)  # fmt: skip
         return 0
     out.print(result_table(f"{task.title}", [result]))
-    for line in device_notes(result):
-        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    for line in [*device_notes(result), reported_note(result)]:
+        if line:
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
     if result.metrics.lpips is None and task.metric.lpips:
         out.print(f"LPIPS: null ({result.metrics.lpips_note})", highlight=False, soft_wrap=True)
     out.print(f"stored as result {recorded.result_id} in {describe_url(store.url)}", highlight=False)
