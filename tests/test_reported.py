@@ -10,10 +10,8 @@ import pytest
 import yaml
 
 from bench.errors import SubmissionError, TaskError
-from bench.plan import make_plan
 from bench.reported import REPORTED_DIR, load_file, reported_entries, reported_entry, sane_range
-from bench.runtime.protocol import LatencySettings
-from bench.scoring import evaluate
+from bench.results import Result
 from bench.submission import load_submission
 from bench.tasks import all_tasks, get_task
 from tests.conftest import REPO
@@ -100,12 +98,12 @@ def test_a_submission_that_reproduces_a_paper_shows_measured_minus_reported(
     manifest = yaml.safe_load((folder / "submission.yaml").read_text())
     manifest.update(name="my-fsrcnn", team="a lab", tags=["trained"], reproduces="fsrcnn")
     (folder / "submission.yaml").write_text(yaml.safe_dump(manifest))
-    result = evaluate(make_plan(load_submission(folder), get_task("sr-set5-x2"), devices=[],
-                                latency=LatencySettings()))  # fmt: skip
-    assert result.submission.reproduces == "fsrcnn"
-    argv = ["score", str(folder), "--task", "sr-set5-x2", "--quick", "--db", str(tmp_path / "r.db")]
+    argv = ["score", str(folder), "--task", "sr-set5-x2", "--quick", "--db", str(tmp_path / "r.db"),
+            "--json", str(tmp_path / "r.json")]  # fmt: skip
     assert main(argv) == 0
     shown = " ".join(capsys.readouterr().out.split())
+    result = Result.model_validate_json((tmp_path / "r.json").read_text())
+    assert result.submission.reproduces == "fsrcnn"
     delta = result.metrics.psnr - 37.00
     assert "reproduces FSRCNN" in shown and f"measured - reported = {delta:+.3f} dB" in shown
     manifest["reproduces"] = "fsrcnn-v9"
