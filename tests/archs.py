@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 
@@ -65,6 +67,19 @@ class Hangs(nn.Module):
         return x
 
 
+class Slow(nn.Module):
+    """The identity, taking ``seconds`` per call on anything larger than the 48 x 48 probe (a very slow model)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > 48:
+            time.sleep(self.seconds)
+        return x.clone()
+
+
 class Hungry(nn.Module):
     """Passes the probe, then allocates ``gib`` GiB on a full-size image."""
 
@@ -124,6 +139,7 @@ register_model("test-scaled")(lambda mode="ok": Faulty({"ok": "none"}.get(mode, 
 register_model("test-faulty")(lambda fault="none": Faulty(fault))
 register_model("test-fails-late")(lambda: FailsLate())
 register_model("test-hangs")(lambda: Hangs())
+register_model("test-slow")(lambda seconds=1.0: Slow(float(seconds)))
 register_model("test-hungry")(lambda gib=8.0: Hungry(gib))
 
 
