@@ -88,8 +88,8 @@ def test_a_database_made_before_migrations_is_adopted(store_url: str) -> None:
     engine = create_engine(store_url)
     with engine.begin() as connection:  # what Store made before migrations: create_all with 32-bit macs/params
         Base.metadata.create_all(connection, tables=[Base.metadata.tables[t] for t in PRE_MIGRATION_TABLES])
-        for table in ("image_scores", "runs"):  # columns the models gained in later revisions (0004)
-            connection.execute(text(f"ALTER TABLE {table} DROP COLUMN extra"))
+        for table, column in (("image_scores", "extra"), ("runs", "extra"), ("latencies", "spread")):
+            connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))  # gained later (0004, 0006)
         if connection.dialect.name == "postgresql":
             connection.execute(text("ALTER TABLE runs ALTER macs TYPE integer, ALTER params TYPE integer"))
     engine.dispose()
