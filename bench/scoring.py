@@ -124,7 +124,7 @@ def evaluate(
     folder = data_folder(task, data_root)
     if model is None:
         model = submission.model({"scale": task.scale})
-    io = submission.manifest.io.model_copy(update={"layout": submission.manifest.layout})
+    io = submission.manifest.contract
     reference = load_on(quality, model, io)
     ghost = submission.ghost({"scale": task.scale}) if isinstance(model, nn.Module) else None
     guard = guard_for(submission.manifest.name, model, ghost, limits, io)

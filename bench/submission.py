@@ -147,6 +147,11 @@ class Manifest(Strict):
         """The model file's axis order: ``io.layout``, or the format's own."""
         return self.io.layout or NATIVE_LAYOUT[self.format]
 
+    @property
+    def contract(self) -> IOContract:
+        """``io`` with the layout resolved (what the runtime applies)."""
+        return self.io.model_copy(update={"layout": self.layout})
+
     def declares(self, task_id: str) -> bool:
         return any(fnmatch.fnmatchcase(task_id, pattern) for pattern in self.tasks)
 

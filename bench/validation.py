@@ -64,7 +64,7 @@ def check_task(
     try:
         if model is None:
             model = submission.model({"scale": task.scale})
-        io = submission.manifest.io.model_copy(update={"layout": submission.manifest.layout})
+        io = submission.manifest.contract
         loaded = load_on(get_device(submission.default_device), model, io)
         shape = _probe_shape(task, model, submission.manifest.layout)
         ghost = submission.ghost({"scale": task.scale}) if not isinstance(model, Path) else None

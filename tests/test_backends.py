@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from bench.runtime.backends import BACKENDS, ConversionError, RunSettings, onnx_backend, tflite_backend
-from bench.runtime.convert import _NHWC, seeded_input, to_onnx, to_tflite, torch_output
+from bench.runtime.convert import TO_NCHW, TO_NHWC, Permuted, seeded_input, to_onnx, to_tflite, torch_output
 from bench.runtime.devices import get_device
 from tests.test_convert import SHAPE, TinySR, representative
 
@@ -133,7 +133,9 @@ def test_tflite_load_file_static_and_dynamic(tmp_path: Path) -> None:
     convs = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1)).eval()
     dims = {1: torch.export.Dim("h", min=2, max=4096), 2: torch.export.Dim("w", min=2, max=4096)}
     sample = torch.rand(1, 24, 32, 3)
-    litert_torch.convert(_NHWC(convs).eval(), (sample,), dynamic_shapes=(dims,)).export(str(tmp_path / "dyn.tflite"))
+    litert_torch.convert(Permuted(convs, TO_NCHW, TO_NHWC).eval(), (sample,), dynamic_shapes=(dims,)).export(
+        str(tmp_path / "dyn.tflite")
+    )
     dynamic = backend.load_file(tmp_path / "dyn.tflite")
     for shape in (SHAPE, OTHER):
         x = seeded_input(shape, seed=10)

@@ -10,7 +10,7 @@ from torch import nn
 
 from bench.cli import main
 from bench.plan import make_plan
-from bench.runtime.convert import to_onnx
+from bench.runtime.convert import TO_NCHW, TO_NHWC, Permuted, to_onnx
 from bench.runtime.protocol import LatencySettings
 from bench.scoring import evaluate
 from bench.submission import load_submission
@@ -32,15 +32,9 @@ class Scaled(nn.Module):
         return self.net(x / 255.0) * 255.0
 
 
-class Channels(nn.Module):
-    """``net`` on NHWC tensors."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+def Channels(net: nn.Module) -> nn.Module:
+    """``net`` on NHWC tensors (as a TensorFlow-made network is)."""
+    return Permuted(net, TO_NCHW, TO_NHWC)
 
 
 def _submit(folder: Path, module: nn.Module, shape: tuple[int, ...], io: str, external: bool = False) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,19 +99,23 @@ def reported_note(result: Result) -> str | None:
     return difference_note(result.submission.reproduces, result.task, result.metrics.psnr, result.metrics.ssim)
 
 
+def device_note(device: str, info: Mapping[str, Any]) -> str | None:
+    """The line about one device's backend description: why it could not take the submission's format, or the
+    converter that made its model and that model's largest error against the original; None otherwise."""
+    if "not_measured" in info:
+        return f"{device}: not measured: {info['not_measured']}"
+    conversion = info.get("conversion")
+    if not isinstance(conversion, Mapping) or "converted_from" not in conversion:  # e.g. a module's own export
+        return None
+    error = conversion.get("max_abs_error")
+    shown = "n/a" if error is None else f"{error:.3g}"
+    return (f"{device}: converted from {conversion['converted_from']} by {conversion['converter']}, "
+            f"max |error| vs the original {shown} (bound {conversion['bound']:g})")  # fmt: skip
+
+
 def device_notes(result: Result) -> list[str]:
-    """One line per device whose model was converted from another format (the converter and its largest
-    error against the original) or that could not take the submission's format (why)."""
-    lines = []
-    for device, info in result.provenance.backends.items():
-        if "not_measured" in info:
-            lines.append(f"{device}: not measured: {info['not_measured']}")
-        elif isinstance(conversion := info.get("conversion"), dict) and "converted_from" in conversion:
-            error = conversion.get("max_abs_error")
-            shown = "n/a" if error is None else f"{error:.3g}"
-            lines.append(f"{device}: converted from {conversion['converted_from']} by {conversion['converter']}, "
-                         f"max |error| vs the original {shown} (bound {conversion['bound']:g})")  # fmt: skip
-    return lines
+    """:func:`device_note` of every device of ``result``."""
+    return [line for device, info in result.provenance.backends.items() if (line := device_note(device, info))]
 
 
 def result_table(title: str, results: Sequence[Result]) -> Table:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from bench.cli.common import DB_HELP, check_output, fail, latency_settings, out, size_arg, write_output
+from bench.cli.common import DB_HELP, check_output, device_note, fail, latency_settings, out, size_arg, write_output
 from bench.limits import Limits
 from bench.results import LatencyResult
 
@@ -85,13 +85,9 @@ def cmd_latency(args: argparse.Namespace) -> int:
             table.add_row(*_row(LatencyResult.model_validate(entry["latency"])))
     out.print(table)
     for entry in results:
-        conversion = entry.get("backend", {}).get("conversion")
-        if conversion:
-            out.print(f"{entry['latency']['device']}: converted from {conversion['converted_from']} by "
-                      f"{conversion['converter']}, max |error| vs the original {conversion['max_abs_error']:.3g} "
-                      f"(bound {conversion['bound']:g})", highlight=False, markup=False)  # fmt: skip
-        if "not_measured" in entry:
-            out.print(f"{entry['device']}: not measured: {entry['not_measured']}", highlight=False, markup=False)
+        device = entry["latency"]["device"] if "latency" in entry else entry.get("device", "")
+        if line := device_note(str(device), entry.get("backend") or entry):
+            out.print(line, highlight=False, markup=False)
         if entry.get("kind") == "predicted":
             unmodelled, units = entry["unmodelled"], entry["units"]
             out.print(

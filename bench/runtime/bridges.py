@@ -32,7 +32,7 @@ from torch import nn
 
 from bench.registry import Registry
 from bench.runtime.backends.base import Backend, LoadedModel, RunSettings
-from bench.runtime.convert import BOUNDS, seeded_input
+from bench.runtime.convert import BOUNDS, TO_NCHW, TO_NHWC, Permuted, seeded_input
 from bench.runtime.errors import ConversionError
 from bench.runtime.protocol import LatencySettings, LatencyStats
 
@@ -70,6 +70,7 @@ class CheckedModel(LoadedModel):
                  local: Runner | None = None) -> None:  # fmt: skip
         self.inner, self.reference, self.bound, self.info = inner, reference, bound, info
         self.local = local  # runs the converted model here when ``inner`` runs on a remote device
+        self.converted = inner if isinstance(inner, TFConverted) else None  # its TFLite files give the complexity
         self.backend, self.settings = inner.backend, inner.settings
         self.errors: dict[str, float] = {}
 
@@ -109,17 +110,6 @@ class CheckedModel(LoadedModel):
         worst = max(self.errors.values(), default=None)
         return self.inner.describe() | {"conversion": self.info | {
             "max_abs_error": worst, "max_abs_error_by_shape": dict(self.errors), "bound": self.bound}}  # fmt: skip
-
-
-class _NHWCToNCHW(nn.Module):
-    """An NHWC module seen as NCHW (TFLite's converter wraps NCHW modules)."""
-
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 def onnx_runner(path: Path, layout: str) -> Runner:
@@ -188,7 +178,7 @@ def onnx_module(path: Path, layout: str) -> nn.Module:
         detail = " ".join(str(exc).split())[:400]
         raise ConversionError(f"onnx2torch cannot convert {path.name}: {type(exc).__name__}: {detail}") from exc
     module = _lowered(module.eval())
-    return _NHWCToNCHW(module).eval() if layout == "NHWC" else module
+    return Permuted(module, TO_NHWC, TO_NCHW).eval() if layout == "NHWC" else module
 
 
 def prelu(x: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
@@ -316,9 +306,7 @@ def _tf_to_tflite(backend: Backend, path: Path, layout: str) -> LoadedModel:
         from bench.runtime.backends.tflite_backend import TFLiteBackend
 
         local = TFConverted(TFLiteBackend(RunSettings(1, backend.settings.precision, {"layout": "NHWC"})), path).run
-    checked = CheckedModel(converted, reference, BOUNDS[backend.settings.precision], info, local)
-    checked.converted = converted  # type: ignore[attr-defined]
-    return checked
+    return CheckedModel(converted, reference, BOUNDS[backend.settings.precision], info, local)
 
 
 for _target in ("tflite", "android"):

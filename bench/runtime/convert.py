@@ -143,15 +143,19 @@ def check_outputs(
     return worst
 
 
-class _NHWC(nn.Module):
-    """NHWC in / out around an NCHW module (TFLite's layout)."""
+TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
 
-    def __init__(self, module: nn.Module) -> None:
+
+class Permuted(nn.Module):
+    """``module`` with its input permuted by ``before`` and its output by ``after``: ``Permuted(m, TO_NCHW,
+    TO_NHWC)`` is an NCHW module seen as NHWC (TFLite's layout); the reverse sees an NHWC module as NCHW."""
+
+    def __init__(self, module: nn.Module, before: tuple[int, ...], after: tuple[int, ...]) -> None:
         super().__init__()
-        self.module = module
+        self.module, self.before, self.after = module, before, after
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.module(x.permute(*self.before)).permute(*self.after)
 
 
 def to_onnx(
@@ -284,7 +288,7 @@ def to_tflite(
     start = time.perf_counter()
     for attempt in (1, 2):  # litert-torch 0.10 can write wrong constants on its first conversion in a process
         try:
-            model = bytes(litert_torch.convert(_NHWC(module).eval(), (sample,)).model_content())
+            model = bytes(litert_torch.convert(Permuted(module, TO_NCHW, TO_NHWC).eval(), (sample,)).model_content())
         except Exception as exc:
             raise _failure("tflite", tool, module, exc) from exc
         try:

@@ -27,30 +27,33 @@ from bench.runtime.backends.base import LoadedModel
 from bench.runtime.errors import ConversionError
 from bench.runtime.protocol import LatencySettings, LatencyStats
 
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float32) / 255.0
-Y_OFFSET = 16.0 / 255.0
+
+def to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` of NCHW RGB in [0, 1] (the ``LumaSR`` wrapper's own map, ``bench.models.layers``):
+    Y in 16/255..235/255, then Cb and Cr."""
+    import torch
+
+    from bench.models.layers import rgb_to_ycbcr
+
+    with torch.inference_mode():
+        return rgb_to_ycbcr()(torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))).numpy()
 
 
-def luma(x: np.ndarray) -> np.ndarray:
-    """MATLAB ``rgb2ycbcr`` luma of NCHW RGB in [0, 1], as N x 1 x H x W in [16/255, 235/255] (float32)."""
-    return (np.tensordot(_Y_WEIGHTS, x, axes=([0], [1]))[:, None] + np.float32(Y_OFFSET)).astype(np.float32)
-
-
-def with_chroma(luma_out: np.ndarray, rgb_in: np.ndarray) -> np.ndarray:
-    """RGB from a model's output Y and the input's Cb, Cr upsampled by MATLAB bicubic to the output's size
-    (the inverse of MATLAB ``rgb2ycbcr``); the scale is the ratio of the sizes (1 for restoration tasks)."""
+def with_chroma(luma_out: np.ndarray, ycc_in: np.ndarray) -> np.ndarray:
+    """RGB from a model's output Y and the input's Cb, Cr (``ycc_in[:, 1:]``) upsampled by MATLAB bicubic to the
+    output's size (the inverse of MATLAB ``rgb2ycbcr``); the scale is the ratio of the sizes (1 for restoration)."""
     import torch
 
     from bench.models.interp_arch import MatlabBicubicUpsampler
-    from bench.models.layers import rgb_to_ycbcr, ycbcr_to_rgb
+    from bench.models.layers import ycbcr_to_rgb
 
-    scale = luma_out.shape[-1] // rgb_in.shape[-1]
-    if scale < 1 or luma_out.shape[-2] != rgb_in.shape[-2] * scale or luma_out.shape[-1] != rgb_in.shape[-1] * scale:
+    scale = luma_out.shape[-1] // ycc_in.shape[-1]
+    if scale < 1 or luma_out.shape[-2] != ycc_in.shape[-2] * scale or luma_out.shape[-1] != ycc_in.shape[-1] * scale:
         raise ConversionError(
-            f"a Y model's output {luma_out.shape} is not an integer scale of its input {rgb_in.shape}"
+            f"a Y model's output {luma_out.shape} is not an integer scale of its input {ycc_in.shape}"
         )
     with torch.inference_mode():
-        chroma = rgb_to_ycbcr()(torch.from_numpy(np.ascontiguousarray(rgb_in)))[:, 1:]
+        chroma = torch.from_numpy(np.ascontiguousarray(ycc_in[:, 1:]))
         if scale > 1:
             chroma = MatlabBicubicUpsampler(scale, channels=2)(chroma)
         return ycbcr_to_rgb()(torch.cat([torch.from_numpy(luma_out), chroma], dim=1)).numpy()
@@ -71,8 +74,9 @@ class ContractModel(LoadedModel):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         rgb = np.asarray(x, dtype=np.float32)
-        if self.colour == "Y":
-            x = luma(rgb)
+        ycc = to_ycbcr(rgb) if self.colour == "Y" else None
+        if ycc is not None:
+            x = np.ascontiguousarray(ycc[:, :1])
         elif self.colour == "grey":
             x = rgb.mean(axis=1, keepdims=True, dtype=np.float32)
         else:
@@ -85,7 +89,8 @@ class ContractModel(LoadedModel):
             raise ConversionError(f"a {self.colour} model must return one channel (N x 1 x H x W), not {y.shape}")
         if self.colour == "grey":
             return np.ascontiguousarray(np.repeat(y, 3, axis=1))
-        return with_chroma(y, rgb)
+        assert ycc is not None
+        return with_chroma(y, ycc)
 
     def timer(self, shape: tuple[int, ...]) -> Callable[[], object]:
         return self.inner.timer(model_shape(shape, self.colour))

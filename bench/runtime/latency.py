@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 def load_on(device: Device, model: nn.Module | Path, io: IOContract | None = None) -> LoadedModel:
     """``model`` (a module, or a model file or folder) loaded on ``device``'s backend: a file of another format
     through its converter (:mod:`bench.runtime.bridges`), behind the submission's ``io`` contract
-    (:mod:`bench.runtime.io_contract`; the file's layout goes to the backend, colour and range around it)."""
+    (:mod:`bench.runtime.io_contract`, its layout resolved: ``Manifest.contract``; the file's layout goes to the
+    backend, colour and range around it)."""
     if io is not None and isinstance(model, Path):
-        layout = io.layout or ("NHWC" if model.suffix.lower() == ".tflite" or model.is_dir() else "NCHW")
-        device = device.with_options(layout=layout, channels=io.channels)
+        device = device.with_options(layout=io.layout, channels=io.channels)
     backend = device.open()
     if isinstance(model, Path):
         if model.is_file() and model.suffix.lower() in backend.file_suffixes:

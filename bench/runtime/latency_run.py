@@ -67,7 +67,7 @@ def measure(request: LatencyRequest, progress: Progress) -> list[dict[str, Any]]
         values = {"scale": get_task(request.task).scale}
         model, name = submission.model(values), submission.manifest.name
         ghost = submission.ghost(values) if not isinstance(model, Path) else None
-        io = submission.manifest.io.model_copy(update={"layout": submission.manifest.layout})
+        io = submission.manifest.contract
     progress(f"costing one call at {'x'.join(map(str, shape))}", 0)
     guard_for(name, model, ghost, limits, io).check(shape)
     settings = LatencySettings(**request.settings)

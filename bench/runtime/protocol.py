@@ -141,9 +141,9 @@ def measure_timed(timed: Callable[[], float], settings: LatencySettings, threads
     with pinned(threads, settings.pin_threads) as cores:
         start = time.perf_counter()
         done = 0
-        while (done < settings.warmup_runs or time.perf_counter() - start < settings.warmup_min_s) and (
-            time.perf_counter() - start < settings.warmup_max_s or done == 0 < settings.warmup_runs
-        ):
+        while done < settings.warmup_runs or time.perf_counter() - start < settings.warmup_min_s:
+            if done and time.perf_counter() - start >= settings.warmup_max_s:
+                break  # the warm-up's own budget is spent (its first call always runs)
             timed()
             done += 1
         deadline = time.perf_counter() + settings.max_s
