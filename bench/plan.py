@@ -69,6 +69,9 @@ def result_info(submission: Submission) -> SubmissionInfo:
         tags=list(manifest.tags),
         precision=manifest.precision,
         reproduces=manifest.reproduces,
+        derived_from=manifest.derived_from,
+        description=manifest.description,
+        model_card=submission.model_card(),
     )
 
 

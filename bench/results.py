@@ -32,6 +32,9 @@ class SubmissionInfo(Frozen):
     tags: list[str]
     precision: str
     reproduces: str | None = None  # the reported model (bench/reported.py) it declares to reimplement
+    derived_from: str | None = None  # the name of the submission it was made from (pruned, quantised, ...)
+    description: str = ""  # the manifest's one-paragraph description: the submitter's text, shown as text
+    model_card: str | None = None  # MODEL_CARD.md of the folder (at most MODEL_CARD_LIMIT characters), as text
 
 
 class ImageResult(Frozen):

@@ -30,6 +30,8 @@ from bench.registry import UnknownName
 MANIFEST = "submission.yaml"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024
+MODEL_CARD_FILE = "MODEL_CARD.md"
+MODEL_CARD_LIMIT = 20_000  # characters of a model card kept with a result (the board shows it as plain text)
 MAX_PARAMETERS = 200_000_000  # 800 MB of fp32 weights, far above any efficient restoration model
 
 
@@ -182,6 +184,16 @@ class Submission(BaseModel):
             except UnsafeExport as exc:
                 raise SubmissionError(f"submission {self.folder}: {exc}") from exc
         return path
+
+    def model_card(self) -> str | None:
+        """The folder's ``MODEL_CARD.md`` as text (undecodable bytes replaced, cut at MODEL_CARD_LIMIT
+        characters), or None without one. Data only: the board shows it as plain text, never as Markdown."""
+        path = self.folder / MODEL_CARD_FILE
+        if path.is_symlink() or not path.is_file():
+            return None
+        with path.open("rb") as handle:
+            text = handle.read(4 * MODEL_CARD_LIMIT).decode("utf-8", errors="replace")
+        return text[:MODEL_CARD_LIMIT]
 
     def timing_model(self) -> Path | None:
         """The separate fixed-shape latency model, if the submission has one."""

@@ -1,10 +1,10 @@
 """The leaderboard: ``streamlit run leaderboards/app.py -- --db URL`` (or ``$BENCH_DB``; ``bench board``).
 
 Reads the results store (plus task titles and track definitions from the registries); the Submit page
-queues jobs of the submission service. Six pages, chosen in the sidebar or with
-``?page=overview|task|submission|challenge|submit|queue``: data shaping
-lives in ``frames.py`` / ``charts.py`` / ``challenge_view.py``, URL state in ``state.py``, and each
-``page_*.py`` only places widgets.
+queues jobs of the submission service. Seven pages, chosen in the bar at the top or with
+``?page=overview|task|submission|challenge|how|submit|queue``: data shaping lives in ``frames.py`` /
+``tables.py`` / ``families.py`` / ``charts.py`` / ``challenge_view.py``, URL state in ``state.py``, and
+each ``page_*.py`` only places widgets.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from bench.store.board_rows import leaderboard_rows, store_version  # noqa: E402
 from bench.tasks import TaskError, all_tasks  # noqa: E402
 from leaderboards import (  # noqa: E402
     page_challenge,
+    page_how,
     page_overview,
     page_queue,
     page_submission,
@@ -33,17 +34,22 @@ from leaderboards import (  # noqa: E402
     state,
 )
 from leaderboards.context import Context  # noqa: E402
-from leaderboards.frames import board_frame  # noqa: E402
+from leaderboards.frames import board_frame, plain  # noqa: E402
 
 RENDERERS = {
     "overview": page_overview.render,
     "task": page_task.render,
     "submission": page_submission.render,
     "challenge": page_challenge.render,
+    "how": page_how.render,
     "submit": page_submit.render,
     "queue": page_queue.render,
 }
 NEEDS_RESULTS = ("overview", "task", "submission")  # the other pages work on an empty store
+EMPTY_STORE = (
+    "No results in this store yet. Add some with `bench demo` (the whole flow on the embedded data) or "
+    "`bench score SUBMISSION_DIR --task TASK_ID --db URL`, then reload this page; *How to submit* explains both."
+)
 
 
 @st.cache_resource(show_spinner=False)
@@ -65,25 +71,23 @@ def task_titles() -> dict[str, str]:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Image-restoration benchmark", layout="wide")
+    st.set_page_config(page_title="Image-restoration benchmark", layout="wide", initial_sidebar_state="collapsed")
     st.title("Efficient image restoration: leaderboard")
     url = resolve_db_url(state.db_argument(sys.argv[1:]))
     state.seed_choice("page", list(state.PAGES))
-    page = st.sidebar.radio("Page", list(state.PAGES), format_func=state.PAGES.__getitem__, key="page")
+    page = st.radio("Page", list(state.PAGES), format_func=state.PAGES.__getitem__, key="page", horizontal=True,
+                    label_visibility="collapsed")  # fmt: skip
     try:
         store = open_store(url)
         frame = load_frame(url, store_version(store.engine))
     except (SQLAlchemyError, OSError) as exc:
-        st.error(f"Cannot read the results store {describe_url(url)}: {exc}")
+        st.error(f"Cannot read the results store {describe_url(url)}: {plain(exc)}")
         return
-    st.sidebar.caption(f"Store: `{describe_url(url)}`  \n{frame['result_id'].nunique()} results")
     if frame.empty and page in NEEDS_RESULTS:
-        st.info(
-            "No results in this store yet. Add some with `bench demo` (the whole flow on the embedded "
-            "data) or `bench score SUBMISSION_DIR --task TASK_ID --db URL`, then reload this page."
-        )
+        st.info(EMPTY_STORE)
     else:
         RENDERERS[page](Context(store=store, frame=frame, titles=task_titles()))
+    st.caption(f"Store: {plain(describe_url(url))}, {frame['result_id'].nunique()} results.")
     state.write_url(page)
 
 

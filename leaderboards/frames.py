@@ -32,7 +32,7 @@ from bench.pareto import pareto_front
 from bench.runtime.protocol import kind_text, latency_kind
 from bench.store.board_rows import board_columns
 from bench.store.export import spreadsheet_safe
-from bench.text import printable
+from bench.text import printable, without_paths
 
 Row = Mapping[str, Any]
 
@@ -56,6 +56,7 @@ COSTS: dict[str, Axis] = {
 }
 
 FRAME_COLUMNS = board_columns()  # the store's board rows, as read
+TEXT_COLUMNS = ("submission", "team", "format", "architecture", "tags", "precision", "backend")
 
 #: The task table's columns (frame column -> header), in order.
 TABLE_COLUMNS: dict[str, str] = {
@@ -98,7 +99,15 @@ def as_text(value: object) -> str:
     """A submitter's text for a place Streamlit renders as Markdown (a heading, a caption): control
     characters dropped and every Markdown character escaped, so ``![x](http://...)`` shows as written
     and fetches nothing."""
-    return _MARKDOWN.sub(r"\\\1", printable(str(value), replacement=""))
+    return _MARKDOWN.sub(r"\\\1", plain(value))
+
+
+def plain(value: object) -> str:
+    """Any text for a page (a table cell, a caption): "" for a missing value, control characters dropped and
+    file-system paths cut to their last component (:func:`bench.text.without_paths`)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return without_paths(printable(str(value), replacement=""))
 
 
 def entry_note(row: Row) -> str:
@@ -112,9 +121,12 @@ def entry_note(row: Row) -> str:
 
 
 def stability_of(median: Any, stable: Any, spread: Any, kind: Any) -> tuple[str, str]:
-    """(text, kind) of a latency's stability for the board; ("", "") without a measured latency."""
-    if median is None or pd.isna(median) or (kind is not None and not pd.isna(kind) and kind != "measured"):
+    """(text, kind) of a latency's stability for the board: ``stable``, ``unstable ±x %`` or ``quick`` for a
+    measured latency, the kind itself (``predicted``) for one that is not, ("", "") without a latency."""
+    if median is None or pd.isna(median):
         return "", ""
+    if kind is not None and not pd.isna(kind) and kind != "measured":
+        return str(kind), str(kind)
     flag = None if stable is None or pd.isna(stable) else bool(stable)
     width = None if spread is None or pd.isna(spread) else float(spread)
     return kind_text(flag, width), latency_kind(flag)
@@ -132,6 +144,8 @@ def board_frame(rows: Sequence[Row]) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows), columns=list(FRAME_COLUMNS))
     for column in (*QUALITY, "median_ms", "p90_ms", "mean_ms", "cv", "macs", "params"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in TEXT_COLUMNS:  # a missing text is "", never "None"; a submitter's text is data (no paths shown)
+        frame[column] = [plain(value) for value in frame[column]]
     frame["macs_g"] = frame["macs"] / 1e9
     frame["params_k"] = frame["params"] / 1e3
     frame["device_label"] = [device_label(d, k) for d, k in zip(frame["device"], frame["latency_kind"], strict=True)]
@@ -213,74 +227,6 @@ def choices(frame: pd.DataFrame, column: str) -> list[str]:
     """Distinct non-empty values of ``column``, most frequent first, then by name."""
     counts = frame[column].dropna().astype(str).value_counts()
     return sorted(counts.index, key=lambda name: (-int(counts[name]), name))
-
-
-def task_table(frame: pd.DataFrame, quality: str = "psnr", cost: str = "median_ms") -> pd.DataFrame:
-    """The task table: best ``quality`` first, then cheapest ``cost``; display headers."""
-    axis = QUALITY[quality]
-    ordered = frame.sort_values(
-        [quality, cost], ascending=[not axis.higher_is_better, True], kind="stable", na_position="last"
-    )
-    return ordered[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS).reset_index(drop=True)
-
-
-def best_entries(frame: pd.DataFrame, titles: Mapping[str, str]) -> pd.DataFrame:
-    """The overview: for each (task, version, device), the valid entry with the best PSNR (ties: lower
-    latency), with the number of entries and the fastest valid entry."""
-    columns = [
-        "task",
-        "title",
-        "version",
-        "device",
-        "entries",
-        "best",
-        "PSNR (dB)",
-        "median latency (ms)",
-        "fastest",
-        "fastest (ms)",
-        "link",
-    ]
-    records: list[dict[str, Any]] = []
-    keyed = frame[frame["device_label"].notna()]
-    for (task, version, device), group in keyed.groupby(["task", "task_version", "device_label"], sort=True):
-        valid = group[group["valid"]]
-        record: dict[str, Any] = {
-            "task": task,
-            "title": titles.get(str(task), "(not registered)"),
-            "version": int(version),
-            "device": device,
-            "entries": len(group),
-            "link": f"?page=task&task={task}&version={int(version)}&device={device}",
-        }
-        if len(valid):
-            best = valid.sort_values(["psnr", "median_ms"], ascending=[False, True], kind="stable").iloc[0]
-            fastest = valid.sort_values(["median_ms", "psnr"], ascending=[True, False], kind="stable").iloc[0]
-            record |= {
-                "best": best["submission"],
-                "PSNR (dB)": best["psnr"],
-                "median latency (ms)": best["median_ms"],
-                "fastest": fastest["submission"],
-                "fastest (ms)": fastest["median_ms"],
-            }
-        records.append(record)
-    return pd.DataFrame.from_records(records, columns=columns)
-
-
-def device_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per device label: backends, latency kind, entries, tasks."""
-    columns = ["device", "latency kind", "backends", "entries", "tasks"]
-    keyed = frame[frame["device_label"].notna()]
-    records = [
-        {
-            "device": label,
-            "latency kind": ", ".join(sorted({str(k) for k in group["latency_kind"]})),
-            "backends": ", ".join(sorted({str(b) for b in group["backend"]})),
-            "entries": len(group),
-            "tasks": group["task"].nunique(),
-        }
-        for label, group in keyed.groupby("device_label", sort=True)
-    ]
-    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:

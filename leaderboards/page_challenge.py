@@ -12,7 +12,8 @@ from bench.challenges.tracks import Track, TrackError, all_tracks
 from leaderboards import state
 from leaderboards.challenge_view import RANKING_COLUMNS, default_baseline, ranking
 from leaderboards.context import Context
-from leaderboards.frames import as_text, choices, csv_bytes
+from leaderboards.frames import as_text, choices, csv_bytes, plain
+from leaderboards.widgets import show_table
 
 
 def _tracks() -> dict[str, Track]:
@@ -56,6 +57,31 @@ def published_table(track: Track) -> pd.DataFrame:
     )
 
 
+def family_word(track: Track) -> str:
+    return track.quality_task.split("-")[0]
+
+
+def track_rows(context: Context, track: Track) -> pd.DataFrame:
+    """The stored entries of the task the track is ranked on: its own quality task, or another task of the same
+    family it was rerun on (``bench challenge --task``), chosen with the *Quality task* picker (kept in the URL)
+    and defaulting to the track's own task when it has results, else the task with most entries. Newest task
+    version only."""
+    frame = context.frame
+    family = frame[frame["task"].str.startswith(family_word(track) + "-")]
+    counts = family["task"].value_counts()
+    if counts.empty:
+        return family
+    tasks = sorted(counts.index, key=lambda t: (t != track.quality_task, -int(counts[t]), t))
+    state.seed_choice("ctask", tasks)
+    task = st.selectbox("Quality task (the track's own, or another it was rerun on)", tasks, key="ctask",
+                        format_func=context.task_label)  # fmt: skip
+    state.publish(ctask=task if task != tasks[0] else None)
+    if task != track.quality_task:
+        st.info(f"Stand-in task: ranked on {plain(task)}, not on the track's {track.quality_task}.")
+    rows = family[family["task"] == task]
+    return rows[rows["task_version"] == rows["task_version"].max()]
+
+
 def render(context: Context) -> None:
     tracks = _tracks()
     if not tracks:
@@ -63,23 +89,21 @@ def render(context: Context) -> None:
     state.seed_choice("track", list(tracks))
     track_id = st.selectbox("Track", list(tracks), format_func=lambda t: f"{tracks[t].title} ({t})", key="track")
     track = tracks[track_id]
-    st.caption(track.description)
+    st.caption(as_text(track.description))
     st.markdown(
         f"Quality task `{track.quality_task}`; timing input {shape_text(track.timing.input_shape)}, "
         f"{track.timing.statistic} latency; formats: {', '.join(track.rules.formats)}; score formula "
         f"`{track.score.formula}` ({'higher' if HIGHER_IS_BETTER[track.score.formula] else 'lower'} is better)"
         + (f"; PSNR gate {track.score.psnr_gate:.2f} dB." if track.score.psnr_gate is not None else ".")
     )
-    frame = context.frame
-    rows = frame[frame["task"] == track.quality_task]
-    if len(rows):
-        rows = rows[rows["task_version"] == rows["task_version"].max()]
+    rows = track_rows(context, track)
     devices = choices(rows, "device_label")
     state.publish(track=track_id)
     if not devices:
         st.info(
-            f"No stored results of `{track.quality_task}` yet. Rerun the track into the store with "
-            f"`bench challenge {track_id} SUBMISSION_DIR... --db URL`."
+            f"No stored results of `{track.quality_task}` or of another {family_word(track)} task yet. Rerun the track "
+            f"into the store with `bench challenge {track_id} SUBMISSION_DIR... --db URL` (`--task ID` for another "
+            "data set)."
         )
     else:
         preferred = [d for d in (track.timing.bench_device, track.timing.fallback_device) if d in devices]
@@ -107,12 +131,12 @@ def render(context: Context) -> None:
         state.publish(tdevice=device, baseline=baseline)
         if device != track.timing.bench_device:
             st.warning(
-                f"Timed on {device}, not on the track's {track.timing.device}: scores are not comparable "
-                "with the official table."
+                f"Stand-in device: {device} stood in for the track's {track.timing.device}, which is not attached "
+                "here. Scores are not comparable with the official table."
             )
         table, note = ranking(track, rows, device, baseline)
         st.subheader("Ranking")
-        st.dataframe(table, hide_index=True, key="challenge-table")
+        show_table(table, "challenge-table")
         st.download_button(
             "Download CSV", csv_bytes(table), f"{track_id}-{device}.csv", "text/csv", key="csv-challenge"
         )
@@ -124,5 +148,5 @@ def render(context: Context) -> None:
     if track.published:
         st.subheader("Published rows, scored with the same formula")
         official = published_table(track)
-        st.dataframe(official, hide_index=True, key="challenge-published")
-        st.caption(f"Source: {track.published_source}")
+        show_table(official, "challenge-published")
+        st.caption(f"Source: {as_text(track.published_source)}")

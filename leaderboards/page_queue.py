@@ -10,9 +10,10 @@ import streamlit as st
 from bench.errors import USER_ERRORS
 from bench.service.queue import STATUSES, list_jobs
 from bench.service.teams import team_of
-from bench.text import printable
+from bench.text import printable, without_paths
 from leaderboards.context import Context
 from leaderboards.frames import as_text
+from leaderboards.widgets import show_table
 
 SHORT_REASON = 80
 
@@ -20,7 +21,7 @@ SHORT_REASON = 80
 def _reason(text: str | None, full: bool) -> str:
     if not text:
         return ""
-    text = printable(text, replacement="")
+    text = without_paths(printable(text, replacement=""))
     return text if full or len(text) <= SHORT_REASON else text[:SHORT_REASON].rstrip() + " …"
 
 
@@ -57,7 +58,6 @@ def render(context: Context) -> None:
         st.info("No jobs yet: submit one on the Submit page, or with bench submit DIR --task ID.")
         return
     table = jobs_frame(jobs, own)
-    st.dataframe(table, hide_index=True, key="queue-jobs",
-                 column_config={"result": st.column_config.LinkColumn("result", display_text="open")})  # fmt: skip
+    show_table(table, "queue-jobs", {"result": "result"})
     if st.button("Refresh", key="queue-refresh"):
         st.rerun()

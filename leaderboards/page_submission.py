@@ -1,4 +1,6 @@
-"""Submission page: one run's provenance, latencies, per-image scores and stored sample crops."""
+"""Submission page: one run's scores, its model card and description (as text), the chain of submissions it
+was derived from with the change at each step, its latencies, per-image scores, its sample crops beside
+another submission's on the same image, and its provenance."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from PIL import Image
 from bench.metrics.registry import BUILTIN, METRICS
 from leaderboards import state
 from leaderboards.context import Context
-from leaderboards.frames import as_text, csv_bytes, device_label, entry_note, stability_of
+from leaderboards.frames import as_text, csv_bytes, device_label, entry_note, plain, stability_of
+from leaderboards.tables import derivation_steps
+from leaderboards.widgets import show_table
 
 ZOOMS = [1, 2, 4, 8]
 VIEW_PIXELS = 288  # displayed width of each crop (nearest-neighbour, so zoomed pixels stay sharp)
@@ -28,12 +32,21 @@ def zoom_window(image: Image.Image, zoom: int, centre: tuple[float, float]) -> I
     return part.resize((VIEW_PIXELS, max(1, round(VIEW_PIXELS * h / w))), Image.Resampling.NEAREST)
 
 
+COMPARE_CHOICES = 100  # the other runs offered for a side-by-side view: the best of the same task version
+
+
 def run_label(frame: pd.DataFrame) -> dict[int, str]:
-    first = frame.drop_duplicates("result_id").set_index("result_id")
-    return {
-        int(r): f"{first.at[r, 'submission']} · {first.at[r, 'task']} v{first.at[r, 'task_version']} (#{r})"
-        for r in first.index
-    }
+    first = frame.drop_duplicates("result_id")
+    text = (first["submission"] + " · " + first["task"] + " v" + first["task_version"].astype(str) + " (#"
+            + first["result_id"].astype(str) + ")")  # fmt: skip
+    return dict(zip(first["result_id"].astype(int), text, strict=True))
+
+
+def compare_choices(frame: pd.DataFrame, run_id: int, task: str, version: int) -> list[int]:
+    """Other runs of the same task version, best PSNR first (at most COMPARE_CHOICES)."""
+    same = frame[(frame["task"] == task) & (frame["task_version"] == version) & (frame["result_id"] != run_id)]
+    ordered = same.sort_values("psnr", ascending=False, kind="stable")["result_id"].drop_duplicates()
+    return [int(r) for r in ordered[:COMPARE_CHOICES]]
 
 
 def latency_table(latencies: list[dict[str, Any]]) -> pd.DataFrame:
@@ -60,34 +73,73 @@ def latency_table(latencies: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def samples_view(context: Context, run_id: int) -> None:
+def samples_view(context: Context, run_id: int, labels: dict[int, str], task: str, version: int) -> None:
     crops = context.store.samples(run_id)
     if not crops:
         st.info("No sample outputs stored for this run (results stored whole, e.g. imported, keep none).")
         return
     ids = [c.image_id for c in crops]
+    controls = st.columns([2, 3])
     state.seed_choice("image", ids)
-    image_id = st.selectbox("Image", ids, key="image")
+    image_id = controls[0].selectbox("Image", ids, key="image")
     crop = crops[ids.index(image_id)]
-    controls = st.columns(3)
+    others = compare_choices(context.frame, run_id, task, version)
+    state.seed_choice("compare", others, int)
+    other_id = controls[1].selectbox(
+        "Compare with", [None, *others], key="compare", format_func=lambda r: labels[r] if r else "(none)"
+    )
+    zoom_controls = st.columns(3)
     state.seed_choice("zoom", ZOOMS, int)
-    zoom = controls[0].select_slider("Zoom", ZOOMS, key="zoom", format_func=lambda z: f"{z}x")
-    cx = controls[1].slider("Centre, across (%)", 0, 100, 50, key="cx")
-    cy = controls[2].slider("Centre, down (%)", 0, 100, 50, key="cy")
-    state.publish(image=image_id, zoom=zoom if zoom != 1 else None)
+    zoom = zoom_controls[0].select_slider("Zoom", ZOOMS, key="zoom", format_func=lambda z: f"{z}x")
+    cx = zoom_controls[1].slider("Centre, across (%)", 0, 100, 50, key="cx")
+    cy = zoom_controls[2].slider("Centre, down (%)", 0, 100, 50, key="cy")
+    state.publish(image=image_id, zoom=zoom if zoom != 1 else None, compare=other_id)
     top, left, height, width = crop.box
     st.caption(
         f"Window of {width}x{height} target pixels at ({left}, {top}); the same window for every "
         "submission on this image. Output: the uint8-rounded model output the metrics scored."
     )
-    columns = st.columns(3)
-    for column, (title, png) in zip(
-        columns, (("input", crop.input_png), ("output", crop.output_png), ("target", crop.target_png)), strict=True
-    ):
+    panels: list[tuple[str, bytes]] = [("input", crop.input_png), ("output", crop.output_png)]
+    if other_id is not None:
+        match = [c for c in context.store.samples(int(other_id)) if c.image_id == image_id]
+        if match:
+            panels.append((f"output of {plain(labels[int(other_id)].split(' · ')[0])}", match[0].output_png))
+        else:
+            st.info("The other submission has no stored crop of this image.")
+    panels.append(("target", crop.target_png))
+    for column, (title, png) in zip(st.columns(len(panels)), panels, strict=True):
         with Image.open(io.BytesIO(png)) as image:
             column.image(
                 zoom_window(image.convert("RGB"), int(zoom), (cx / 100, cy / 100)), caption=title, output_format="PNG"
             )  # lossless: JPEG artefacts would blur the comparison
+
+
+def card_view(info: dict[str, Any]) -> None:
+    """The manifest's description and the folder's MODEL_CARD.md, shown as plain text (never Markdown)."""
+    description, card = plain(info.get("description") or ""), info.get("model_card")
+    if description:
+        st.text(description)
+    if card:
+        with st.expander("Model card (MODEL_CARD.md, shown as text)", expanded=False):
+            st.code(printable_card(str(card)), language=None)
+
+
+def printable_card(card: str) -> str:
+    return "\n".join(plain(line) for line in card.splitlines())
+
+
+def derivation_view(context: Context, run_id: int, info: dict[str, Any], task: str) -> None:
+    """The chain of submissions this one was derived from, with the change in PSNR, MACs and latency at each step."""
+    if not info.get("derived_from"):
+        return
+    st.subheader("Derived from")
+    steps = derivation_steps(context.frame, context.store, run_id, task)
+    if steps.empty:
+        st.caption(f"Derived from {plain(info['derived_from'])}, which has no result on this task in this store.")
+        return
+    show_table(steps, "sub-derived", {"parent page": "parent"})
+    st.caption("Each step: the change from the parent's newest result on this task (MACs and params in %, PSNR in "
+               "dB, latency in % on each device both were timed on).")  # fmt: skip
 
 
 def render(context: Context) -> None:
@@ -115,22 +167,24 @@ def render(context: Context) -> None:
     cells[-2].metric("MACs (G)", "-" if macs is None else f"{macs / 1e9:.3f}")
     cells[-1].metric("params (K)", "-" if params is None else f"{params / 1e3:.1f}")
     if metrics.get("lpips_note"):
-        st.caption(f"LPIPS: {metrics['lpips_note']}")
+        st.caption(f"LPIPS: {as_text(metrics['lpips_note'])}")
     reproduces = (result.get("submission") or {}).get("reproduces")
     if reproduces and metrics.get("psnr") is not None:
         from bench.reported import difference_note
 
         st.caption(as_text(difference_note(str(reproduces), str(detail["task"]), metrics["psnr"], metrics.get("ssim"))))
 
+    info = result.get("submission") or {}
+    card_view(info)
+    derivation_view(context, run_id, info, str(detail["task"]))
+
     st.subheader("Submission")
-    st.dataframe(
-        pd.DataFrame([{"field": k, "value": ", ".join(v) if isinstance(v, list) else str(v)} for k, v in sub.items()]),
-        hide_index=True,
-        key="sub-fields",
-    )
+    fields = [{"field": k, "value": plain(", ".join(v) if isinstance(v, list) else v)} for k, v in sub.items()]
+    fields += [{"field": k, "value": plain(info[k])} for k in ("derived_from", "reproduces") if info.get(k)]
+    show_table(pd.DataFrame(fields), "sub-fields")
     st.subheader("Latency")
     latencies = latency_table(detail["latencies"])
-    st.dataframe(latencies, hide_index=True, key="sub-latency")
+    show_table(latencies, "sub-latency")
     st.caption(
         "Measured and predicted latencies are separate rows (kind); a predicted one names its device "
         "with `(predicted)`."
@@ -138,11 +192,11 @@ def render(context: Context) -> None:
 
     st.subheader("Per-image scores")
     images = pd.DataFrame.from_records(detail["images"], columns=["position", "id", *(m.name for m in shown)])
-    st.dataframe(images, hide_index=True, key="sub-images")
+    show_table(images, "sub-images", height=min(400, 40 + 35 * len(images)))
     st.download_button("Download CSV", csv_bytes(images), f"run-{run_id}-images.csv", "text/csv", key="csv-images")
 
     st.subheader("Visual comparison")
-    samples_view(context, run_id)
+    samples_view(context, run_id, labels, str(detail["task"]), int(detail["task_version"]))
 
     with st.expander("Provenance"):
         st.json(result.get("provenance", {}))

@@ -1,4 +1,5 @@
-"""Task page: a sortable, filterable table and a quality-cost chart per device with its Pareto front."""
+"""Task page: a ranked, searchable, filterable grid with a column picker, a quality-cost chart per device
+with its Pareto front, the papers' reported numbers, and a model x device latency heat map."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from leaderboards import state
-from leaderboards.charts import quality_cost_chart
+from leaderboards.charts import latency_heatmap, log_axis, off_axis, quality_cost_chart
 from leaderboards.context import Context
 from leaderboards.frames import (
     COSTS,
@@ -19,10 +20,10 @@ from leaderboards.frames import (
     reported_frame,
     reported_table,
     tag_set,
-    task_table,
     with_pareto,
 )
-from leaderboards.widgets import column_config
+from leaderboards.tables import OPTIONAL_COLUMNS, newest_runs, search, task_table
+from leaderboards.widgets import show_table
 
 MAX_CHARTS = 8
 
@@ -45,7 +46,7 @@ def choose_task(context: Context) -> pd.DataFrame:
 
 def filters(rows: pd.DataFrame) -> Filters:
     """The filter widgets (each reproducible from the URL)."""
-    with st.expander("Filters", expanded=True):
+    with st.expander("Filters", expanded=False):
         columns = st.columns(3)
         picked: dict[str, list[str]] = {}
         fields = (
@@ -80,20 +81,33 @@ def axes() -> tuple[str, str]:
     return str(quality), str(cost)
 
 
+def view_options() -> tuple[str, list[str], bool]:
+    """The search box, the column picker and the every-run switch (each kept in the URL)."""
+    columns = st.columns([2, 3, 1])
+    if "q" not in st.session_state and (text := state.query_text("q")) is not None:
+        st.session_state["q"] = text
+    query = columns[0].text_input("Search name, team or tag", key="q", placeholder="e.g. fsrcnn, int8, team name")
+    state.seed_many("cols", OPTIONAL_COLUMNS)
+    shown = columns[1].multiselect("More columns", OPTIONAL_COLUMNS, key="cols", placeholder="backend, p90, tags ...")
+    if "runs" not in st.session_state and state.query_text("runs") == "all":
+        st.session_state["runs"] = True
+    every_run = columns[2].toggle("Every run", key="runs", help="list older runs of the same file on the same device")
+    state.publish(q=query.strip() or None, cols=shown, runs="all" if every_run else None)
+    return query, list(shown), bool(every_run)
+
+
 def render(context: Context) -> None:
     rows = choose_task(context)
+    query, shown, every_run = view_options()
     chosen = filters(rows)
     quality, cost = axes()
-    view = with_pareto(apply_filters(rows, chosen), quality, cost)
+    listed = rows if every_run else newest_runs(rows)
+    view = with_pareto(search(apply_filters(listed, chosen), query), quality, cost)
 
-    st.subheader(f"Results ({view['result_id'].nunique()} of {rows['result_id'].nunique()} results)")
-    table = task_table(view, quality, cost)
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config=column_config(table, {"details": "details"}),
-        key="task-table",
-    )
+    results, devices = view["result_id"].nunique(), view["device_label"].nunique()
+    st.subheader(f"Results: {len(view)} entries ({results} results on {devices} devices)")
+    table = task_table(view, quality, cost, shown)
+    show_table(table, "task-table", {"details": "details"})
     st.download_button(
         "Download CSV",
         csv_bytes(table.drop(columns="details")),
@@ -101,23 +115,38 @@ def render(context: Context) -> None:
         "text/csv",
         key="csv-task",
     )
+    hidden = len(rows) - len(listed)
     st.caption(
-        latency_note(view) + f" *Pareto*: not dominated in {QUALITY[quality].title} and {COSTS[cost].title} by "
-        "another valid entry on the same device, among the entries shown. Invalid entries are marked in *note* "
-        "and never on a front. Click a column header to sort."
+        "An entry is one result timed on one device. *rank*: its place among the valid entries of its own device, "
+        f"by {QUALITY[quality].title}, ties by {COSTS[cost].title}. "
+        + latency_note(view)
+        + f" *Pareto*: not dominated in {QUALITY[quality].title} and {COSTS[cost].title} by another valid entry on "
+        "the same device, among the entries shown. Invalid entries are marked in *note*, never ranked and never on "
+        "a front. Click a column header to sort."
+        + (f" {hidden} older runs of the same files are folded (switch on *Every run*)." if hidden else "")
     )
 
     reported = reported_frame(str(rows["task"].iloc[0]))
     if len(reported):
-        st.subheader(f"Reported in papers ({len(reported)})")
-        st.dataframe(reported_table(reported), hide_index=True, key="reported-table")
-        st.caption(
-            "What the papers publish (bench/reported.py, reported/*.yaml): never measured here, never ranked with the "
-            "measured entries. MACs are scaled to this task's latency input by pixel count; the published figure "
-            "and its output size are beside them. On the MACs and params charts they are open grey squares."
-        )
+        with st.expander(f"Reported in papers ({len(reported)} models)"):
+            show_table(reported_table(reported), "reported-table")
+            st.caption(
+                "What the papers publish (reported/*.yaml): never measured here, never ranked with the measured "
+                "entries. MACs are scaled to this task's latency input by pixel count; the published figure and its "
+                "output size are beside them. On the MACs and params charts they are open grey squares."
+            )
 
     st.subheader(f"{QUALITY[quality].title} vs {COSTS[cost].title}")
+    charts(view, quality, cost, reported)
+
+    if view["median_ms"].notna().any():
+        st.subheader("Latency by model and device")
+        st.altair_chart(latency_heatmap(view), width="stretch")
+        st.caption("Median latency (ms) of each model on each device, its fastest run there; colour on a log scale.")
+
+
+def charts(view: pd.DataFrame, quality: str, cost: str, reported: pd.DataFrame) -> None:
+    """One chart per device (tabs), with its front, labels and the count of entries it could not plot."""
     devices = choices(view, "device_label")
     if not devices:
         st.info("No entry in this view has a latency to plot.")
@@ -127,9 +156,18 @@ def render(context: Context) -> None:
     for tab, device in zip(st.tabs(devices[:MAX_CHARTS]), devices[:MAX_CHARTS], strict=True):
         with tab:
             on_device = view[view["device_label"] == device]
+            plotted = on_device[on_device[quality].notna() & on_device[cost].notna()]
+            if plotted.empty:
+                st.info(f"No entry on {device} has both {QUALITY[quality].title} and {COSTS[cost].title}.")
+                continue
             st.altair_chart(quality_cost_chart(on_device, quality, cost, reported), width="stretch")
-            front = int(on_device["pareto"].sum())
+            costs = plotted[cost].tolist()
+            pinned = off_axis(costs, log_axis(costs)) + off_axis(plotted[quality].tolist(), False)
+            missing = len(on_device) - len(plotted)
             st.caption(
-                f"{device}: {len(on_device)} entries, {front} on the Pareto front (red, joined by the step "
-                "line); dominated entries faded; invalid entries as orange crosses."
+                f"{device}: {len(plotted)} entries plotted, {int(plotted['pareto'].sum())} on the Pareto front (red, "
+                "named, joined by the step line); dominated entries faded; invalid entries as orange crosses. Hover a "
+                "point for its name and numbers."
+                + (f" {pinned} far-off entries are drawn at the axis edge." if pinned else "")
+                + (f" {missing} entries without {COSTS[cost].title} are not plotted." if missing else "")
             )

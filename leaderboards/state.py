@@ -18,7 +18,7 @@ import streamlit as st
 from leaderboards.frames import parse_day
 
 PAGES = {"overview": "Overview", "task": "Task", "submission": "Submission", "challenge": "Challenge",
-         "submit": "Submit", "queue": "Queue"}  # fmt: skip
+         "how": "How to submit", "submit": "Submit", "queue": "Queue"}  # fmt: skip
 _URL_KEY = "_url_values"  # per-session (module globals are shared by every browser session)
 
 

@@ -1,22 +1,53 @@
-"""Streamlit column settings shared by the pages' tables."""
+"""How the board shows a table: one place for number formats, links, missing values and widths."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
 
 from leaderboards.frames import NUMBER_DIGITS
 
+MISSING = "–"  # what an empty cell shows (Streamlit's own placeholder is the word "None")
+#: Columns a table keeps narrow (short values), so a wide table still fits a 1400 px window.
+NARROW = {"rank", "version", "entries", "tasks", "Pareto", "details", "link", "runs", "threads", "cv", "job",
+          "attempts", "status", "sets", "result", "year", "position"}  # fmt: skip
+
 
 def column_config(table: pd.DataFrame, links: dict[str, str]) -> dict[str, Any]:
-    """Number formats for ``table``'s numeric columns (:data:`~leaderboards.frames.NUMBER_DIGITS`) and a link
-    column for each ``links`` entry (column -> its header)."""
-    config: dict[str, Any] = {
-        column: st.column_config.NumberColumn(format=f"%.{NUMBER_DIGITS[column]}f")
-        for column in table.columns
-        if column in NUMBER_DIGITS
-    }
-    config.update({column: st.column_config.LinkColumn(label, display_text="open") for column, label in links.items()})
+    """Number formats for ``table``'s numeric columns (:data:`~leaderboards.frames.NUMBER_DIGITS`, or the
+    digits a column's header implies: "(ms)" 3, "(G)" 3, "(K)" 1, "(dB)" 2), a link column for each
+    ``links`` entry (column -> its header), and narrow widths for the short columns."""
+    config: dict[str, Any] = {}
+    for column in table.columns:
+        width: Literal["small"] | None = "small" if column in NARROW else None
+        digits = NUMBER_DIGITS.get(column, _digits_from_header(str(column)))
+        if digits is not None and pd.api.types.is_numeric_dtype(table[column]) and table[column].dtype != bool:
+            config[column] = st.column_config.NumberColumn(format=f"%.{digits}f", width=width)
+        elif width is not None:
+            config[column] = st.column_config.Column(width=width)
+    for column, label in links.items():
+        config[column] = st.column_config.LinkColumn(label, display_text="open", width="small")
     return config
+
+
+def _digits_from_header(header: str) -> int | None:
+    for unit, digits in (("(ms)", 3), ("(G)", 3), ("(K)", 1), ("(dB)", 2)):
+        if header.endswith(unit):
+            return digits
+    return None
+
+
+def show_table(table: pd.DataFrame, key: str, links: dict[str, str] | None = None, height: int | None = None) -> None:
+    """``table`` as the board's grid: full width, no index, formatted numbers, an empty cell shown as
+    :data:`MISSING`, links opened by a short "open"."""
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=height if height is not None else "auto",
+        column_config=column_config(table, links or {}),
+        placeholder=MISSING,
+        key=key,
+    )

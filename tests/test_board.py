@@ -61,19 +61,19 @@ def test_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -
     if page == "task":
         table = at.dataframe[0].value
         assert list(table["submission"]) == ["only"] and bool(table["Pareto"].iloc[0])
-        assert len(elements(at, "vega_lite_chart")) == 1
+        assert len(elements(at, "vega_lite_chart")) == 2  # the device chart and the latency heat map
 
 
 def test_overview(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(board_db[0], monkeypatch)  # no ?page: the overview
-    assert at.sidebar.radio(key="page").value == "overview"
-    best = at.dataframe[0].value
+    assert at.radio(key="page").value == "overview"
+    best = at.dataframe[1].value  # after the family table
     sr = best[(best["task"] == "sr-set5-x2") & (best["device"] == "cpu-torch")].iloc[0]
     # shaky (29.5 dB, unstable) is ranked but dominated; guessed is predicted: neither is the measured best
     assert (sr["best"], sr["fastest"], sr["entries"]) == ("best", "fast", 8)
     assert "(not registered)" in set(best.loc[best["task"] == "retired-task", "title"])
-    assert "cpu-torch (predicted)" in set(at.dataframe[1].value["device"])
-    assert len(elements(at, "DownloadButton")) == 2
+    assert "cpu-torch (predicted)" in set(at.dataframe[2].value["device"])
+    assert len(elements(at, "DownloadButton")) == 3
 
 
 def test_task_table_filters_and_pareto(board_db: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:

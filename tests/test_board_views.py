@@ -14,7 +14,7 @@ from bench.challenges.formulas import FORMULAS, Entry, breakdown, score
 from bench.challenges.tracks import get_track
 from bench.store import Store
 from bench.store.board_rows import board_columns, leaderboard_rows, store_version
-from leaderboards import challenge_view, charts, frames
+from leaderboards import challenge_view, charts, frames, tables
 from tests.board_data import latency, make_result, random_results
 
 
@@ -67,7 +67,9 @@ def test_validity_and_predicted_latencies_are_kept_apart(isolated_store: str) ->
     assert notes["ok"] == "" and notes["guess"] == ""
     assert notes["shaky"] == "" and notes["nan"] == "invalid: non-finite quality score"
     stability = dict(zip(frame["submission"], frame["stability"], strict=True))
-    assert stability["shaky"].startswith("unstable") and stability["ok"] == "stable" and stability["guess"] == ""
+    assert (
+        stability["shaky"].startswith("unstable") and stability["ok"] == "stable" and stability["guess"] == "predicted"
+    )
     labels = dict(zip(frame["submission"], frame["device_label"], strict=True))
     assert labels["guess"] == "cpu-tflite (predicted)" and labels["ok"] == "cpu-tflite"
     front = frame.loc[frames.pareto_mask(frame), "submission"]
@@ -165,17 +167,18 @@ def test_table_order_csv_and_overview(isolated_store: str) -> None:
             make_result("sr-set5-x2", "fast-good", 32.0, {"cpu-torch": 2.0, "cuda": 0.5}, lpips=0.3),
         ],
     )
-    table = frames.task_table(frames.with_pareto(frame), "psnr")
+    table = tables.task_table(frames.with_pareto(frame), "psnr")
     assert list(table["submission"]) == ["fast-good", "fast-good", "slow-good", "fast-ok"]
-    assert list(frames.task_table(frame, "lpips")["submission"][:2]) == ["fast-ok", "slow-good"]
+    assert list(table["rank"]) == [1, 1, 2, 3]  # per device: fast-good is first on cpu-torch and on cuda
+    assert list(tables.task_table(frame, "lpips")["submission"][:2]) == ["fast-ok", "slow-good"]
     back = pd.read_csv(io.BytesIO(frames.csv_bytes(table)))
     assert list(back.columns) == list(table.columns) and list(back["submission"]) == list(table["submission"])
     assert np.allclose(back["PSNR (dB)"], table["PSNR (dB)"])
-    best = frames.best_entries(frame, {"sr-set5-x2": "Set5 x2"})
+    best = tables.best_entries(frame, {"sr-set5-x2": "Set5 x2"})
     on_torch = best[best["device"] == "cpu-torch"].iloc[0]
     assert (on_torch["best"], on_torch["fastest"], on_torch["entries"]) == ("fast-good", "fast-ok", 3)
-    assert on_torch["link"] == "?page=task&task=sr-set5-x2&version=1&device=cpu-torch"
-    summary = frames.device_summary(frame)
+    assert on_torch["link"] == "?page=task&task=sr-set5-x2&version=1&devices=cpu-torch"
+    summary = tables.device_summary(frame)
     assert list(summary["device"]) == ["cpu-torch", "cuda"] and list(summary["entries"]) == [3, 1]
 
 
