@@ -46,6 +46,7 @@ RENDERERS = {
     "queue": page_queue.render,
 }
 NEEDS_RESULTS = ("overview", "task", "submission")  # the other pages work on an empty store
+PAGE_STYLE = "<style>.block-container {padding-left: 2rem; padding-right: 2rem; padding-top: 2rem;}</style>"
 EMPTY_STORE = (
     "No results in this store yet. Add some with `bench demo` (the whole flow on the embedded data) or "
     "`bench score SUBMISSION_DIR --task TASK_ID --db URL`, then reload this page; *How to submit* explains both."
@@ -72,6 +73,7 @@ def task_titles() -> dict[str, str]:
 
 def main() -> None:
     st.set_page_config(page_title="Image-restoration benchmark", layout="wide", initial_sidebar_state="collapsed")
+    st.markdown(PAGE_STYLE, unsafe_allow_html=True)  # the project's own CSS, no submitter text
     st.title("Efficient image restoration: leaderboard")
     url = resolve_db_url(state.db_argument(sys.argv[1:]))
     state.seed_choice("page", list(state.PAGES))

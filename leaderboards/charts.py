@@ -175,8 +175,8 @@ def latency_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
              ["median_ms"].min())  # fmt: skip
     cells["text"] = [f"{v:,.1f}" if v >= 1 else f"{v:.3f}" for v in cells["median_ms"]]
     base = alt.Chart(cells).encode(
-        x=alt.X("device_label:N", title="device", axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y("submission:N", title=None, sort=models),
+        x=alt.X("device_label:N", title="device", axis=alt.Axis(labelAngle=0, orient="top", labelLimit=240)),
+        y=alt.Y("submission:N", title=None, sort=models, axis=alt.Axis(labelOverlap=False, labelLimit=240)),
     )
     rects = base.mark_rect().encode(
         color=alt.Color("median_ms:Q", title="median (ms)", scale=alt.Scale(type="log", scheme="yelloworangered")),
@@ -184,4 +184,4 @@ def latency_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
                  alt.Tooltip("median_ms:Q", title="median (ms)", format=",.3f")],
     )  # fmt: skip
     text = base.mark_text(fontSize=11).encode(text="text:N")
-    return alt.LayerChart(layer=[rects, text]).properties(height=max(120, 22 * len(models)))
+    return alt.LayerChart(layer=[rects, text]).properties(height=max(120, 26 * len(models)))

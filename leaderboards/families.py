@@ -5,7 +5,8 @@ A task's place in its family is read from its id, which follows the project's na
 * ``sr-<set>-x<scale>[-<variant>]``: group ``x<scale>``, column ``<Set>`` (``Set14 classic`` for a variant);
 * ``denoise-<set>-s<sigma>``: group ``σ=<sigma>``, column ``<Set>``; other denoising tasks: group ``real``;
 * ``inpaint-<set>-nvidia-b<bin>``: group ``<Set>``, column ``holes <bin>``;
-* deblurring, low light and anything else: group ``all``, column the rest of the id.
+* deblurring and low light: group ``all``, column the rest of the id; a task of no known family (one no
+  longer registered, say) is in ``other``.
 
 Within a group, :func:`family_table` has one row per model (submission name and team; its newest valid
 run on each task), a ``PSNR / SSIM`` text cell per column, its *average rank* (the mean over the columns it
@@ -22,13 +23,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 FAMILIES = {"sr": "Super-resolution", "denoise": "Denoising", "deblur": "Deblurring", "lowlight": "Low light",
-            "inpaint": "Inpainting"}  # fmt: skip
+            "inpaint": "Inpainting", "other": "Other tasks"}  # fmt: skip
 SETS = {"set5": "Set5", "set14": "Set14", "b100": "B100", "urban100": "Urban100", "manga109": "Manga109",
         "div2k": "DIV2K", "set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68", "kodak24": "Kodak24",
         "mcmaster": "McMaster", "sidd": "SIDD", "gopro": "GoPro", "reds4": "REDS4", "reds": "REDS",
         "deepdeblur": "DeepDeblur", "celebahq": "CelebA-HQ", "places2": "Places2", "sid": "SID"}  # fmt: skip
 SET_ORDER = list(SETS.values())  # the order papers print them in
-MAX_DEVICES = 4  # latency columns: the devices with most entries in the group
+MAX_DEVICES = 3  # latency columns: the devices with most entries in the group
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ def _set_name(token: str) -> str:
 def place_of(task_id: str) -> Place:
     """Where ``task_id`` sits in the overview (see the module docstring)."""
     family, _, rest = task_id.partition("-")
+    if family not in FAMILIES:
+        return Place("other", "all", task_id)
     if family == "sr" and (m := re.fullmatch(r"(?P<set>[a-z0-9]+)-x(?P<scale>\d+)(?:-(?P<variant>.+))?", rest)):
         variant = f" {m['variant']}" if m["variant"] else ""
         return Place(family, f"x{m['scale']}", _set_name(m["set"]) + variant)
@@ -79,7 +82,8 @@ def _column_key(column: str) -> tuple[int, str]:
 
 
 def family_table(frame: pd.DataFrame, family: str, group: str) -> pd.DataFrame:
-    """The paper-table view of ``group`` of ``family`` (see the module docstring), best average rank first."""
+    """The paper-table view of ``group`` of ``family`` (see the module docstring): most data sets first, then
+    the best average rank."""
     places = {task: place_of(task) for task in frame["task"].unique()}
     tasks = [t for t, p in places.items() if p.family == family and p.group == group]
     rows = frame[frame["task"].isin(tasks) & frame["valid"] & frame["psnr"].notna()]
@@ -109,5 +113,5 @@ def family_table(frame: pd.DataFrame, family: str, group: str) -> pd.DataFrame:
     cost = rows.groupby(["submission", "team"])[["macs_g", "params_k"]].median()
     table["MACs (G)"] = cost["macs_g"].reindex(table.index)
     table["params (K)"] = cost["params_k"].reindex(table.index)
-    table = table.sort_values(["avg rank", "_count"], ascending=[True, False], kind="stable")
+    table = table.sort_values(["_count", "avg rank"], ascending=[False, True], kind="stable")
     return table.drop(columns="_count").reset_index().rename(columns={"submission": "model"})

@@ -65,13 +65,14 @@ def track_rows(context: Context, track: Track) -> pd.DataFrame:
     """The stored entries of the task the track is ranked on: its own quality task, or another task of the same
     family it was rerun on (``bench challenge --task``), chosen with the *Quality task* picker (kept in the URL)
     and defaulting to the track's own task when it has results, else the task with most entries. Newest task
-    version only."""
+    version only. Tasks whose entries were timed at the track's own input shape (a rerun's mark) come first."""
     frame = context.frame
     family = frame[frame["task"].str.startswith(family_word(track) + "-")]
     counts = family["task"].value_counts()
     if counts.empty:
         return family
-    tasks = sorted(counts.index, key=lambda t: (t != track.quality_task, -int(counts[t]), t))
+    reruns = family.loc[family["input_shape"] == shape_text(track.timing.input_shape), "task"].value_counts()
+    tasks = sorted(counts.index, key=lambda t: (t != track.quality_task, -int(reruns.get(t, 0)), -int(counts[t]), t))
     state.seed_choice("ctask", tasks)
     task = st.selectbox("Quality task (the track's own, or another it was rerun on)", tasks, key="ctask",
                         format_func=context.task_label)  # fmt: skip
@@ -141,7 +142,7 @@ def render(context: Context) -> None:
             "Download CSV", csv_bytes(table), f"{track_id}-{device}.csv", "text/csv", key="csv-challenge"
         )
         # the note names the baseline entry, a submitter's text: shown as text, never as Markdown
-        st.caption(as_text(note) + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
+        st.caption(as_text(note[:1].upper() + note[1:]) + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
         if table["score"].notna().any():
             st.subheader("Score breakdown")
             st.altair_chart(breakdown_chart(table), width="stretch")

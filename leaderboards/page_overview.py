@@ -12,6 +12,9 @@ from leaderboards.frames import csv_bytes, latency_note
 from leaderboards.tables import best_entries, device_summary, newest_runs
 from leaderboards.widgets import show_table
 
+SET_WIDTH = 112  # px: "37.54 / 0.9587"
+FIXED_COLUMNS = ("model", "team", "avg rank", "sets")
+
 
 def family_view(context: Context) -> None:
     """Family and group pickers (kept in the URL), then the family table."""
@@ -32,7 +35,14 @@ def family_view(context: Context) -> None:
     if table.empty:
         st.info("No valid entry in this family yet.")
         return
-    show_table(table, f"overview-family-{family}")
+    sets = [c for c in table.columns if c not in FIXED_COLUMNS and not str(c).endswith(")")]
+    widths = {column: SET_WIDTH for column in sets} | {
+        "model": 150,
+        "team": "small",
+        "MACs (G)": "small",
+        "params (K)": "small",
+    }
+    show_table(table, f"overview-family-{family}", widths=widths | {c: 120 for c in table.columns if "(ms)" in c})
     st.download_button("Download CSV", csv_bytes(table), f"{family}-{group}.csv", "text/csv", key="csv-family")
     st.caption(
         "One row per model (name and team), its newest valid run on each data set: PSNR (dB) / SSIM as the task "
@@ -54,7 +64,7 @@ def render(context: Context) -> None:
 
     st.subheader("Best entry per task and device")
     best = best_entries(frame, context.titles)
-    show_table(best, "overview-best", {"link": "task page"})
+    show_table(best, "overview-best", {"link": "task page"}, widths={"title": "medium", "task": "medium"})
     st.download_button(
         "Download CSV", csv_bytes(best.drop(columns="link")), "best-entries.csv", "text/csv", key="csv-overview"
     )

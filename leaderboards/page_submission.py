@@ -32,6 +32,7 @@ def zoom_window(image: Image.Image, zoom: int, centre: tuple[float, float]) -> I
     return part.resize((VIEW_PIXELS, max(1, round(VIEW_PIXELS * h / w))), Image.Resampling.NEAREST)
 
 
+CARD_OPEN = 2000  # characters: a shorter model card is shown open
 COMPARE_CHOICES = 100  # the other runs offered for a side-by-side view: the best of the same task version
 
 
@@ -120,8 +121,26 @@ def card_view(info: dict[str, Any]) -> None:
     if description:
         st.text(description)
     if card:
-        with st.expander("Model card (MODEL_CARD.md, shown as text)", expanded=False):
+        with st.expander("Model card (MODEL_CARD.md, shown as text)", expanded=len(card) < CARD_OPEN):
             st.code(printable_card(str(card)), language=None)
+
+
+def field_text(value: Any) -> str:
+    """A stored field as text: lists joined, times to the minute, paths cut, None as ""."""
+    if isinstance(value, list):
+        return plain(", ".join(str(v) for v in value))
+    if hasattr(value, "strftime"):
+        return str(value.strftime("%Y-%m-%d %H:%M"))
+    return plain(value)
+
+
+def public(value: Any) -> Any:
+    """The provenance for strangers: every string with its file-system paths cut (:func:`plain`)."""
+    if isinstance(value, dict):
+        return {str(k): public(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public(v) for v in value]
+    return plain(value) if isinstance(value, str) else value
 
 
 def printable_card(card: str) -> str:
@@ -157,7 +176,7 @@ def render(context: Context) -> None:
     metrics = result.get("metrics", {})
     st.header(f"{as_text(sub['name'])} · {as_text(detail['task'])} v{detail['task_version']}")
     recorded = {**metrics.get("extra", {}), **{k: metrics.get(k) for k in BUILTIN}}
-    shown = [m for m in METRICS.values() if m.name in recorded]
+    shown = [m for m in METRICS.values() if recorded.get(m.name) is not None]
     cells = st.columns(len(shown) + 2)
     for cell, metric in zip(cells, shown, strict=False):
         value = recorded[metric.name]
@@ -179,7 +198,7 @@ def render(context: Context) -> None:
     derivation_view(context, run_id, info, str(detail["task"]))
 
     st.subheader("Submission")
-    fields = [{"field": k, "value": plain(", ".join(v) if isinstance(v, list) else v)} for k, v in sub.items()]
+    fields = [{"field": k, "value": field_text(v)} for k, v in sub.items() if field_text(v)]
     fields += [{"field": k, "value": plain(info[k])} for k in ("derived_from", "reproduces") if info.get(k)]
     show_table(pd.DataFrame(fields), "sub-fields")
     st.subheader("Latency")
@@ -192,12 +211,17 @@ def render(context: Context) -> None:
 
     st.subheader("Per-image scores")
     images = pd.DataFrame.from_records(detail["images"], columns=["position", "id", *(m.name for m in shown)])
-    show_table(images, "sub-images", height=min(400, 40 + 35 * len(images)))
-    st.download_button("Download CSV", csv_bytes(images), f"run-{run_id}-images.csv", "text/csv", key="csv-images")
+    images = images.rename(columns={m.name: m.title for m in shown})
+    if images.empty:
+        st.caption("No per-image scores stored for this run (a result stored whole, e.g. imported).")
+    else:
+        show_table(images, "sub-images", height=min(400, 40 + 35 * len(images)))
+        st.download_button("Download CSV", csv_bytes(images), f"run-{run_id}-images.csv", "text/csv", key="csv-images")
 
     st.subheader("Visual comparison")
     samples_view(context, run_id, labels, str(detail["task"]), int(detail["task_version"]))
 
     with st.expander("Provenance"):
-        st.json(result.get("provenance", {}))
-        st.caption(f"Run key `{detail['key']}`; started {detail['started_at']}, finished {detail['finished_at']}.")
+        st.json(public(result.get("provenance", {})))
+        st.caption(f"Run key {plain(detail['key'])}; started {field_text(detail['started_at'])}, finished "
+                   f"{field_text(detail['finished_at'])}.")  # fmt: skip

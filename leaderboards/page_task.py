@@ -69,12 +69,14 @@ def filters(rows: pd.DataFrame) -> Filters:
     return Filters(**picked, since=since, until=until)
 
 
-def axes() -> tuple[str, str]:
+def axes(rows: pd.DataFrame) -> tuple[str, str]:
+    """The quality (the metrics this task's entries have) and cost pickers."""
     columns = st.columns(2)
-    state.seed_choice("quality", list(QUALITY))
+    qualities = [q for q in QUALITY if rows[q].notna().any()] or ["psnr"]
+    state.seed_choice("quality", qualities)
     state.seed_choice("cost", list(COSTS))
     quality = columns[0].radio(
-        "Quality", list(QUALITY), format_func=lambda k: QUALITY[k].title, key="quality", horizontal=True
+        "Quality", qualities, format_func=lambda k: QUALITY[k].title, key="quality", horizontal=True
     )
     cost = columns[1].radio("Cost", list(COSTS), format_func=lambda k: COSTS[k].title, key="cost", horizontal=True)
     state.publish(quality=quality, cost=cost)
@@ -100,7 +102,7 @@ def render(context: Context) -> None:
     rows = choose_task(context)
     query, shown, every_run = view_options()
     chosen = filters(rows)
-    quality, cost = axes()
+    quality, cost = axes(rows)
     listed = rows if every_run else newest_runs(rows)
     view = with_pareto(search(apply_filters(listed, chosen), query), quality, cost)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -15,13 +15,15 @@ NARROW = {"rank", "version", "entries", "tasks", "Pareto", "details", "link", "r
           "attempts", "status", "sets", "result", "year", "position"}  # fmt: skip
 
 
-def column_config(table: pd.DataFrame, links: dict[str, str]) -> dict[str, Any]:
+def column_config(table: pd.DataFrame, links: dict[str, str], widths: dict[str, Any] | None = None) -> dict[str, Any]:
     """Number formats for ``table``'s numeric columns (:data:`~leaderboards.frames.NUMBER_DIGITS`, or the
     digits a column's header implies: "(ms)" 3, "(G)" 3, "(K)" 1, "(dB)" 2), a link column for each
-    ``links`` entry (column -> its header), and narrow widths for the short columns."""
+    ``links`` entry (column -> its header), narrow widths for the short columns and ``widths`` (column ->
+    "small", "medium", "large" or pixels) where given: a long text column is cut (its full text on hover)
+    rather than pushing the others out of the window."""
     config: dict[str, Any] = {}
     for column in table.columns:
-        width: Literal["small"] | None = "small" if column in NARROW else None
+        width: Any = (widths or {}).get(column, "small" if column in NARROW else None)
         digits = NUMBER_DIGITS.get(column, _digits_from_header(str(column)))
         if digits is not None and pd.api.types.is_numeric_dtype(table[column]) and table[column].dtype != bool:
             config[column] = st.column_config.NumberColumn(format=f"%.{digits}f", width=width)
@@ -39,15 +41,22 @@ def _digits_from_header(header: str) -> int | None:
     return None
 
 
-def show_table(table: pd.DataFrame, key: str, links: dict[str, str] | None = None, height: int | None = None) -> None:
+def show_table(
+    table: pd.DataFrame,
+    key: str,
+    links: dict[str, str] | None = None,
+    height: int | None = None,
+    widths: dict[str, Any] | None = None,
+) -> None:
     """``table`` as the board's grid: full width, no index, formatted numbers, an empty cell shown as
-    :data:`MISSING`, links opened by a short "open"."""
-    st.dataframe(
+    :data:`MISSING`, links opened by a short "open"; inside a container keyed ``table-<key>`` (its CSS class
+    ``st-key-table-<key>`` lets a browser test find it)."""
+    st.container(key=f"table-{key}").dataframe(
         table,
         hide_index=True,
         width="stretch",
         height=height if height is not None else "auto",
-        column_config=column_config(table, links or {}),
+        column_config=column_config(table, links or {}, widths),
         placeholder=MISSING,
         key=key,
     )

@@ -162,7 +162,7 @@ def test_submission_page_shows_the_real_run(board_db: tuple[str, int], monkeypat
     assert at.metric[0].value == f"{store.run_detail(run_id)['result']['metrics']['psnr']:.3f}"  # type: ignore[index]
     images = at.dataframe[2].value
     stored = store.image_scores(run_id)
-    assert list(images["id"]) == [i.id for i in stored] and np.allclose(images["psnr"], [i.psnr for i in stored])
+    assert list(images["id"]) == [i.id for i in stored] and np.allclose(images["PSNR (dB)"], [i.psnr for i in stored])
     shown = elements(at, "Image")
     assert [c for e in shown for c in e.proto.imgs[0].caption.split()] == ["input", "output", "target"]
     assert all(e.proto.imgs[0].url.endswith(".png") for e in shown)
