@@ -142,7 +142,8 @@ def render(context: Context) -> None:
             "Download CSV", csv_bytes(table), f"{track_id}-{device}.csv", "text/csv", key="csv-challenge"
         )
         # the note names the baseline entry, a submitter's text: shown as text, never as Markdown
-        st.caption(as_text(note[:1].upper() + note[1:]) + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
+        sentence = note[:1].upper() + note[1:]
+        st.caption(as_text(sentence) + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
         if table["score"].notna().any():
             st.subheader("Score breakdown")
             st.altair_chart(breakdown_chart(table), width="stretch")
