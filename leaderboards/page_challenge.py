@@ -143,7 +143,7 @@ def render(context: Context) -> None:
         )
         # the note names the baseline entry, a submitter's text: shown as text, never as Markdown
         sentence = note[:1].upper() + note[1:]
-        st.caption(as_text(sentence) + ". Rejected, invalid and gated entries are listed with their reason and not ranked.")
+        st.caption(as_text(sentence) + ". Rejected, invalid and gated entries are listed with a reason, not ranked.")
         if table["score"].notna().any():
             st.subheader("Score breakdown")
             st.altair_chart(breakdown_chart(table), width="stretch")
