@@ -110,17 +110,19 @@ def quality_cost_chart(
         ["submission", "team", *QUALITY, "median_ms", "macs_g", "params_k", "status", "stability", "stability_kind",
          "note"]
     ]  # fmt: skip
-    tooltip = [
+    numbers = [
+        *((a.column, a.title, a.digits) for a in QUALITY.values()),
+        ("median_ms", "median (ms)", 3), ("macs_g", "MACs (G)", 3), ("params_k", "params (K)", 1),
+    ]  # fmt: skip
+    tooltip = [  # a number some point lacks would read "null" in its tooltip: such a field is left out
         "submission",
         "team",
-        *(alt.Tooltip(f"{a.column}:Q", title=a.title, format=f".{a.digits}f") for a in QUALITY.values()),
-        alt.Tooltip("median_ms:Q", title="median (ms)", format=".3f"),
-        alt.Tooltip("macs_g:Q", title="MACs (G)", format=".3f"),
-        alt.Tooltip("params_k:Q", title="params (K)", format=".1f"),
+        *(alt.Tooltip(f"{column}:Q", title=title, format=f",.{digits}f") for column, title, digits in numbers
+          if len(data) and data[column].notna().all()),
         "status",
         alt.Tooltip("stability:N", title="latency"),
         "note",
-    ]
+    ]  # fmt: skip
     points = (
         alt.Chart(data)
         .mark_point(size=80, filled=True)
