@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The deblurring optimisation study (docs/optimize.md): the shipped deblurring U-Nets (unet-deblur and the
+# portable search's unet-portable-deblur) through FP16, INT8 post-training, INT8 quantisation-aware and the
+# architecture-aware pruning (with its equal-training control), each scored on deblur-demo-motion (embedded)
+# and deblur-deepdeblur-samples (two real 1280x720 blurs) and timed on every CPU device that runs its
+# precision; then the table of PSNR and latency change against each reference.
+# Usage: BENCH_TRAIN_DATA=../shared/datasets/CSun_Hays80 bash scripts/deblur_study.sh [OUT] [DATA_ROOT]
+set -euo pipefail
+out=${1:-runs/deblur-study}
+data_root=${2:-../shared/datasets}
+bench=${BENCH:-.venv/bin/bench}
+db="sqlite:///$(realpath -m "$out")/study.db"
+qat_steps=${QAT_STEPS:-300}
+mkdir -p "$out"
+fp32_devices=(--device cpu-torch --device cpu-onnxruntime --device cpu-tflite)
+score() {  # folder, then devices
+  local folder=$1; shift
+  for task in deblur-demo-motion deblur-deepdeblur-samples; do
+    "$bench" score "$folder" --task "$task" "$@" --quick --data-root "$data_root" --db "$db"
+  done
+}
+for ref in unet-deblur unet-portable-deblur; do
+  base=submissions/reference/$ref
+  score "$base" "${fp32_devices[@]}"
+  [ -d "$out/$ref-fp16" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision fp16 \
+    --out "$out/$ref-fp16" --no-score
+  [ -d "$out/$ref-int8" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision int8 \
+    --out "$out/$ref-int8" --no-score
+  [ -d "$out/$ref-int8-qat" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision int8 \
+    --qat-steps "$qat_steps" --out "$out/$ref-int8-qat" --name "$ref-int8-qat" --no-score
+  [ -d "$out/$ref-pruned" ] || "$bench" optimize prune "$base" --task deblur-demo-motion --control \
+    --rounds "${PRUNE_ROUNDS:-6}" --finetune-steps "${PRUNE_STEPS:-100}" --final-steps "${PRUNE_FINAL:-400}" \
+    --out "$out/$ref-pruned"
+  score "$out/$ref-fp16" --device cpu-tflite-fp16
+  score "$out/$ref-int8" --device cpu-tflite-int8
+  score "$out/$ref-int8-qat" --device cpu-tflite-int8
+  score "$out/$ref-pruned" "${fp32_devices[@]}"
+done
+.venv/bin/python scripts/deblur_study_table.py "$db"
