@@ -15,9 +15,8 @@ mkdir -p "$out"
 fp32_devices=(--device cpu-torch --device cpu-onnxruntime --device cpu-tflite)
 score() {  # folder, then devices
   local folder=$1; shift
-  for task in deblur-demo-motion deblur-deepdeblur-samples; do
-    "$bench" score "$folder" --task "$task" "$@" --quick --data-root "$data_root" --db "$db"
-  done
+  "$bench" score "$folder" --task deblur-demo-motion "$@" --quick --db "$db"  # embedded data
+  "$bench" score "$folder" --task deblur-deepdeblur-samples "$@" --quick --data-root "$data_root" --db "$db"
 }
 for ref in unet-deblur unet-portable-deblur; do
   base=submissions/reference/$ref
