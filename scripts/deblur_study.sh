@@ -5,6 +5,7 @@
 # and deblur-deepdeblur-samples (two real 1280x720 blurs) and timed on every CPU device that runs its
 # precision; then the table of PSNR and latency change against each reference.
 # Usage: BENCH_TRAIN_DATA=../shared/datasets/CSun_Hays80 bash scripts/deblur_study.sh [OUT] [DATA_ROOT]
+# (REFS="unet-deblur" for one reference; SKIP_PRUNE=1 to leave the pruning out; finished steps are skipped)
 set -euo pipefail
 out=${1:-runs/deblur-study}
 data_root=${2:-../shared/datasets}
@@ -13,12 +14,15 @@ db="sqlite:///$(realpath -m "$out")/study.db"
 qat_steps=${QAT_STEPS:-300}
 mkdir -p "$out"
 fp32_devices=(--device cpu-torch --device cpu-onnxruntime --device cpu-tflite)
+study_team() {  # an optimised copy keeps the reference's reserved team and tag: give it the study's own
+  sed -i -e 's/^team: bench reference models$/team: deblur study/' -e '/^- reference$/d' "$1/submission.yaml"
+}
 score() {  # folder, then devices
   local folder=$1; shift
   "$bench" score "$folder" --task deblur-demo-motion "$@" --quick --db "$db"  # embedded data
   "$bench" score "$folder" --task deblur-deepdeblur-samples "$@" --quick --data-root "$data_root" --db "$db"
 }
-for ref in unet-deblur unet-portable-deblur; do
+for ref in ${REFS:-unet-deblur unet-portable-deblur}; do
   base=submissions/reference/$ref
   score "$base" "${fp32_devices[@]}"
   [ -d "$out/$ref-fp16" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision fp16 \
@@ -27,12 +31,13 @@ for ref in unet-deblur unet-portable-deblur; do
     --out "$out/$ref-int8" --no-score
   [ -d "$out/$ref-int8-qat" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision int8 \
     --qat-steps "$qat_steps" --out "$out/$ref-int8-qat" --name "$ref-int8-qat" --no-score
-  [ -d "$out/$ref-pruned" ] || "$bench" optimize prune "$base" --task deblur-demo-motion --control \
+  [ -n "${SKIP_PRUNE:-}" ] || [ -d "$out/$ref-pruned" ] || "$bench" optimize prune "$base" --task deblur-demo-motion --control \
     --rounds "${PRUNE_ROUNDS:-6}" --finetune-steps "${PRUNE_STEPS:-100}" --final-steps "${PRUNE_FINAL:-400}" \
     --out "$out/$ref-pruned"
+  for variant in fp16 int8 int8-qat pruned; do [ ! -d "$out/$ref-$variant" ] || study_team "$out/$ref-$variant"; done
   score "$out/$ref-fp16" --device cpu-tflite-fp16
   score "$out/$ref-int8" --device cpu-tflite-int8
   score "$out/$ref-int8-qat" --device cpu-tflite-int8
-  score "$out/$ref-pruned" "${fp32_devices[@]}"
+  [ ! -d "$out/$ref-pruned" ] || score "$out/$ref-pruned" "${fp32_devices[@]}"
 done
 .venv/bin/python scripts/deblur_study_table.py "$db"
