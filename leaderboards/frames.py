@@ -102,12 +102,13 @@ def as_text(value: object) -> str:
     return _MARKDOWN.sub(r"\\\1", plain(value))
 
 
-def plain(value: object) -> str:
-    """Any text for a page (a table cell, a caption): "" for a missing value, control characters dropped and
-    file-system paths cut to their last component (:func:`bench.text.without_paths`)."""
+def plain(value: object, keep: str = "") -> str:
+    """Any text for a page (a table cell, a caption): "" for a missing value, control characters dropped (but
+    those in ``keep``, e.g. a model card's newlines) and file-system paths cut to their last component
+    (:func:`bench.text.without_paths`)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return without_paths(printable(str(value), replacement=""))
+    return without_paths(printable(str(value), replacement="", keep=keep))
 
 
 def entry_note(row: Row) -> str:

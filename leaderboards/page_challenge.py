@@ -12,7 +12,8 @@ from bench.challenges.tracks import Track, TrackError, all_tracks
 from leaderboards import state
 from leaderboards.challenge_view import RANKING_COLUMNS, default_baseline, ranking
 from leaderboards.context import Context
-from leaderboards.frames import as_text, choices, csv_bytes, plain
+from leaderboards.families import place_of
+from leaderboards.frames import as_text, choices, csv_bytes
 from leaderboards.widgets import show_table
 
 
@@ -57,17 +58,15 @@ def published_table(track: Track) -> pd.DataFrame:
     )
 
 
-def family_word(track: Track) -> str:
-    return track.quality_task.split("-")[0]
-
-
 def track_rows(context: Context, track: Track) -> pd.DataFrame:
     """The stored entries of the task the track is ranked on: its own quality task, or another task of the same
     family it was rerun on (``bench challenge --task``), chosen with the *Quality task* picker (kept in the URL)
     and defaulting to the track's own task when it has results, else the task with most entries. Newest task
     version only. Tasks whose entries were timed at the track's own input shape (a rerun's mark) come first."""
     frame = context.frame
-    family = frame[frame["task"].str.startswith(family_word(track) + "-")]
+    own = place_of(track.quality_task).family
+    family_of = {task: place_of(task).family for task in frame["task"].unique()}
+    family = frame[frame["task"].map(family_of) == own]
     counts = family["task"].value_counts()
     if counts.empty:
         return family
@@ -78,7 +77,7 @@ def track_rows(context: Context, track: Track) -> pd.DataFrame:
                         format_func=context.task_label)  # fmt: skip
     state.publish(ctask=task if task != tasks[0] else None)
     if task != track.quality_task:
-        st.info(f"Stand-in task: ranked on {plain(task)}, not on the track's {track.quality_task}.")
+        st.info(f"Stand-in task: ranked on {as_text(task)}, not on the track's {track.quality_task}.")
     rows = family[family["task"] == task]
     return rows[rows["task_version"] == rows["task_version"].max()]
 
@@ -102,7 +101,7 @@ def render(context: Context) -> None:
     state.publish(track=track_id)
     if not devices:
         st.info(
-            f"No stored results of `{track.quality_task}` or of another {family_word(track)} task yet. Rerun the track "
+            f"No stored results of `{track.quality_task}` or of another task of its family yet. Rerun the track "
             f"into the store with `bench challenge {track_id} SUBMISSION_DIR... --db URL` (`--task ID` for another "
             "data set)."
         )
@@ -132,8 +131,8 @@ def render(context: Context) -> None:
         state.publish(tdevice=device, baseline=baseline)
         if device != track.timing.bench_device:
             st.warning(
-                f"Stand-in device: {device} stood in for the track's {track.timing.device}, which is not attached "
-                "here. Scores are not comparable with the official table."
+                f"Stand-in device: {as_text(device)} stood in for the track's {track.timing.device}, which is not "
+                "attached here. Scores are not comparable with the official table."
             )
         table, note = ranking(track, rows, device, baseline)
         st.subheader("Ranking")

@@ -10,9 +10,8 @@ import streamlit as st
 from bench.errors import USER_ERRORS
 from bench.service.queue import STATUSES, list_jobs
 from bench.service.teams import team_of
-from bench.text import printable, without_paths
 from leaderboards.context import Context
-from leaderboards.frames import as_text
+from leaderboards.frames import as_text, plain
 from leaderboards.widgets import show_table
 
 SHORT_REASON = 80
@@ -21,15 +20,15 @@ SHORT_REASON = 80
 def _reason(text: str | None, full: bool) -> str:
     if not text:
         return ""
-    text = without_paths(printable(text, replacement=""))
+    text = plain(text)
     return text if full or len(text) <= SHORT_REASON else text[:SHORT_REASON].rstrip() + " …"
 
 
 def jobs_frame(jobs: list[dict[str, object]], own_team: str | None) -> pd.DataFrame:
     """One row per job for display: times as text, a link for a finished job, reasons full for ``own_team``."""
     rows = [{
-        "job": job["id"], "status": job["status"], "team": printable(str(job["team"]), replacement=""),
-        "name": printable(str(job["name"]), replacement=""), "task": job["task"], "attempts": job["attempts"],
+        "job": job["id"], "status": job["status"], "team": plain(job["team"]),
+        "name": plain(job["name"]), "task": job["task"], "attempts": job["attempts"],
         "submitted": _when(job["created_at"]), "finished": _when(job["finished_at"]),
         "result": f"?page=submission&run={job['result_id']}" if job["result_id"] else None,
         "reason": _reason(job["error"], own_team is not None and job["team"] == own_team),  # type: ignore[arg-type]

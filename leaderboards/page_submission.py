@@ -122,7 +122,7 @@ def card_view(info: dict[str, Any]) -> None:
         st.text(description)
     if card:
         with st.expander("Model card (MODEL_CARD.md, shown as text)", expanded=len(card) < CARD_OPEN):
-            st.code(printable_card(str(card)), language=None)
+            st.code(plain(card, keep="\n"), language=None)
 
 
 def field_text(value: Any) -> str:
@@ -143,18 +143,14 @@ def public(value: Any) -> Any:
     return plain(value) if isinstance(value, str) else value
 
 
-def printable_card(card: str) -> str:
-    return "\n".join(plain(line) for line in card.splitlines())
-
-
 def derivation_view(context: Context, run_id: int, info: dict[str, Any], task: str) -> None:
     """The chain of submissions this one was derived from, with the change in PSNR, MACs and latency at each step."""
     if not info.get("derived_from"):
         return
     st.subheader("Derived from")
-    steps = derivation_steps(context.frame, context.store, run_id, task)
+    steps = derivation_steps(context.frame, context.store, run_id, task, str(info["derived_from"]))
     if steps.empty:
-        st.caption(f"Derived from {plain(info['derived_from'])}, which has no result on this task in this store.")
+        st.caption(f"Derived from {as_text(info['derived_from'])}, which has no result on this task in this store.")
         return
     show_table(steps, "sub-derived", {"parent page": "parent"})
     st.caption("Each step: the change from the parent's newest result on this task (MACs and params in %, PSNR in "

@@ -14,6 +14,7 @@ from leaderboards.frames import (
     QUALITY,
     Filters,
     apply_filters,
+    as_text,
     choices,
     csv_bytes,
     latency_note,
@@ -160,16 +161,16 @@ def charts(view: pd.DataFrame, quality: str, cost: str, reported: pd.DataFrame) 
             on_device = view[view["device_label"] == device]
             plotted = on_device[on_device[quality].notna() & on_device[cost].notna()]
             if plotted.empty:
-                st.info(f"No entry on {device} has both {QUALITY[quality].title} and {COSTS[cost].title}.")
+                st.info(f"No entry on {as_text(device)} has both {QUALITY[quality].title} and {COSTS[cost].title}.")
                 continue
             st.altair_chart(quality_cost_chart(on_device, quality, cost, reported), width="stretch")
             costs = plotted[cost].tolist()
             pinned = off_axis(costs, log_axis(costs)) + off_axis(plotted[quality].tolist(), False)
             missing = len(on_device) - len(plotted)
             st.caption(
-                f"{device}: {len(plotted)} entries plotted, {int(plotted['pareto'].sum())} on the Pareto front (red, "
-                "named, joined by the step line); dominated entries faded; invalid entries as orange crosses. Hover a "
-                "point for its name and numbers."
+                f"{as_text(device)}: {len(plotted)} entries plotted, {int(plotted['pareto'].sum())} on the Pareto "
+                "front (red, named, joined by the step line); dominated entries faded; invalid entries as orange "
+                "crosses. Hover a point for its name and numbers."
                 + (f" {pinned} far-off entries are drawn at the axis edge." if pinned else "")
                 + (f" {missing} entries without {COSTS[cost].title} are not plotted." if missing else "")
             )

@@ -151,18 +151,19 @@ def _percent(new: Any, old: Any) -> str:
     return f"{100.0 * (float(new) / float(old) - 1.0):+.1f} %"
 
 
-def derivation_steps(frame: pd.DataFrame, store: Any, run_id: int, task: str) -> pd.DataFrame:
+def derivation_steps(frame: pd.DataFrame, store: Any, run_id: int, task: str, derived_from: str) -> pd.DataFrame:
     """The derived-from chain of run ``run_id`` on ``task``, one row per step (child <- parent): the change in
     PSNR (dB), MACs and params (%) and in median latency (%) on each device both were timed on, and a link to
     the parent's page. The parent of a step is the newest result of the submission named by ``derived_from``
-    on the same task; the chain stops where a parent has no result there (or after MAX_DERIVATION steps)."""
+    on the same task; the chain stops where a parent has no result there (or after MAX_DERIVATION steps).
+    ``derived_from``: the run's own parent name (the caller has its result already); each further parent's
+    name is read from the store."""
     records: list[dict[str, Any]] = []
     child = frame[frame["result_id"] == run_id]
     seen = {run_id}
+    parent_name: str | None = derived_from
     while len(child) and len(records) < MAX_DERIVATION:
-        detail = store.run_detail(int(child["result_id"].iloc[0]))
-        parent_name = ((detail or {}).get("result") or {}).get("submission", {}).get("derived_from")
-        parent = _newest(frame, str(parent_name), task) if parent_name else child.iloc[0:0]
+        parent = _newest(frame, parent_name, task) if parent_name else child.iloc[0:0]
         if parent.empty or int(parent["result_id"].iloc[0]) in seen:
             break
         a, b = child.iloc[0], parent.iloc[0]
@@ -181,4 +182,6 @@ def derivation_steps(frame: pd.DataFrame, store: Any, run_id: int, task: str) ->
         records.append(record)
         seen.add(int(b["result_id"]))
         child = parent
+        detail = store.run_detail(int(b["result_id"]))
+        parent_name = ((detail or {}).get("result") or {}).get("submission", {}).get("derived_from")
     return pd.DataFrame.from_records(records)

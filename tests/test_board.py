@@ -229,3 +229,16 @@ def test_downloaded_csv_is_the_table(board_db: tuple[str, int], monkeypatch: pyt
     back = pd.read_csv(io.BytesIO(csv_bytes(table)), keep_default_na=False)
     assert list(back["submission"]) == list(table["submission"])
     assert len(elements(at, "DownloadButton")) == 1
+
+
+def test_a_submitters_derived_from_is_shown_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parent name with Markdown (a link, an image) in a caption is escaped: shown as written, never rendered."""
+    url = f"sqlite:///{tmp_path / 'derived.db'}"
+    result = make_result("sr-set5-x2", "child", 30.0, {"cpu-torch": 1.0})
+    hostile = "![x](http://example.org/track.png) [click](http://example.org)"
+    info = result.submission.model_copy(update={"derived_from": hostile, "model_card": "# card\n<b>bold</b>"})
+    run = Store(url).add(result.model_copy(update={"submission": info}))
+    at = app(url, monkeypatch, page="submission", run=str(run))
+    captions = " ".join(c.value for c in at.caption)
+    assert r"\!\[x\](http://example.org/track.png)" in captions and "](http" not in captions.replace(r"\](", "")
+    assert any("<b>bold</b>" in c.value for c in at.code)  # the model card as code text, never HTML

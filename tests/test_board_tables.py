@@ -85,7 +85,7 @@ def test_derivation_steps_show_the_change(isolated_store: str) -> None:
     child = child.model_copy(update={"submission": child.submission.model_copy(update={"derived_from": "edsr"})})
     store, frame = stored(isolated_store, [parent, child])
     run = int(frame.loc[frame["submission"] == "edsr-pruned", "result_id"].iloc[0])
-    steps = tables.derivation_steps(frame, store, run, "sr-set5-x2")
+    steps = tables.derivation_steps(frame, store, run, "sr-set5-x2", "edsr")
     row = steps.iloc[0]
     assert (row["model"], row["derived from"], row["MACs change"], row["params change"]) == (
         "edsr-pruned", "edsr", "-40.0 %", "-50.0 %")  # fmt: skip
