@@ -14,9 +14,11 @@ from safetensors.torch import load_file
 from bench.cli import main
 from bench.models import build_model
 from bench.models.nas_arch import NasSR
+from bench.optimize.nas.ranking import spread_candidates
 from bench.optimize.nas.schemes import PATTERNS, attach_mask, bake_masks, block_mask, pattern_mask
+from bench.optimize.nas.search import Evaluated
 from bench.optimize.nas.space import CELL_LAYERS, Candidate, CellChoice, SearchSpace, kept, layer_menu
-from bench.optimize.nas.supernet import SuperNet
+from bench.optimize.nas.supernet import RandomPaths, SuperNet
 from bench.runtime.layer_table import decompose
 from bench.submission import load_submission
 
@@ -111,6 +113,48 @@ def test_supernet_paths_and_extracted_models_agree() -> None:
         rebuilt.load_state_dict(extracted.state_dict(), strict=True)
 
 
+def test_sparse_share_zero_draws_the_dense_and_filter_paths_and_one_trains_masked_paths() -> None:
+    supernet = SuperNet(SearchSpace(widths=(8, 16), cells=4), scale=2)
+    plain, zero = random.Random(5), random.Random(5)
+    for _ in range(20):
+        assert supernet.sample(plain) == supernet.sample(zero, sparse_share=0.0)
+    always = random.Random(5)
+    for _ in range(20):
+        for cell in supernet.sample(always, sparse_share=1.0).cells:
+            for layer, scheme, ratio in zip(CELL_LAYERS[cell.block], cell.schemes, cell.ratios, strict=True):
+                # every layer has "block" on its menu, so a share of 1 masks every layer
+                assert scheme in ("pattern", "block") and ratio in (0.25, 0.5, 0.75), (layer, scheme)
+    # a masked training path: the weights its mask zeroes get no gradient, the others do
+    torch.manual_seed(0)
+    paths = RandomPaths(SuperNet(SearchSpace(widths=(8,), cells=1, blocks=("edsr",)), scale=2), seed=1,
+                        sparse_share=1.0)  # fmt: skip
+    rng = random.Random(1)
+    candidate = paths.supernet.sample(rng, 1.0)
+    paths(torch.rand(2, 3, 8, 8)).abs().sum().backward()
+    cell = paths.supernet.cells[0]
+    choice = candidate.cells[0]
+    for (conv, out_ch, in_ch), scheme, ratio in zip(cell.slices(choice, 8), choice.schemes, choice.ratios,
+                                                    strict=True):  # fmt: skip
+        mask = (block_mask if scheme == "block" else pattern_mask)(conv.weight[:out_ch, :in_ch], ratio)
+        grad = conv.weight.grad[:out_ch, :in_ch]
+        assert mask.sum() < mask.numel()
+        assert torch.all(grad[mask == 0] == 0) and torch.any(grad[mask == 1] != 0)
+
+
+def _evaluated(psnrs: list[float]) -> list[Evaluated]:
+    return [Evaluated("architecture", n, {"width": 8, "n": n}, f"c{n}", psnr, 10.0, True, 100)
+            for n, psnr in enumerate(psnrs)]  # fmt: skip
+
+
+def test_ranking_check_spreads_its_candidates_over_the_supernet_psnr_range() -> None:
+    log = _evaluated([30.0, 31.5, 29.0, 33.0, 32.0, 30.5, 34.0])
+    log.append(log[3])  # a repeated trial counts once
+    picked = spread_candidates(log, 4)
+    # sorted: 29.0, 30.0, 30.5, 31.5, 32.0, 33.0, 34.0 -> positions 0, 2, 4, 6
+    assert [r.psnr for r in picked] == [29.0, 30.5, 32.0, 34.0]
+    assert [r.psnr for r in spread_candidates(log, 10)] == sorted({r.psnr for r in log})
+
+
 def test_cells_and_output_stage_are_whole_latency_units() -> None:
     model = NasSR(2, 16, [{"block": "edsr", "inner": 8}, {"block": "identity"}, {"block": "wdsr-b"}])
     units, unmodelled = decompose(model, (1, 3, 20, 24))
@@ -132,11 +176,24 @@ def test_tiny_search_end_to_end(train_folder: Path, tmp_path: Path, capsys: pyte
         "--widths", "8,16", "--cells", "2", "--supernet-steps", "6", "--trials", "5", "--ratio-trials", "3",
         "--final-steps", "4", "--batch", "4", "--patch", "16", "--check", "2", "--latency-shape", "1x3x16x16",
         "--table", str(tmp_path / "table.json"), "--data", str(train_folder), "--held-out", "1",
-        "--held-out-crop", "48", "--out", str(out), "--quiet",
+        "--held-out-crop", "48", "--out", str(out), "--quiet", "--rank-candidates", "3", "--rank-steps", "2",
     ])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0, printed
     report = json.loads((out / "nas-report.json").read_text())
+    ranking = report["ranking"]
+    assert ranking["steps"] == 2 and len(ranking["candidates"]) == 3
+    supernet = [c["supernet_psnr"] for c in ranking["candidates"]]
+    standalone = [c["standalone_psnr"] for c in ranking["candidates"]]
+    assert supernet == sorted(supernet) and all(20 < p < 60 for p in standalone)
+    # tau-b by hand over the three pairs (no ties expected between distinct float PSNRs)
+    pairs = [(i, j) for i in range(3) for j in range(i + 1, 3)]
+    agree = sum(1 if (supernet[j] - supernet[i]) * (standalone[j] - standalone[i]) > 0 else -1 for i, j in pairs)
+    assert ranking["kendall_tau"] == pytest.approx(agree / 3)
+    assert (
+        "Kendall tau" in printed
+        and "Supernet ranking against standalone training" in (out / "MODEL_CARD.md").read_text()
+    )
     phases = [row["phase"] for row in report["evaluated"]]
     assert phases.count("architecture") == 5 and phases.count("ratios") in (0, 3)
     feasible = [row for row in report["evaluated"] if row["feasible"]]
@@ -163,3 +220,5 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "exists").mkdir()
     assert main([*nas, "--task", "sr-set5-x2", "--out", str(tmp_path / "exists")]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert main([*nas, "--task", "sr-set5-x2", "--rank-candidates", "2", "--out", str(tmp_path / "b")]) == 2
+    assert "--rank-candidates is 0" in capsys.readouterr().err

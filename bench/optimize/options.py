@@ -122,6 +122,10 @@ class NasOptions(_Search):
     final_steps: int = option(3000, ge=0, help="fine-tuning steps of the winner")
     check: int = option(10, ge=0, help="evaluated candidates measured end to end")
     table: Path | None = option(None, help="latency table JSON (default the device's cache file)")
+    sparse_share: float = option(0.5, ge=0, le=1, help="chance that a supernet path trains a maskable layer under "
+                                 "a pattern or block mask")  # fmt: skip
+    rank_candidates: int = option(8, ge=0, help="candidates trained alone for the ranking check (0: none; else >= 3)")
+    rank_steps: int = option(500, ge=1, help="standalone training steps per ranking-check candidate")
 
 
 @register_method("portable", "per-op portability probe and a U-Net search fast on every device",

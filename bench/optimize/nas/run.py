@@ -7,12 +7,15 @@ Steps (each timed; the times are the search cost in ``nas-report.json``):
 2. **Latency table**: every unit a candidate uses (head, each cell, output stage) is measured
    once on the target device at the task's latency shape (cached across searches).
 3. **Search**: architecture and scheme search, then pruning-ratio search (:mod:`.search`).
-4. **Fine-tune**: the winner is copied out of the supernet and fine-tuned alone (masks fixed).
-5. **Latency-model check**: the final model and ``check_candidates`` evaluated candidates are
+4. **Ranking check**: ``rank_candidates`` evaluated candidates, spread over the supernet's PSNR
+   range, are trained alone for ``rank_steps`` steps; Kendall's tau between the two rankings says
+   whether the supernet's order can be trusted (:mod:`.ranking`).
+5. **Fine-tune**: the winner is copied out of the supernet and fine-tuned alone (masks fixed).
+6. **Latency-model check**: the final model and ``check_candidates`` evaluated candidates are
    measured end to end on the device, next to their predictions.
 
 The output folder is a ``nas-sr`` submission with ``nas-report.json`` (settings, search cost,
-every evaluated candidate, the latency-model check), ``recipe.yaml`` and ``MODEL_CARD.md``.
+every evaluated candidate, the ranking check, the latency-model check), ``recipe.yaml`` and ``MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from bench.optimize.finetune import SearchSettings, SearchTraining, TrainingSide
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.methods import Event, Report, Table
 from bench.optimize.methods import Progress as MethodProgress
+from bench.optimize.nas.ranking import MIN_CANDIDATES, RankingCheck, ranking_check
 from bench.optimize.nas.schemes import bake_masks
 from bench.optimize.nas.search import Evaluated, LatencyModel, Search
 from bench.optimize.nas.space import Candidate, SearchSpace
@@ -60,6 +64,9 @@ class NasSettings(SearchSettings):
     ratio_trials: int = 20  # pruning-ratio search
     final_steps: int = 3000
     check_candidates: int = 10
+    sparse_share: float = 0.5  # chance that a maskable layer trains under a pattern / block mask
+    rank_candidates: int = 8  # ranking check (0: none)
+    rank_steps: int = 500  # standalone training steps per ranking-check candidate
 
 
 @dataclass
@@ -71,6 +78,7 @@ class NasOutcome:
     predicted_ms: float
     check: list[dict[str, Any]]
     wall_s: dict[str, float]
+    ranking: RankingCheck | None = None
     folder: Path | None = None
 
 
@@ -132,6 +140,9 @@ def run_nas(
     """The whole search (see the module doc); writes the submission to ``out`` when given."""
     if out is not None and out.exists() and not force:
         raise OptimizeError(f"{out} already exists; choose another --out or pass --force to replace it")
+    if 0 < settings.rank_candidates < MIN_CANDIDATES:
+        raise OptimizeError(f"--rank-candidates is 0 (no ranking check) or at least {MIN_CANDIDATES}, "
+                            f"not {settings.rank_candidates}")  # fmt: skip
     task = get_task(task_id)
     if task.kind != "sr" or not task.scale:
         raise OptimizeError(f"bench optimize nas searches super-resolution nets; {task_id} is a {task.kind} task")
@@ -141,13 +152,14 @@ def run_nas(
     recipe = nas_recipe(task, settings)
     side = TrainingSide.from_recipe(recipe, data_folder, settings.validation_images, settings.validation_crop)
     wall: dict[str, float] = {}
-    supernet = SuperNet(settings.space, task.scale)
+    scale = task.scale
+    supernet = SuperNet(settings.space, scale)
 
     def train_step(step: int, _loss: float) -> None:
         if progress:
             progress("supernet", step, settings.supernet_steps)
 
-    paths = RandomPaths(supernet, settings.seed)
+    paths = RandomPaths(supernet, settings.seed, settings.sparse_share)
     _timed(wall, "supernet_training", lambda: side.finetune(paths, settings.supernet_steps, settings.lr, train_step))
 
     def measure_step(key: str, n: int, total: int) -> None:
@@ -157,6 +169,11 @@ def run_nas(
     latency = LatencyModel(device, shape, task.scale, table_path or default_table_path(device.id), QUICK, measure_step)
     search = Search(supernet, side, latency, budget_ms, settings.seed, on_trial)
     best = _timed(wall, "search", lambda: search.run(settings.space, settings.trials, settings.ratio_trials))
+    ranking = None
+    if settings.rank_candidates:
+        ranking = _timed(wall, "ranking_check", lambda: ranking_check(
+            search.log, scale, side, settings.rank_candidates, settings.rank_steps, settings.lr, settings.seed,
+            progress))  # fmt: skip
     model = supernet.extract(best)
 
     def tune_step(step: int, _loss: float) -> None:
@@ -171,7 +188,7 @@ def run_nas(
     check = _timed(wall, "latency_check", lambda: latency_check(
         latency, model, search.log, settings.check_candidates, settings.seed, QUICK, progress))  # fmt: skip
     wall["measured_units"] = latency.measured_units
-    outcome = NasOutcome(best, model, search, final_psnr, predicted, check, wall)
+    outcome = NasOutcome(best, model, search, final_psnr, predicted, check, wall, ranking)
     if out is not None:
         outcome.folder = export_nas(outcome, task, device_id, budget_ms, shape, settings, side, out, name)
     return outcome
@@ -201,6 +218,7 @@ def export_nas(outcome: NasOutcome, task: Task, device_id: str, budget_ms: float
         "description": outcome.candidate.describe(), "architecture": args, "params": counted.params,
         "macs": counted.macs, "held_out_psnr": outcome.final_psnr, "predicted_ms": outcome.predicted_ms,
         "search_cost_s": outcome.wall_s, "latency_check": outcome.check, "evaluated": outcome.search.rows(),
+        "ranking": outcome.ranking.to_json() if outcome.ranking else None,
     }  # fmt: skip
     card = model_card(new_name, report).replace(
         "\n## Latency model", provenance_rows(weights, side.device) + "\n## Latency model", 1
@@ -238,6 +256,7 @@ for `{report["device"]}` under {report["budget_ms"]:g} ms at {"x".join(map(str, 
 | candidates evaluated | {len(report["evaluated"])} ({feasible} within the budget) |
 | search cost | {spent} |
 {provenance}
+{ranking_section(report.get("ranking"))}
 ## Latency model against measurement (end to end, quick protocol)
 
 | model | predicted ms | measured ms | error |
@@ -245,6 +264,24 @@ for `{report["device"]}` under {report["budget_ms"]:g} ms at {"x".join(map(str, 
 {check}
 
 Score it with `bench score <this folder> --task {report["task"]}`; every candidate is in `{REPORT_FILE}`.
+"""
+
+
+def ranking_section(ranking: dict[str, Any] | None) -> str:
+    """The model card's ranking-check table (empty when the check did not run)."""
+    if not ranking:
+        return ""
+    rows = "\n".join(f"| {c['description']} | {c['supernet_psnr']:.3f} | {c['standalone_psnr']:.3f} | "
+                     f"{c['predicted_ms']:.1f} |" for c in ranking["candidates"])  # fmt: skip
+    return f"""
+## Supernet ranking against standalone training
+
+Kendall tau {ranking["kendall_tau"]:+.3f} (p = {ranking["p_value"]:.3g}) over {len(ranking["candidates"])} candidates,
+each trained from scratch for {ranking["steps"]} steps; held-out PSNR in dB.
+
+| candidate | supernet | standalone | predicted ms |
+|---|---|---|---|
+{rows}
 """
 
 
@@ -256,7 +293,8 @@ def optimize(options: NasOptions, progress: MethodProgress) -> Report:
         space=space, supernet_steps=options.supernet_steps, trials=options.trials, ratio_trials=options.ratio_trials,
         final_steps=options.final_steps, lr=options.lr, batch_size=options.batch, patch_size=options.patch,
         seed=options.seed, check_candidates=options.check, validation_images=options.held_out,
-        validation_crop=options.held_out_crop,
+        validation_crop=options.held_out_crop, sparse_share=options.sparse_share,
+        rank_candidates=options.rank_candidates, rank_steps=options.rank_steps,
     )  # fmt: skip
 
     def on_trial(row: Evaluated) -> None:
@@ -274,6 +312,13 @@ def optimize(options: NasOptions, progress: MethodProgress) -> Report:
     table = Table("latency model against end-to-end measurement", ["model", "predicted ms", "measured ms", "error"])
     table.rows = [[r["model"], f"{r['predicted_ms']:.1f}", f"{r['measured_ms']:.1f}", f"{100 * r['error']:+.1f} %"]
                   for r in outcome.check]  # fmt: skip
+    tables = [table]
+    if outcome.ranking:
+        ranked = Table("supernet ranking against standalone training (held-out PSNR, dB)",
+                       ["candidate", "supernet", "standalone", "predicted ms"])  # fmt: skip
+        ranked.rows = [[c.description, f"{c.supernet_psnr:.3f}", f"{c.standalone_psnr:.3f}", f"{c.predicted_ms:.1f}"]
+                       for c in outcome.ranking.candidates]  # fmt: skip
+        tables.append(ranked)
     cost = outcome.wall_s
     lines = [
         f"best: {outcome.candidate.describe()}; held-out PSNR {outcome.final_psnr:.3f} dB, predicted "
@@ -282,6 +327,8 @@ def optimize(options: NasOptions, progress: MethodProgress) -> Report:
         f"({len(outcome.search.log)} candidates, {int(cost['measured_units'])} units measured), fine-tune "
         f"{cost['final_finetune']:.0f} s",
     ]
+    if outcome.ranking:
+        lines.append(outcome.ranking.summary())
     if outcome.folder:
         lines.append(f"NAS submission: {outcome.folder} (report: {outcome.folder / REPORT_FILE})")
-    return Report(folder=outcome.folder, tables=[table], lines=lines)
+    return Report(folder=outcome.folder, tables=tables, lines=lines)

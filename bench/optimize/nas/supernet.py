@@ -4,8 +4,11 @@ Each cell holds one full-size copy of every block (EDSR, WDSR-A, WDSR-B) at the 
 width; a candidate uses the first ``width`` trunk channels and the first ``k`` channels of each
 internal layer (filter pruning keeps a prefix, so narrower paths share the weights of wider
 ones, as in once-for-all training). Training samples one path per step, uniformly (single-path
-training), so every path learns; :meth:`SuperNet.extract` copies a path out as a dense ``nas-sr``
-model, with pattern/block masks attached as fixed parametrizations.
+training), so every path learns. A sampled path also carries pattern and block masks (each layer
+that allows one gets one with probability ``sparse_share``, at a random ratio), computed from the
+current weights at every step, so the weights the search scores under a mask were trained under
+masks too; :meth:`SuperNet.extract` copies a path out as a dense ``nas-sr`` model, with
+pattern/block masks attached as fixed parametrizations.
 """
 
 from __future__ import annotations
@@ -88,16 +91,17 @@ class SuperNet(nn.Module):
         y = F.conv2d(h, self.out.weight[:, :w], self.out.bias, padding=1) + F.conv2d(x, skip)
         return F.pixel_shuffle(y, self.scale)
 
-    def sample(self, rng: random.Random) -> Candidate:
-        """A uniformly random training path: width, blocks, and dense or filter-pruned internal layers."""
+    def sample(self, rng: random.Random, sparse_share: float = 0.0) -> Candidate:
+        """A random training path: width, blocks, and per layer a scheme at a random ratio.
+
+        A layer that allows ``pattern`` or ``block`` takes one of them (equally likely) with probability
+        ``sparse_share``; otherwise an internal layer is filter-pruned with probability 0.75, else dense.
+        ``sparse_share = 0`` draws exactly the paths of dense-and-filter-only training."""
         cells = []
         for _ in range(self.space.cells):
             block = rng.choice(self.space.blocks)
-            layers = CELL_LAYERS[block]
-            schemes = tuple(
-                "filter" if "filter" in layer_menu(layer) and rng.random() < 0.75 else "dense" for layer in layers
-            )
-            ratios = tuple(rng.choice(RATIOS) if s == "filter" else 0.0 for s in schemes)
+            schemes = tuple(_sample_scheme(layer_menu(layer), rng, sparse_share) for layer in CELL_LAYERS[block])
+            ratios = tuple(rng.choice(RATIOS) if s != "dense" else 0.0 for s in schemes)
             cells.append(CellChoice(block, schemes, ratios))
         return Candidate(rng.choice(self.space.widths), tuple(cells))
 
@@ -123,6 +127,13 @@ class SuperNet(nn.Module):
         return model
 
 
+def _sample_scheme(menu: tuple[str, ...], rng: random.Random, sparse_share: float) -> str:
+    sparse = [scheme for scheme in menu if scheme in ("pattern", "block")]
+    if sparse and sparse_share > 0 and rng.random() < sparse_share:
+        return rng.choice(sparse)
+    return "filter" if "filter" in menu and rng.random() < 0.75 else "dense"
+
+
 class PathOf(nn.Module):
     """One fixed path of a supernet as an ordinary module (held-out scoring)."""
 
@@ -135,11 +146,12 @@ class PathOf(nn.Module):
 
 
 class RandomPaths(nn.Module):
-    """A supernet that takes a new random path at every training call (single-path training)."""
+    """A supernet that takes a new random path at every training call (single-path training), its sampled
+    pattern and block masks applied (``sparse_share``: see :meth:`SuperNet.sample`)."""
 
-    def __init__(self, supernet: SuperNet, seed: int) -> None:
+    def __init__(self, supernet: SuperNet, seed: int, sparse_share: float = 0.0) -> None:
         super().__init__()
-        self.supernet, self.rng = supernet, random.Random(seed)
+        self.supernet, self.rng, self.sparse_share = supernet, random.Random(seed), sparse_share
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.supernet(x, self.supernet.sample(self.rng), masked=False)
+        return self.supernet(x, self.supernet.sample(self.rng, self.sparse_share), masked=True)
