@@ -4,7 +4,7 @@ A task's place in its family is read from its id, which follows the project's na
 
 * ``sr-<set>-x<scale>[-<variant>]``: group ``x<scale>``, column ``<Set>`` (``Set14 classic`` for a variant);
 * ``denoise-<set>-s<sigma>``: group ``σ=<sigma>``, column ``<Set>``; other denoising tasks: group ``real``;
-* ``inpaint-<set>-nvidia-b<bin>``: group ``<Set>``, column ``holes <bin>``;
+* ``inpaint-<set>-nvidia-b<bin>`` and ``inpaint-demo-b<bin>``: group ``<Set>``, column ``holes <bin>``;
 * deblurring and low light: group ``all``, column the rest of the id; a task of no known family (one no
   longer registered, say) is in ``other``.
 
@@ -27,7 +27,8 @@ FAMILIES = {"sr": "Super-resolution", "denoise": "Denoising", "deblur": "Deblurr
 SETS = {"set5": "Set5", "set14": "Set14", "b100": "B100", "urban100": "Urban100", "manga109": "Manga109",
         "div2k": "DIV2K", "set12": "Set12", "bsd68": "BSD68", "cbsd68": "CBSD68", "kodak24": "Kodak24",
         "mcmaster": "McMaster", "sidd": "SIDD", "gopro": "GoPro", "reds4": "REDS4", "reds": "REDS",
-        "deepdeblur": "DeepDeblur", "celebahq": "CelebA-HQ", "places2": "Places2", "sid": "SID"}  # fmt: skip
+        "deepdeblur": "DeepDeblur", "celebahq": "CelebA-HQ", "places2": "Places2", "sid": "SID",
+        "demo": "Demo"}  # fmt: skip
 SET_ORDER = list(SETS.values())  # the order papers print them in
 MAX_DEVICES = 3  # latency columns: the devices with most entries in the group
 
@@ -55,7 +56,7 @@ def place_of(task_id: str) -> Place:
         if m := re.fullmatch(r"(?P<set>[a-z0-9]+)-s(?P<sigma>\d+)", rest):
             return Place(family, f"σ={m['sigma']}", _set_name(m["set"]))
         return Place(family, "real", _set_name(rest.split("-")[0]) + rest.removeprefix(rest.split("-")[0]))
-    if family == "inpaint" and (m := re.fullmatch(r"(?P<set>[a-z0-9]+)-nvidia-b(?P<bin>\d+)", rest)):
+    if family == "inpaint" and (m := re.fullmatch(r"(?P<set>[a-z0-9]+)(?:-nvidia)?-b(?P<bin>\d+)", rest)):
         return Place(family, _set_name(m["set"]), f"holes {m['bin']}")
     name = rest.split("-")[0]
     return Place(family, "all", _set_name(name) + rest.removeprefix(name) if rest else task_id)

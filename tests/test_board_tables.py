@@ -75,6 +75,7 @@ def test_family_table_is_the_paper_view(isolated_store: str) -> None:
     assert table.iloc[0]["Set14"] == "32.00 / 0.9400" and table.iloc[1]["sets"] == "4/4"
     assert list(table["cpu-torch (ms)"]) == [10.0, 2.0] and "MACs (G)" in table.columns
     assert families.place_of("inpaint-places2-nvidia-b3") == families.Place("inpaint", "Places2", "holes 3")
+    assert families.place_of("inpaint-demo-b6") == families.Place("inpaint", "Demo", "holes 6")
     assert families.place_of("sr-set14-x3-classic") == families.Place("sr", "x3", "Set14 classic")
     assert families.place_of("deblur-deepdeblur-samples") == families.Place("deblur", "all", "DeepDeblur-samples")
 

@@ -50,6 +50,21 @@ def test_awgn_has_the_stated_sigma_and_is_not_clipped(real_images: list[np.ndarr
     assert target is clean
 
 
+@pytest.mark.parametrize("hole_bin", range(1, 7))
+def test_hole_ratio_bins_hold_every_mask_in_their_bin(hole_bin: int) -> None:
+    task = get_task(f"inpaint-demo-b{hole_bin}")
+    low, high = max(0.01, (hole_bin - 1) / 10), hole_bin / 10
+    ratios = []
+    for sample in iter_samples(task):
+        hole = sample.input[..., 3]
+        assert set(np.unique(hole)) <= {0.0, 1.0} and np.all(sample.input[..., :3][hole == 1] == 0)
+        ratios.append(float(hole.mean()))
+    assert len(ratios) == 4 and all(low <= r < high for r in ratios), ratios
+    with pytest.raises(ValueError, match="hole-ratio bin"):
+        apply_degradation("free-form-mask-ratio", np.zeros((32, 32, 3), np.uint8), image_rng(0, "x"),
+                          {"low": 0.5, "high": 0.4})  # fmt: skip
+
+
 def test_motion_kernel_is_normalised_and_nontrivial() -> None:
     kernel = motion_kernel(np.random.default_rng(0), size=21)
     assert kernel.shape == (21, 21) and kernel.min() >= 0

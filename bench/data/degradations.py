@@ -193,6 +193,26 @@ def masked(clean: np.ndarray, rng: np.random.Generator, strokes: int = 4, max_wi
     return masked_input(clean, mask), clean
 
 
+@register_degradation("free-form-mask-ratio")
+def masked_in_bin(clean: np.ndarray, rng: np.random.Generator, low: float, high: float, max_width: int = 24) -> Pair:
+    """Inpainting with a hole ratio in [``low``, ``high``) (fractions of the image): the input of ``free-form-mask``.
+
+    One-stroke free-form masks are added until the hole covers at least ``low``; a stroke that would
+    take it to ``high`` or beyond is drawn again (up to 500 draws). The mask binning of the
+    NVIDIA irregular-mask test set (hole ratios 0-10 %, 10-20 %, ... 50-60 %) on any image."""
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"a hole-ratio bin needs 0 <= low < high <= 1, not [{low}, {high})")
+    height, width = clean.shape[:2]
+    mask = np.zeros((height, width), dtype=bool)
+    for _ in range(500):
+        if mask.mean() >= low:
+            return masked_input(clean, mask), clean
+        grown = mask | free_form_mask(rng, height, width, strokes=1, max_width=max_width)
+        if grown.mean() < high:
+            mask = grown
+    raise ValueError(f"no free-form mask with a hole ratio in [{low}, {high}) after 500 strokes on {height}x{width}")
+
+
 def masked_input(clean: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """float32 H x W x (C + 1): the image in [0, 1] with holes (mask True) set to 0, then the mask."""
     image = _unit(clean if clean.ndim == 3 else clean[..., None])
