@@ -39,10 +39,12 @@ def baseline_submissions(root: Path = SUBMISSIONS_DIR / "baselines") -> list[Sub
 
 def demo_plan(references: bool = False) -> list[tuple[Task, Submission]]:
     """(task, submission) pairs the demo scores: each demo task with each baseline declaring it, and
-    with ``references`` also each trained reference in ``submissions/reference`` declaring it."""
+    with ``references`` also each trained reference (``submissions/reference``) and each optimised model
+    (``submissions/optimized``: pruned, quantised, searched) declaring it."""
     submissions = baseline_submissions()
     if references:
         submissions += baseline_submissions(SUBMISSIONS_DIR / "reference")
+        submissions += baseline_submissions(SUBMISSIONS_DIR / "optimized")
     return [(t, s) for t in all_tasks().values() if t.demo for s in submissions if s.manifest.declares(t.id)]
 
 
@@ -52,10 +54,12 @@ def run_demo(
     on_start: Callable[[Task, Submission], None] | None = None,
     references: bool = False,
 ) -> Iterator[DemoRun]:
-    """Score and store every pair of :func:`demo_plan`, yielding each run as it finishes."""
+    """Score and store every pair of :func:`demo_plan` on ``cpu-torch`` (a quantised submission on the TFLite
+    profile of its precision, where its deployed model runs), yielding each run as it finishes."""
     for task, submission in demo_plan(references):
         if on_start:
             on_start(task, submission)
-        recorded = record_run(make_plan(submission, task, ("cpu-torch",), latency=latency, data_root=None), store)
+        device = submission.default_device if submission.quantized else "cpu-torch"
+        recorded = record_run(make_plan(submission, task, (device,), latency=latency, data_root=None), store)
         assert recorded.result_id is not None
         yield DemoRun(task, submission, recorded.result, recorded.result_id)

@@ -160,5 +160,5 @@ def add_parser(sub: Any) -> None:
     demo = sub.add_parser("demo", help="the whole flow on the embedded default data")
     demo.add_argument("--db", help="store URL or SQLite path")
     demo.add_argument("--references", action="store_true",
-                      help="also score the trained reference models on the demo tasks (minutes on CPU)")  # fmt: skip
+                      help="also score the trained references and optimised models on the demo tasks")  # fmt: skip
     demo.set_defaults(func=cmd_demo)
