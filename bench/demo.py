@@ -48,6 +48,11 @@ def demo_plan(references: bool = False) -> list[tuple[Task, Submission]]:
     return [(t, s) for t in all_tasks().values() if t.demo for s in submissions if s.manifest.declares(t.id)]
 
 
+def demo_device(submission: Submission) -> str:
+    """Where the demo runs ``submission``: ``cpu-torch``, or for a quantised one the TFLite profile of its precision."""
+    return submission.default_device if submission.quantized else "cpu-torch"
+
+
 def run_demo(
     store: Store,
     latency: LatencySettings = QUICK,
@@ -59,7 +64,7 @@ def run_demo(
     for task, submission in demo_plan(references):
         if on_start:
             on_start(task, submission)
-        device = submission.default_device if submission.quantized else "cpu-torch"
-        recorded = record_run(make_plan(submission, task, (device,), latency=latency, data_root=None), store)
+        plan = make_plan(submission, task, (demo_device(submission),), latency=latency, data_root=None)
+        recorded = record_run(plan, store)
         assert recorded.result_id is not None
         yield DemoRun(task, submission, recorded.result, recorded.result_id)

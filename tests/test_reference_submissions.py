@@ -131,7 +131,13 @@ def test_demo_with_references_plans_them_on_the_demo_tasks() -> None:
     extended = {(t.id, s.manifest.name) for t, s in demo_plan(references=True)}
     assert plain < extended
     assert {("sr-set5-x2", "fsrcnn-x2"), ("denoise-demo-s25", "dncnn-color-s25"),
-            ("deblur-demo-motion", "unet-deblur")} <= extended - plain  # fmt: skip
+            ("deblur-demo-motion", "unet-deblur"), ("deblur-demo-motion", "unet-deblur-int8"),
+            ("deblur-demo-motion", "unet-deblur-pruned")} <= extended - plain  # fmt: skip
+    from bench.demo import demo_device
+
+    devices = {s.manifest.name: demo_device(s) for _, s in demo_plan(references=True)}
+    assert devices["unet-deblur-int8"] == "cpu-tflite-int8" and devices["unet-deblur-fp16"] == "cpu-tflite-fp16"
+    assert devices["unet-deblur-pruned"] == devices["unet-deblur"] == "cpu-torch"
 
 
 REPORT = "prune-report.json"
