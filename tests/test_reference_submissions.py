@@ -43,7 +43,8 @@ def test_reference_loads_and_matches_its_model_card(manifest: Path) -> None:
     task = next(t for t in TASKS if submission.manifest.declares(t))
     model = submission.model({"scale": get_task(task).scale})
     assert isinstance(model, torch.nn.Module)
-    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    channels = get_task(task).latency.input_shape[1]  # 4 for inpainting: RGB with holes, then the mask
+    x = torch.rand(1, channels, 24, 24, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         y = model.eval()(x)
     scale = get_task(task).scale or 1
