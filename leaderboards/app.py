@@ -34,7 +34,7 @@ from leaderboards import (  # noqa: E402
     state,
 )
 from leaderboards.context import Context  # noqa: E402
-from leaderboards.frames import board_frame, plain  # noqa: E402
+from leaderboards.frames import as_text, board_frame  # noqa: E402
 
 RENDERERS = {
     "overview": page_overview.render,
@@ -83,13 +83,13 @@ def main() -> None:
         store = open_store(url)
         frame = load_frame(url, store_version(store.engine))
     except (SQLAlchemyError, OSError) as exc:
-        st.error(f"Cannot read the results store {describe_url(url)}: {plain(exc)}")
+        st.error(f"Cannot read the results store {as_text(describe_url(url))}: {as_text(exc)}")
         return
     if frame.empty and page in NEEDS_RESULTS:
         st.info(EMPTY_STORE)
     else:
         RENDERERS[page](Context(store=store, frame=frame, titles=task_titles()))
-    st.caption(f"Store: {plain(describe_url(url))}, {frame['result_id'].nunique()} results.")
+    st.caption(f"Store: {as_text(describe_url(url))}, {frame['result_id'].nunique()} results.")
     state.write_url(page)
 
 

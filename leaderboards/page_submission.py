@@ -219,5 +219,5 @@ def render(context: Context) -> None:
 
     with st.expander("Provenance"):
         st.json(public(result.get("provenance", {})))
-        st.caption(f"Run key {plain(detail['key'])}; started {field_text(detail['started_at'])}, finished "
+        st.caption(f"Run key {as_text(detail['key'])}; started {field_text(detail['started_at'])}, finished "
                    f"{field_text(detail['finished_at'])}.")  # fmt: skip

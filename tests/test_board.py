@@ -242,3 +242,13 @@ def test_a_submitters_derived_from_is_shown_as_text(tmp_path: Path, monkeypatch:
     captions = " ".join(c.value for c in at.caption)
     assert r"\!\[x\](http://example.org/track.png)" in captions and "](http" not in captions.replace(r"\](", "")
     assert any("<b>bold</b>" in c.value for c in at.code)  # the model card as code text, never HTML
+
+
+def test_an_unreadable_store_is_named_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "*run*_[x](y)"
+    folder.mkdir()
+    (folder / "results.db").write_bytes(b"not a database " * 100)
+    at = app(f"sqlite:///{folder / 'results.db'}", monkeypatch)
+    shown = " ".join(e.value for e in at.error)
+    assert "Cannot read the results store" in shown
+    assert r"\*run\*\_\[x\](y)" in shown and "*run*_[x](y)" not in shown, shown  # brackets escaped: no link
