@@ -27,9 +27,10 @@ from scipy.stats import kendalltau
 from bench.errors import SearchError
 from bench.models.nas_arch import NasSR
 from bench.optimize.finetune import TrainingSide
-from bench.optimize.nas.schemes import attach_mask, bake_masks, scheme_mask
+from bench.optimize.nas.schemes import bake_masks
 from bench.optimize.nas.search import Evaluated
 from bench.optimize.nas.space import Candidate
+from bench.optimize.nas.supernet import attach_candidate_masks
 
 MIN_CANDIDATES = 3  # fewer gives no usable rank correlation
 
@@ -59,9 +60,19 @@ class RankingCheck:
         return {"steps": self.steps, "kendall_tau": self.tau, "p_value": self.p_value,
                 "candidates": [asdict(c) for c in self.candidates]}  # fmt: skip
 
+    def rows(self) -> list[list[str]]:
+        """The check as table cells (candidate, supernet dB, standalone dB, predicted ms), for the CLI and the card."""
+        return ranking_rows(self.to_json())
+
     def summary(self) -> str:
         return (f"supernet ranking against {self.steps}-step standalone training: Kendall tau {self.tau:+.3f} "
                 f"(p = {self.p_value:.3g}) over {len(self.candidates)} candidates")  # fmt: skip
+
+
+def ranking_rows(ranking: dict) -> list[list[str]]:
+    """Table cells of a ranking check stored as :meth:`RankingCheck.to_json` (a report's ``ranking``)."""
+    return [[c["description"], f"{c['supernet_psnr']:.3f}", f"{c['standalone_psnr']:.3f}", f"{c['predicted_ms']:.1f}"]
+            for c in ranking["candidates"]]  # fmt: skip
 
 
 def spread_candidates(log: list[Evaluated], count: int) -> list[Evaluated]:
@@ -76,16 +87,13 @@ def spread_candidates(log: list[Evaluated], count: int) -> list[Evaluated]:
     return [ordered[p] for p in positions]
 
 
-def train_standalone(candidate: Candidate, scale: int, side: TrainingSide, steps: int, lr: float, seed: int,
-                     first_sample: int) -> float:  # fmt: skip
-    """Held-out PSNR (dB) of ``candidate`` trained from scratch for ``steps`` steps from training sample
-    ``first_sample`` (its masks fixed from the initial weights)."""
+def train_standalone(candidate: Candidate, scale: int, side: TrainingSide, steps: int, lr: float, seed: int) -> float:
+    """Held-out PSNR (dB) of ``candidate`` trained from scratch for ``steps`` steps on the first training samples
+    (every candidate sees the same patches; its masks fixed from the initial weights)."""
     torch.manual_seed(seed)
     model = NasSR(scale, **candidate.arch_args())
-    for index, name, scheme, ratio in candidate.sparse_layers():
-        conv = getattr(model.cells[index], name)
-        attach_mask(conv, scheme_mask(conv.weight, scheme, ratio))
-    side.next_sample = first_sample
+    attach_candidate_masks(model, candidate)
+    side.next_sample = 0
     side.finetune(model, steps, lr)
     bake_masks(model)
     return side.score(model.eval())
@@ -108,7 +116,7 @@ def ranking_check(
     for n, row in enumerate(chosen, 1):
         if progress:
             progress("ranking check", n, len(chosen))
-        psnr = train_standalone(Candidate.from_json(row.candidate), scale, side, steps, lr, seed, first_sample=0)
+        psnr = train_standalone(Candidate.from_json(row.candidate), scale, side, steps, lr, seed)
         rows.append(RankedCandidate(row.description, row.candidate, row.psnr, psnr, row.latency_ms, row.params))
     side.next_sample = resume
     result = kendalltau([r.supernet_psnr for r in rows], [r.standalone_psnr for r in rows])

@@ -37,7 +37,7 @@ from bench.optimize.finetune import SearchSettings, SearchTraining, TrainingSide
 from bench.optimize.lightweight import OptimizeError
 from bench.optimize.methods import Event, Report, Table
 from bench.optimize.methods import Progress as MethodProgress
-from bench.optimize.nas.ranking import MIN_CANDIDATES, RankingCheck, ranking_check
+from bench.optimize.nas.ranking import MIN_CANDIDATES, RankingCheck, ranking_check, ranking_rows
 from bench.optimize.nas.schemes import bake_masks
 from bench.optimize.nas.search import Evaluated, LatencyModel, Search
 from bench.optimize.nas.space import Candidate, SearchSpace
@@ -166,7 +166,7 @@ def run_nas(
         if progress:
             progress(f"measure {key}", n, total)
 
-    latency = LatencyModel(device, shape, task.scale, table_path or default_table_path(device.id), QUICK, measure_step)
+    latency = LatencyModel(device, shape, scale, table_path or default_table_path(device.id), QUICK, measure_step)
     search = Search(supernet, side, latency, budget_ms, settings.seed, on_trial)
     best = _timed(wall, "search", lambda: search.run(settings.space, settings.trials, settings.ratio_trials))
     ranking = None
@@ -271,8 +271,7 @@ def ranking_section(ranking: dict[str, Any] | None) -> str:
     """The model card's ranking-check table (empty when the check did not run)."""
     if not ranking:
         return ""
-    rows = "\n".join(f"| {c['description']} | {c['supernet_psnr']:.3f} | {c['standalone_psnr']:.3f} | "
-                     f"{c['predicted_ms']:.1f} |" for c in ranking["candidates"])  # fmt: skip
+    rows = "\n".join("| " + " | ".join(cells) + " |" for cells in ranking_rows(ranking))
     return f"""
 ## Supernet ranking against standalone training
 
@@ -316,8 +315,7 @@ def optimize(options: NasOptions, progress: MethodProgress) -> Report:
     if outcome.ranking:
         ranked = Table("supernet ranking against standalone training (held-out PSNR, dB)",
                        ["candidate", "supernet", "standalone", "predicted ms"])  # fmt: skip
-        ranked.rows = [[c.description, f"{c.supernet_psnr:.3f}", f"{c.standalone_psnr:.3f}", f"{c.predicted_ms:.1f}"]
-                       for c in outcome.ranking.candidates]  # fmt: skip
+        ranked.rows = outcome.ranking.rows()
         tables.append(ranked)
     cost = outcome.wall_s
     lines = [

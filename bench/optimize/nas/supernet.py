@@ -121,10 +121,17 @@ class SuperNet(nn.Module):
             out_conv = model.out.conv
             out_conv.weight.copy_(self.out.weight[:, :w])
             bias_of(out_conv).copy_(bias_of(self.out))
-        for index, name, scheme, ratio in candidate.sparse_layers():
-            conv = getattr(model.cells[index], name)
-            attach_mask(conv, scheme_mask(conv.weight, scheme, ratio))
+        attach_candidate_masks(model, candidate)
         return model
+
+
+def attach_candidate_masks(model: NasSR, candidate: Candidate) -> None:
+    """Fix ``candidate``'s pattern and block masks on ``model``'s convs, each computed from the conv's current
+    weights (:func:`~bench.optimize.nas.schemes.attach_mask`; :func:`~bench.optimize.nas.schemes.bake_masks`
+    removes them)."""
+    for index, name, scheme, ratio in candidate.sparse_layers():
+        conv = getattr(model.cells[index], name)
+        attach_mask(conv, scheme_mask(conv.weight, scheme, ratio))
 
 
 def _sample_scheme(menu: tuple[str, ...], rng: random.Random, sparse_share: float) -> str:
