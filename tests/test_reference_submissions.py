@@ -149,17 +149,18 @@ OPTIMIZED = sorted((REPO / "submissions" / "optimized").glob(f"*/{REPORT}"))
 def test_pruned_submission_is_what_its_report_says(report_path: Path) -> None:
     """A shipped pruned model rebuilds from its manifest with the MACs and params its report records
     (counted again here at the report's shape), and runs. It derives from a shipped reference, or from a
-    shipped pruned model that does; then (pruning in stages) its report names that reference, against
-    which the tolerance was measured."""
+    chain of shipped pruned models that does; then (pruning in stages) each stage starts where the one
+    before ended and its report names that reference, against which the tolerance was measured."""
     report = json.loads(report_path.read_text())
     submission = load_submission(report_path.parent)
     assert submission.manifest.derived_from == report["baseline_name"]
-    parent = REPO / "submissions" / "reference" / report["baseline_name"]
-    if not parent.is_dir():
-        parent_report = json.loads((REPO / "submissions" / "optimized" / report["baseline_name"] / REPORT).read_text())
-        parent = REPO / "submissions" / "reference" / parent_report["baseline_name"]
+    stage, parent = report, REPO / "submissions" / "reference" / report["baseline_name"]
+    while not parent.is_dir():  # a stage of a chain: walk back through the shipped stages to the reference
+        earlier = json.loads((REPO / "submissions" / "optimized" / stage["baseline_name"] / REPORT).read_text())
+        assert stage["before"]["macs"] == earlier["after"]["macs"]  # it starts where the stage before ended
+        stage, parent = earlier, REPO / "submissions" / "reference" / earlier["baseline_name"]
+    if stage is not report:
         assert report["reference"] == f"submissions/reference/{parent.name}" and report["reference_psnr"] is not None
-        assert report["before"]["macs"] == parent_report["after"]["macs"]  # it starts where the first stage ended
     assert (parent / "submission.yaml").is_file()
     task = get_task(report["task"])
     model = submission.build({"scale": task.scale}).eval()
