@@ -87,6 +87,28 @@ def test_fsrcnn_reference_scores_what_docs_record(
 
 
 @functools.cache
+def set5_x2_result(name: str) -> Result:
+    """A reference x2 model scored on the embedded Set5 (Y, crop 2), once per test session."""
+    submission = load_submission(REPO / "submissions/reference" / name)
+    return evaluate(make_plan(submission, get_task("sr-set5-x2"), latency=FAST))
+
+
+@pytest.mark.parametrize(
+    ("parent", "stage", "psnr"),
+    [("nas-sr-x2", "nas-sr-x2-stage2", 36.738)],
+)  # fmt: skip
+def test_each_nas_stage_beats_the_one_it_started_from_on_set5(parent: str, stage: str, psnr: float) -> None:
+    """The NAS x2 winner trained on in stages on this CPU (recipes/nas-sr-x2-stage2.yaml, ...), each warm
+    from the one before with the same architecture: Set5 x2 36.483 -> 36.738 dB (docs/search.md)."""
+    before, after = set5_x2_result(parent), set5_x2_result(stage)
+    assert after.metrics.psnr == pytest.approx(psnr, abs=5e-4)
+    assert after.metrics.psnr > before.metrics.psnr
+    assert load_submission(REPO / "submissions/reference" / stage).manifest.derived_from == parent
+    assert after.complexity.params == before.complexity.params == 13_780
+    assert after.complexity.macs == before.complexity.macs
+
+
+@functools.cache
 def denoise_demo_result(name: str) -> Result:
     """A reference denoiser scored on the embedded demo scenes (sigma 25), once per test session:
     the DnCNN tests below compare each model with the one it started from."""
