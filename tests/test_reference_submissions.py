@@ -63,6 +63,14 @@ def test_reference_converts_to_tflite_within_1e4(manifest: Path, tmp_path: Path)
     assert report.max_abs_error < 1e-4
 
 
+@functools.cache
+def reference_result(name: str, task: str) -> Result:
+    """A reference scored on ``task``'s embedded data, once per test session: the staged models below are
+    compared with the one each started from, and with other references."""
+    submission = load_submission(REPO / "submissions/reference" / name)
+    return evaluate(make_plan(submission, get_task(task), latency=FAST))
+
+
 PUBLISHED_FSRCNN_SET5_X2 = 37.00  # Dong et al., ECCV 2016 (../shared/protocols.md)
 
 
@@ -76,21 +84,12 @@ def test_fsrcnn_reference_scores_what_docs_record(
 ) -> None:
     """Set5 x2 (Y, crop 2) on the embedded Set5, as in docs/training.md. The CPU-trained second stage of the
     paper's deconv FSRCNN meets issue 8's target: within 0.3 dB of FSRCNN's published 37.00 dB."""
-    result = evaluate(
-        make_plan(load_submission(REPO / "submissions/reference" / name), get_task("sr-set5-x2"), latency=FAST)
-    )
+    result = reference_result(name, "sr-set5-x2")
     assert result.metrics.psnr == pytest.approx(psnr, abs=5e-4)
     assert result.metrics.psnr > 33.678 + 2.0  # well above bicubic
     assert np.isfinite(result.metrics.ssim) and result.complexity.params == params
     if max_gap_to_published is not None:
         assert PUBLISHED_FSRCNN_SET5_X2 - result.metrics.psnr <= max_gap_to_published
-
-
-@functools.cache
-def set5_x2_result(name: str) -> Result:
-    """A reference x2 model scored on the embedded Set5 (Y, crop 2), once per test session."""
-    submission = load_submission(REPO / "submissions/reference" / name)
-    return evaluate(make_plan(submission, get_task("sr-set5-x2"), latency=FAST))
 
 
 @pytest.mark.parametrize(
@@ -100,7 +99,7 @@ def set5_x2_result(name: str) -> Result:
 def test_each_nas_stage_beats_the_one_it_started_from_on_set5(parent: str, stage: str, psnr: float) -> None:
     """The NAS x2 winner trained on in stages on this CPU (recipes/nas-sr-x2-stage2.yaml, -stage3.yaml), each
     warm from the one before with the same architecture: Set5 x2 36.483 -> 36.738 -> 36.773 dB (docs/search.md)."""
-    before, after = set5_x2_result(parent), set5_x2_result(stage)
+    before, after = reference_result(parent, "sr-set5-x2"), reference_result(stage, "sr-set5-x2")
     assert after.metrics.psnr == pytest.approx(psnr, abs=5e-4)
     assert after.metrics.psnr > before.metrics.psnr
     assert load_submission(REPO / "submissions/reference" / stage).manifest.derived_from == parent
@@ -112,25 +111,19 @@ def test_the_last_nas_stage_reaches_the_best_fsrcnn_reference_on_set5() -> None:
     """Issue 32's NAS quality target: the searched architecture, trained as long as FSRCNN's CPU stage, at
     least matches fsrcnn-deconv-x2-stage2's Set5 x2 PSNR. The latency half (0.33 of FSRCNN's on cpu-tflite
     at 1x3x360x640) is measured by benchmarks/search_vs_references.py, not in a test."""
-    nas, fsrcnn = set5_x2_result("nas-sr-x2-stage3"), set5_x2_result("fsrcnn-deconv-x2-stage2")
+    nas = reference_result("nas-sr-x2-stage3", "sr-set5-x2")
+    fsrcnn = reference_result("fsrcnn-deconv-x2-stage2", "sr-set5-x2")
     assert fsrcnn.metrics.psnr == pytest.approx(36.752, abs=5e-4)
     assert nas.metrics.psnr >= fsrcnn.metrics.psnr
     assert nas.complexity.macs is not None and fsrcnn.complexity.macs is not None
     assert nas.complexity.macs <= fsrcnn.complexity.macs  # no more arithmetic (3.16 against 3.17 G)
 
 
-@functools.cache
-def denoise_demo_result(name: str) -> Result:
-    """A reference denoiser scored on the embedded demo scenes (sigma 25), once per test session:
-    the DnCNN tests below compare each model with the one it started from."""
-    submission = load_submission(REPO / "submissions/reference" / name)
-    return evaluate(make_plan(submission, get_task("denoise-demo-s25"), latency=FAST))
-
-
 def test_list_dncnn_is_within_0p6_db_of_dncnn_with_over_10x_fewer_parameters() -> None:
     """Issue 8's LIST-DnCNN criterion on the embedded demo scenes (sigma 25); CBSD68 figures are in
     docs/training.md. DnCNN scores 31.782 dB there, LIST-DnCNN 31.364 dB."""
-    dncnn, light = denoise_demo_result("dncnn-color-s25"), denoise_demo_result("dncnn-list-color-s25")
+    dncnn = reference_result("dncnn-color-s25", "denoise-demo-s25")
+    light = reference_result("dncnn-list-color-s25", "denoise-demo-s25")
     assert dncnn.metrics.psnr == pytest.approx(31.782, abs=5e-4)
     assert light.metrics.psnr == pytest.approx(31.364, abs=5e-4)
     assert dncnn.metrics.psnr - light.metrics.psnr <= 0.6
@@ -152,7 +145,7 @@ def test_each_dncnn_stage_beats_the_one_it_started_from_on_the_demo_scenes(
     (recipes/dncnn-color-s25-finetune.yaml, then -stage3.yaml, -stage4.yaml): 31.782 -> 32.028 -> 32.091
     -> 32.125 dB on the embedded demo scenes. CBSD68 figures (30.415 -> 30.537 -> 30.602 -> 30.626) are in
     docs/training.md."""
-    before, after = denoise_demo_result(parent), denoise_demo_result(stage)
+    before, after = reference_result(parent, "denoise-demo-s25"), reference_result(stage, "denoise-demo-s25")
     assert after.metrics.psnr == pytest.approx(demo_psnr, abs=5e-4)
     assert after.metrics.psnr - before.metrics.psnr > min_gain
     assert after.complexity.params == before.complexity.params == 558_336

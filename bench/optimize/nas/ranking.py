@@ -60,17 +60,14 @@ class RankingCheck:
         return {"steps": self.steps, "kendall_tau": self.tau, "p_value": self.p_value,
                 "candidates": [asdict(c) for c in self.candidates]}  # fmt: skip
 
-    def rows(self) -> list[list[str]]:
-        """The check as table cells (candidate, supernet dB, standalone dB, predicted ms), for the CLI and the card."""
-        return ranking_rows(self.to_json())
-
     def summary(self) -> str:
         return (f"supernet ranking against {self.steps}-step standalone training: Kendall tau {self.tau:+.3f} "
                 f"(p = {self.p_value:.3g}) over {len(self.candidates)} candidates")  # fmt: skip
 
 
 def ranking_rows(ranking: dict) -> list[list[str]]:
-    """Table cells of a ranking check stored as :meth:`RankingCheck.to_json` (a report's ``ranking``)."""
+    """Table cells (candidate, supernet dB, standalone dB, predicted ms) of a ranking check stored as
+    :meth:`RankingCheck.to_json` (a report's ``ranking``), for the CLI and the model card."""
     return [[c["description"], f"{c['supernet_psnr']:.3f}", f"{c['standalone_psnr']:.3f}", f"{c['predicted_ms']:.1f}"]
             for c in ranking["candidates"]]  # fmt: skip
 

@@ -315,7 +315,7 @@ def optimize(options: NasOptions, progress: MethodProgress) -> Report:
     if outcome.ranking:
         ranked = Table("supernet ranking against standalone training (held-out PSNR, dB)",
                        ["candidate", "supernet", "standalone", "predicted ms"])  # fmt: skip
-        ranked.rows = outcome.ranking.rows()
+        ranked.rows = ranking_rows(outcome.ranking.to_json())
         tables.append(ranked)
     cost = outcome.wall_s
     lines = [
