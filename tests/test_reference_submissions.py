@@ -171,6 +171,14 @@ REPORT = "prune-report.json"
 OPTIMIZED = sorted((REPO / "submissions" / "optimized").glob(f"*/{REPORT}"))
 
 
+@functools.cache
+def shipped_folders(kind: str) -> dict[str, Path]:
+    """Each shipped submission's folder under submissions/KIND by its manifest name (a folder may be named
+    otherwise, e.g. reference/unet-portable-deblur holds unet-portable-deblur-demo-motion)."""
+    folders = sorted(p.parent for p in (REPO / "submissions" / kind).glob("*/submission.yaml"))
+    return {load_submission(folder).manifest.name: folder for folder in folders}
+
+
 @pytest.mark.parametrize("report_path", OPTIMIZED, ids=lambda p: p.parent.name)
 def test_pruned_submission_is_what_its_report_says(report_path: Path) -> None:
     """A shipped pruned model rebuilds from its manifest with the MACs and params its report records
@@ -180,11 +188,12 @@ def test_pruned_submission_is_what_its_report_says(report_path: Path) -> None:
     report = json.loads(report_path.read_text())
     submission = load_submission(report_path.parent)
     assert submission.manifest.derived_from == report["baseline_name"]
-    stage, parent = report, REPO / "submissions" / "reference" / report["baseline_name"]
-    while not parent.is_dir():  # a stage of a chain: walk back through the shipped stages to the reference
-        earlier = json.loads((REPO / "submissions" / "optimized" / stage["baseline_name"] / REPORT).read_text())
+    reference_folders, optimized_folders = shipped_folders("reference"), shipped_folders("optimized")
+    stage, parent = report, reference_folders.get(report["baseline_name"])
+    while parent is None:  # a stage of a chain: walk back through the shipped stages to the reference
+        earlier = json.loads((optimized_folders[stage["baseline_name"]] / REPORT).read_text())
         assert stage["before"]["macs"] == earlier["after"]["macs"]  # it starts where the stage before ended
-        stage, parent = earlier, REPO / "submissions" / "reference" / earlier["baseline_name"]
+        stage, parent = earlier, reference_folders.get(earlier["baseline_name"])
     if stage is not report:
         assert report["reference"] == f"submissions/reference/{parent.name}" and report["reference_psnr"] is not None
     assert (parent / "submission.yaml").is_file()
