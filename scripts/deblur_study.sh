@@ -5,7 +5,8 @@
 # and deblur-deepdeblur-samples (two real 1280x720 blurs) and timed on every CPU device that runs its
 # precision; then the table of PSNR and latency change against each reference.
 # Usage: BENCH_TRAIN_DATA=../shared/datasets/CSun_Hays80 bash scripts/deblur_study.sh [OUT] [DATA_ROOT]
-# (REFS="unet-deblur" for one reference; SKIP_PRUNE=1 to leave the pruning out; finished steps are skipped)
+# (REFS="unet-deblur" for one reference; SKIP_PRUNE=1 to leave the pruning out; finished steps are skipped;
+# each optimised model is copied to submissions/optimized unless a copy is there, and scored from there)
 set -euo pipefail
 out=${1:-runs/deblur-study}
 data_root=${2:-../shared/datasets}
@@ -14,8 +15,11 @@ db="sqlite:///$(realpath -m "$out")/study.db"
 qat_steps=${QAT_STEPS:-300}
 mkdir -p "$out"
 fp32_devices=(--device cpu-torch --device cpu-onnxruntime --device cpu-tflite)
-study_team() {  # an optimised copy keeps the reference's reserved team and tag: give it the study's own
+shipped=submissions/optimized
+ship() {  # an optimised copy keeps the reference's team and tag: give it the study's own, and score it from
+  # submissions/optimized (the one place a project model may carry a project team; an existing copy is kept)
   sed -i -e 's/^team: bench reference models$/team: deblur study/' -e '/^- reference$/d' "$1/submission.yaml"
+  [ -d "$shipped/$(basename "$1")" ] || cp -r "$1" "$shipped/"
 }
 score() {  # folder, then devices
   local folder=$1; shift
@@ -24,20 +28,21 @@ score() {  # folder, then devices
 }
 for ref in ${REFS:-unet-deblur unet-portable-deblur}; do
   base=submissions/reference/$ref
+  base_name=$(sed -n 's/^name: //p' "$base/submission.yaml")  # e.g. unet-portable-deblur-demo-motion
   score "$base" "${fp32_devices[@]}"
   [ -d "$out/$ref-fp16" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision fp16 \
     --out "$out/$ref-fp16" --no-score
   [ -d "$out/$ref-int8" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision int8 \
     --out "$out/$ref-int8" --no-score
   [ -d "$out/$ref-int8-qat" ] || "$bench" optimize quantize "$base" --task deblur-demo-motion --precision int8 \
-    --qat-steps "$qat_steps" --out "$out/$ref-int8-qat" --name "$ref-int8-qat" --no-score
+    --qat-steps "$qat_steps" --out "$out/$ref-int8-qat" --name "$base_name-int8-qat" --no-score
   [ -n "${SKIP_PRUNE:-}" ] || [ -d "$out/$ref-pruned" ] || "$bench" optimize prune "$base" --task deblur-demo-motion --control \
     --rounds "${PRUNE_ROUNDS:-6}" --finetune-steps "${PRUNE_STEPS:-100}" --final-steps "${PRUNE_FINAL:-400}" \
     --out "$out/$ref-pruned"
-  for variant in fp16 int8 int8-qat pruned; do [ ! -d "$out/$ref-$variant" ] || study_team "$out/$ref-$variant"; done
-  score "$out/$ref-fp16" --device cpu-tflite-fp16
-  score "$out/$ref-int8" --device cpu-tflite-int8
-  score "$out/$ref-int8-qat" --device cpu-tflite-int8
-  [ ! -d "$out/$ref-pruned" ] || score "$out/$ref-pruned" "${fp32_devices[@]}"
+  for variant in fp16 int8 int8-qat pruned; do [ ! -d "$out/$ref-$variant" ] || ship "$out/$ref-$variant"; done
+  score "$shipped/$ref-fp16" --device cpu-tflite-fp16
+  score "$shipped/$ref-int8" --device cpu-tflite-int8
+  score "$shipped/$ref-int8-qat" --device cpu-tflite-int8
+  [ ! -d "$shipped/$ref-pruned" ] || score "$shipped/$ref-pruned" "${fp32_devices[@]}"
 done
 .venv/bin/python scripts/deblur_study_table.py "$db"
